@@ -1,0 +1,109 @@
+"""The hub's ASGI application: REST API, health and metrics, with the bus machinery in its lifespan."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from lgsp import __version__
+from lgsp.api import health
+from lgsp.bus.kafka import Bus
+from lgsp.bus.outbox import OutboxRelay
+from lgsp.connectivity import router as connectivity_router
+from lgsp.connectivity.service import ConnectivityTracker
+from lgsp.db import Database
+from lgsp.db.engine import wait_for
+from lgsp.errors import DomainError
+from lgsp.indicators import router as indicators_router
+from lgsp.registry import router as registry_router
+from lgsp.runtime import Runtime
+from lgsp.security import platform_key
+from lgsp.settings import Settings
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The one error shape of the API."""
+    return {"error": {"code": code, "message": message}}
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]
+    ]
+    body = error_body("client.bad_request", "; ".join(problems) or "invalid request")
+    return JSONResponse(body | {"detail": exc.errors()[:10]}, 422)
+
+
+async def start_bus(bootstrap: str, topics: Topics, client_id: str, timeout: float = 60) -> Bus:
+    """A started producer, retrying while the broker comes up."""
+    bus = Bus(bootstrap, topics, client_id=client_id)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await bus.start()
+            return bus
+        except Exception as exc:
+            await bus.stop()
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"cannot reach the Kafka bus at {bootstrap}: {exc}") from exc
+            await asyncio.sleep(1)
+
+
+def create_app(settings: Settings, bootstrap: str) -> FastAPI:
+    """The hub application; its lifespan migrates the database and runs the bus workers."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.database_url)
+        await wait_for(database)
+        await database.migrate()
+        key = await platform_key(database, settings.secret_key)
+        bus = await start_bus(bootstrap, Topics(settings.topic_prefix), client_id="lgsp-hub")
+        tracker = ConnectivityTracker(settings, database, bus, key)
+        await bus.ensure_topics(tracker.topic_partitions())
+        outbox = OutboxRelay(database, bus)
+        app.state.settings = settings
+        app.state.database = database
+        app.state.runtime = Runtime(
+            settings=settings, database=database, topics=bus.topics, bus=bus, outbox=outbox,
+            platform_key=key, workers=[tracker.connectivity_worker, tracker.ngsp_worker],
+        )  # fmt: skip
+        tasks = [*tracker.tasks(), asyncio.create_task(outbox.run(), name="outbox")]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await tracker.stopped()
+            await bus.stop()
+            await database.dispose()
+
+    app = FastAPI(
+        title="LGSP hub",
+        version=__version__,
+        description="Provincial data-sharing axis (LGSP) with its link to the national gateway (NGSP).",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(health.router)
+    app.include_router(registry_router.router)
+    app.include_router(connectivity_router.router)
+    app.include_router(indicators_router.router)
+    return app

@@ -1,0 +1,1 @@
+"""The shared, thin bus layer: embedded broker, producer, supervised consumers, dead letters, outbox."""

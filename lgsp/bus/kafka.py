@@ -1,0 +1,247 @@
+"""Producer and supervised consumer workers on aiokafka, with a dead-letter topic for bad records."""
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+
+from monitoring.metrics import CONSUMED, DEAD_LETTERS
+from schemas.common import utcnow
+from schemas.messages import Codec, DeadLetter, DecodeError, Message, encode
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+M = TypeVar("M")
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a key (murmur2), so owners can be derived."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+class Bus:
+    """One producer shared by a process, plus topic administration."""
+
+    def __init__(self, bootstrap: str, topics: Topics, client_id: str = "lgsp") -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Connect the producer; retries until the broker answers."""
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=10_000,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        """Flush and close the producer."""
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The started producer."""
+        if self._producer is None:
+            raise RuntimeError("bus not started")
+        return self._producer
+
+    async def send(self, topic: str, message: Message, key: str | None = None) -> None:
+        """Publish one message and wait for the broker's acknowledgement."""
+        await self.send_raw(topic, encode(message), key)
+
+    async def send_raw(self, topic: str, value: bytes, key: str | None = None) -> None:
+        """Publish bytes and wait for the acknowledgement."""
+        await self.producer.send_and_wait(topic, value, key=key.encode() if key else None)
+
+    async def send_all(self, items: Iterable[tuple[str, bytes, str | None]]) -> None:
+        """Publish many records at once (batched by the producer) and wait for every acknowledgement."""
+        futures = [
+            await self.producer.send(topic, value, key=key.encode() if key else None)
+            for topic, value, key in items
+        ]
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def ensure_topics(self, partitions: dict[str, int]) -> None:
+        """Create the topics that do not exist yet (idempotent)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [NewTopic(t, n, 1) for t, n in partitions.items() if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            await admin.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Generic[M]):
+    """A decoded record with where and when it arrived."""
+
+    message: M
+    topic: str
+    partition: int
+    offset: int
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record the handler refused (e.g. unauthenticated): it goes to the dead-letter topic."""
+
+    delivery: Delivery[Any]
+    reason: str
+    detail: str
+
+
+Handler = Callable[[Sequence[Delivery[M]]], Awaitable[Sequence[Rejection]]]
+
+
+class Worker(Generic[M]):
+    """Consumes one topic in a consumer group: decode, dead-letter the bad, handle, then commit.
+
+    Offsets are committed only after the handler returned (its effects are durable) and the dead letters
+    were acknowledged, so a crash anywhere replays the batch; handlers are idempotent. If the handler
+    fails (database away), the consumer seeks back and retries with backoff instead of losing the batch.
+    Broker loss is survived by recreating the consumer.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        name: str,
+        topic: str,
+        codec: Codec[M],
+        handler: Handler[M],
+        *,
+        group: str,
+        max_batch: int = 1000,
+    ) -> None:
+        self.bus = bus
+        self.name = name
+        self.topic = topic
+        self.codec = codec
+        self.handler = handler
+        self.group = group
+        self.max_batch = max_batch
+        self._consumer: AIOKafkaConsumer | None = None
+        self.healthy = False
+
+    def owned_partitions(self) -> tuple[set[int], int]:
+        """Partitions of the topic this process owns now, and how many the topic has."""
+        consumer = self._consumer
+        if consumer is None:
+            return set(), 0
+        total = consumer.partitions_for_topic(self.topic) or set()
+        return {tp.partition for tp in consumer.assignment() if tp.topic == self.topic}, len(total)
+
+    async def run(self) -> None:
+        """Consume until cancelled, recreating the consumer after any failure."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.healthy = False
+                log.warning("worker %s: %s; restarting in %.1fs", self.name, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            else:
+                backoff = 0.5
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=self.bus.bootstrap,
+            group_id=self.group,
+            client_id=f"{self.bus.client_id}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_batch,
+            metadata_max_age_ms=5_000,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+                self.healthy = True
+                if batches:
+                    await self._process(consumer, batches)
+        finally:
+            self._consumer = None
+            self.healthy = False
+            await consumer.stop()
+
+    async def _process(
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        received_at = utcnow()
+        deliveries: list[Delivery[M]] = []
+        dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]] = []
+        for records in batches.values():
+            for record in records:
+                try:
+                    message = self.codec.decode(record.value)
+                except DecodeError as exc:
+                    dead.append((record, exc.reason, exc.detail))
+                    continue
+                deliveries.append(Delivery(message, record.topic, record.partition, record.offset, received_at))
+        CONSUMED.labels(self.name).inc(len(deliveries) + len(dead))
+        try:
+            rejections = await self.handler(deliveries) if deliveries else ()
+        except Exception:
+            # Nothing is committed: go back to the batch's start so it is handled again.
+            for tp, records in batches.items():
+                consumer.seek(tp, records[0].offset)
+            raise
+        by_position = {(r.partition, r.offset): r for rs in batches.values() for r in rs}
+        dead += [
+            (by_position[(r.delivery.partition, r.delivery.offset)], r.reason, r.detail) for r in rejections
+        ]
+        if dead:
+            await self._dead_letter(dead)
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            # Effects are idempotent: a lost commit only means a harmless replay.
+            log.warning("worker %s: commit failed (%s); records may be replayed", self.name, exc)
+
+    async def _dead_letter(self, dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]]) -> None:
+        items: list[tuple[str, bytes, str | None]] = []
+        for record, reason, detail in dead:
+            letter = DeadLetter(
+                source_topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=reason,
+                detail=detail[:2000],
+                original_b64=base64.b64encode(record.value or b"").decode(),
+            )
+            key = record.key.decode(errors="replace") if record.key else None
+            items.append((self.bus.topics.dead_letters, encode(letter), key))
+            DEAD_LETTERS.labels(reason).inc()
+            log.info("dead letter from %s@%d: %s (%s)", record.topic, record.offset, reason, detail[:200])
+        await self.bus.send_all(items)

@@ -1,0 +1,86 @@
+"""Transactional outbox: messages written with the database change that causes them, published after."""
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, delete, func, select
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lgsp.bus.kafka import Bus
+from lgsp.db import Database, UTCDateTime
+from monitoring.metrics import OUTBOX_BACKLOG, OUTBOX_SENT
+from schemas.common import utcnow
+from schemas.messages import Message, encode
+
+log = logging.getLogger(__name__)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message waiting to be published; deleted once the broker acknowledged it."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=249)
+    key: str | None = Field(default=None, max_length=200)
+    value: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def enqueue(session: AsyncSession, topic: str, message: Message, key: str | None = None) -> None:
+    """Add a message to the outbox inside the caller's transaction; it is sent after the commit."""
+    session.add(OutboxMessage(topic=topic, key=key, value=encode(message)))
+
+
+class OutboxRelay:
+    """Publishes the outbox in order; a broker outage only delays it."""
+
+    def __init__(self, database: Database, bus: Bus, interval: float = 0.5, batch: int = 500) -> None:
+        self.database = database
+        self.bus = bus
+        self.interval = interval
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask for a drain now (after a commit that enqueued something)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Drain forever: on wake-up or every `interval` seconds."""
+        while True:
+            try:
+                while await self.drain() == self.batch:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox: cannot publish yet (%s)", exc)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def drain(self) -> int:
+        """Publish one batch and delete it; rows are locked so several hubs never send the same batch."""
+        async with self.database.sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.value, OutboxMessage.key)
+                    .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if rows:
+                await asyncio.wait_for(self.bus.send_all((r.topic, r.value, r.key) for r in rows), 15)
+                await session.execute(
+                    delete(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
+                )
+                OUTBOX_SENT.inc(len(rows))
+            backlog = await session.scalar(select(func.count()).select_from(OutboxMessage))
+            OUTBOX_BACKLOG.set(backlog or 0)
+            return len(rows)

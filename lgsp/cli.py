@@ -1,0 +1,156 @@
+"""The `lgsp` command."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Coroutine
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from lgsp.settings import Settings
+
+app = typer.Typer(help="LGSP/NGSP data-sharing axis: hub, national gateway stub, broker and demo.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)  # fmt: skip
+console = Console()
+
+
+def _run(main: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine; SIGTERM cancels it like Ctrl-C does, so every `finally` (broker stop) runs."""
+
+    async def guarded() -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main
+
+    try:
+        return asyncio.run(guarded())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("stopped")
+        return None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not verbose:  # aiokafka is loud about every reconnection attempt
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level")]
+
+
+@app.command()
+def demo(
+    systems: Annotated[int, typer.Option(min=1, max=500, help="Mock provincial systems")] = 20,
+    citizens: Annotated[int, typer.Option(min=0, help="Simulated applicants (once-only simulation)")] = 1000,
+    duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="API and dashboard port")] = 8000,
+    seed: Annotated[int, typer.Option(help="Seed of the fault schedule")] = 7,
+    verbose: Verbose = False,
+) -> None:
+    """Start everything on embedded defaults, run a workload with faults, and show the indicators live."""
+    from lgsp.demo import DemoOptions, run_demo
+
+    _logging(verbose)
+    del citizens  # the once-only simulation arrives with its own issue; the option is part of the interface
+    options = DemoOptions(systems=systems, duration=duration, port=port, seed=seed)
+    result = _run(run_demo(Settings(), options, console))
+    if result:
+        lgsp, ngsp = result["connectivity"]["lgsp"], result["connectivity"]["ngsp"]
+        console.print(
+            f"final: LGSP {lgsp['connected']}/{lgsp['in_scope']}, NGSP {ngsp['connected']}/{ngsp['in_scope']}"
+        )
+
+
+@app.command()
+def hub(verbose: Verbose = False) -> None:
+    """Run the hub: REST API and bus workers (embedded broker if LGSP_KAFKA_BOOTSTRAP is unset)."""
+    from lgsp.api.app import create_app
+    from lgsp.api.server import serving
+    from lgsp.bus.broker import bootstrap_servers
+
+    _logging(verbose)
+    settings = Settings()
+
+    async def main() -> None:
+        async with bootstrap_servers(settings) as bootstrap, serving(
+            create_app(settings, bootstrap), settings.host, settings.port
+        ):
+            console.print(f"LGSP hub on http://{settings.host}:{settings.port}, bus {bootstrap}")
+            await asyncio.Event().wait()
+
+    _run(main())
+
+
+@app.command()
+def ngsp(verbose: Verbose = False) -> None:
+    """Run the national gateway stub on the bus (LGSP_KAFKA_BOOTSTRAP must point at the hub's bus)."""
+    from lgsp.ngsp.service import running_gateway
+
+    _logging(verbose)
+    settings = Settings()
+    if not settings.kafka_bootstrap:
+        raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
+
+    async def main() -> None:
+        async with running_gateway(settings, settings.kafka_bootstrap or ""):
+            console.print(f"NGSP stub on bus {settings.kafka_bootstrap}")
+            await asyncio.Event().wait()
+
+    _run(main())
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on (loopback)")] = 9092,
+) -> None:
+    """Run the embedded Kafka-compatible broker alone (memory only), until Ctrl-C."""
+    from lgsp.bus.broker import EmbeddedBroker
+
+    async def main() -> None:
+        async with EmbeddedBroker(port=port) as running:
+            console.print(f"embedded broker on {running.bootstrap}; export LGSP_KAFKA_BOOTSTRAP={running.bootstrap}")
+            await asyncio.Event().wait()
+
+    _run(main())
+
+
+@app.command()
+def connector(
+    system: Annotated[str, typer.Option(help="The system's code")],
+    api_key: Annotated[str, typer.Option(envvar="LGSP_CONNECTOR_API_KEY", help="The system's API key")],
+    verbose: Verbose = False,
+) -> None:
+    """Connect one registered system to the axis: hello, heartbeats and probe answers, until Ctrl-C."""
+    from connectors.sdk import Connector
+
+    _logging(verbose)
+    settings = Settings()
+    if not settings.kafka_bootstrap:
+        raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
+
+    async def main() -> None:
+        async with Connector(system, api_key, settings.kafka_bootstrap or "", topic_prefix=settings.topic_prefix,
+                             heartbeat_interval=settings.heartbeat_interval):  # fmt: skip
+            console.print(f"{system} connected to {settings.kafka_bootstrap}")
+            await asyncio.Event().wait()
+
+    _run(main())
+
+
+@app.command("db-upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (the hub also does this when it starts)."""
+    from lgsp.db import Database
+
+    async def main() -> None:
+        database = Database(Settings().database_url)
+        await database.migrate()
+        await database.dispose()
+
+    _run(main())
+    console.print("database is at the newest revision")

@@ -1,0 +1,29 @@
+"""GET /api/v1/systems/{id}/status: a system's connectivity on both links."""
+
+from fastapi import APIRouter
+
+from lgsp.api.paging import Limit, Offset, Page
+from lgsp.connectivity.models import SystemConnectivity, SystemLinks
+from lgsp.connectivity.service import list_links, system_connectivity
+from lgsp.db import SessionDep
+from lgsp.registry.auth import CallerDep
+from lgsp.registry.service import get_system
+
+router = APIRouter(prefix="/api/v1", tags=["connectivity"])
+
+
+@router.get("/systems/{system_id}/status", response_model=SystemConnectivity)
+async def get_status(system_id: int, session: SessionDep, caller: CallerDep) -> SystemConnectivity:
+    """Both links now, the evidence behind them, and the latest state changes."""
+    caller.require_reader(system_id)
+    return await system_connectivity(session, await get_system(session, system_id))
+
+
+@router.get("/connectivity/systems", response_model=Page[SystemLinks])
+async def get_links(
+    session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[SystemLinks]:
+    """Every live system with both links: the province-wide connectivity table."""
+    caller.require_reader()
+    items, total = await list_links(session, limit=limit, offset=offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)

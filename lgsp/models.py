@@ -1,0 +1,17 @@
+"""Imports every table module so the metadata (and Alembic) sees the whole schema."""
+
+from lgsp.bus.outbox import OutboxMessage
+from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
+from lgsp.registry.models import Agency, ApiKey, System
+from lgsp.security import PlatformSecret
+
+__all__ = [
+    "Agency",
+    "ApiKey",
+    "HubUptime",
+    "LinkStateChange",
+    "OutboxMessage",
+    "PlatformSecret",
+    "System",
+    "SystemStatus",
+]

@@ -1,0 +1,142 @@
+"""The national gateway stub (NGSP/NDXP): a national catalogue of provincial systems, and probes through it.
+
+It keeps its own database (the national side is another organisation) and talks to the hub only over
+its topics. To probe a system it sends the probe into the system's inbox and reads the reply on its own
+topic, so a success proves the whole path hub -> NGSP -> system -> NGSP -> hub.
+"""
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
+from lgsp.connectivity.service import check_probe_reply, make_probe
+from lgsp.db import Database, UTCDateTime
+from lgsp.settings import Settings
+from schemas.common import Link, utcnow
+from schemas.messages import (
+    NGSP_REQUESTS,
+    PROBE_REPLIES,
+    Message,
+    NgspAck,
+    NgspProbeRequest,
+    NgspProbeResult,
+    NgspRegistration,
+    ProbeReply,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+national_metadata = sa.MetaData()
+national_catalogue = sa.Table(
+    "national_catalogue",
+    national_metadata,
+    sa.Column("system", sa.String(64), primary_key=True),
+    sa.Column("province", sa.String(64), nullable=False),
+    sa.Column("agency", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("registered", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+class NationalGateway:
+    """Consumes the NGSP topics and answers the hub, like the national platform would."""
+
+    def __init__(self, settings: Settings, database: Database, bus: Bus) -> None:
+        self.settings = settings
+        self.database = database
+        self.bus = bus
+        self.topics = bus.topics
+        self._key = secrets.token_bytes(32)
+        group = f"{self.topics.prefix}.ngsp"
+        self.requests: Worker[NgspRegistration | NgspProbeRequest] = Worker(
+            bus, "ngsp-requests", self.topics.ngsp_requests, NGSP_REQUESTS, self.on_requests,
+            group=f"{group}.requests",
+        )  # fmt: skip
+        self.replies: Worker[ProbeReply] = Worker(
+            bus, "ngsp-probe-replies", self.topics.ngsp_probe_replies, PROBE_REPLIES, self.on_probe_replies,
+            group=f"{group}.probe-replies",
+        )  # fmt: skip
+
+    async def prepare(self) -> None:
+        """Create the national catalogue (the stub's own schema) if needed."""
+        async with self.database.engine.begin() as conn:
+            await conn.run_sync(national_metadata.create_all)
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """Start the gateway's consumers."""
+        return [
+            asyncio.create_task(self.requests.run(), name="ngsp-requests"),
+            asyncio.create_task(self.replies.run(), name="ngsp-probe-replies"),
+        ]
+
+    async def registered(self) -> dict[str, bool]:
+        """The catalogue: system code -> currently registered."""
+        async with self.database.engine.connect() as conn:
+            rows = await conn.execute(sa.select(national_catalogue.c.system, national_catalogue.c.registered))
+            return {r.system: r.registered for r in rows}
+
+    async def on_requests(
+        self, deliveries: Sequence[Delivery[NgspRegistration | NgspProbeRequest]]
+    ) -> list[Rejection]:
+        """Record registrations (idempotent upserts), then acknowledge them and send the asked-for probes."""
+        registrations = [d.message for d in deliveries if isinstance(d.message, NgspRegistration)]
+        if registrations:
+            await self._upsert(registrations)
+        catalogue = await self.registered()
+        out: list[tuple[str, bytes, str | None]] = []
+        for delivery in deliveries:
+            message = delivery.message
+            reply: Message
+            if isinstance(message, NgspRegistration):
+                reply = NgspAck(system=message.system, registered=not message.withdraw)
+                out.append((self.topics.ngsp_events, encode(reply), message.system))
+            elif catalogue.get(message.system):
+                probe = make_probe(self._key, message.system, Link.NGSP, self.topics.ngsp_probe_replies)
+                out.append((self.topics.inbox(message.system), encode(probe), message.system))
+            else:
+                reply = NgspProbeResult(system=message.system, ok=False, reason="not in the national catalogue")
+                out.append((self.topics.ngsp_events, encode(reply), message.system))
+        await self.bus.send_all(out)
+        return []
+
+    async def _upsert(self, registrations: list[NgspRegistration]) -> None:
+        latest: dict[str, NgspRegistration] = {}
+        for r in registrations:  # in order, so the last word on a system wins
+            latest[r.system] = r
+        now: datetime = utcnow()
+        values = [
+            {"system": r.system, "province": r.province, "agency": r.agency, "name": r.name,
+             "registered": not r.withdraw, "updated_at": now}
+            for r in latest.values()
+        ]  # fmt: skip
+        dialect = self.database.dialect
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(national_catalogue)
+        statement = insert.on_conflict_do_update(
+            index_elements=["system"],
+            set_={c: insert.excluded[c] for c in ("province", "agency", "name", "registered", "updated_at")},
+        )
+        async with self.database.engine.begin() as conn:
+            await conn.execute(statement, values)
+
+    async def on_probe_replies(self, deliveries: Sequence[Delivery[ProbeReply]]) -> list[Rejection]:
+        """Turn systems' replies to NGSP probes into results for the hub."""
+        rejections: list[Rejection] = []
+        out: list[tuple[str, bytes, str | None]] = []
+        for delivery in deliveries:
+            reply = delivery.message
+            outcome = check_probe_reply(self._key, reply, delivery.received_at, self.settings.probe_timeout)
+            if outcome == "bad_token":
+                rejections.append(Rejection(delivery, "bad_token", "probe token does not verify"))
+                continue
+            result = NgspProbeResult(system=reply.system, ok=outcome == "ok", reason=outcome)
+            out.append((self.topics.ngsp_events, encode(result), reply.system))
+        await self.bus.send_all(out)
+        return rejections

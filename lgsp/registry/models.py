@@ -1,0 +1,161 @@
+"""Registry tables and bodies: agencies, their systems, and API keys."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import EmailStr, model_validator
+from sqlmodel import Field, SQLModel
+
+from lgsp.db import UTCDateTime, enum_type
+from schemas.common import utcnow
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$"
+AGENCY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class AdministrativeLevel(StrEnum):
+    """Tier of government a system or agency belongs to."""
+
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+
+
+class SystemKind(StrEnum):
+    """The plan counts databases and information systems alike."""
+
+    DATABASE = "database"
+    INFORMATION_SYSTEM = "information_system"
+
+
+class Role(StrEnum):
+    """Who a key speaks for. `system` keys are a connector's own credentials."""
+
+    ADMIN = "admin"
+    INTEGRATOR = "integrator"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    SYSTEM = "system"
+
+
+class AgencyBase(SQLModel):
+    code: str = Field(primary_key=True, max_length=64, regex=AGENCY_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    level: AdministrativeLevel = Field(default=AdministrativeLevel.PROVINCE, sa_type=enum_type(AdministrativeLevel))
+
+
+class Agency(AgencyBase, table=True):
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AgencyCreate(AgencyBase):
+    pass
+
+
+class AgencyPublic(AgencyBase):
+    created_at: datetime
+
+
+class SystemBase(SQLModel):
+    code: str = Field(max_length=64, regex=CODE_PATTERN, unique=True, index=True)
+    name: str = Field(min_length=1, max_length=200)
+    level: AdministrativeLevel = Field(default=AdministrativeLevel.PROVINCE, sa_type=enum_type(AdministrativeLevel))
+    kind: SystemKind = Field(default=SystemKind.INFORMATION_SYSTEM, sa_type=enum_type(SystemKind))
+    exempt: bool = Field(default=False, description="Out of scope, e.g. a state-secret system")
+    exempt_reason: str | None = Field(default=None, max_length=500)
+    contact_email: str | None = Field(default=None, max_length=254)
+    description: str = Field(default="", max_length=2000)
+
+
+class System(SystemBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    agency_code: str = Field(foreign_key="agency.code", index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Retired systems stay so their history still reports; the API treats them as gone.
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+def _exemption_has_reason(exempt: bool | None, reason: str | None) -> None:
+    if exempt and not (reason and reason.strip()):
+        raise ValueError("an exempt system needs an exempt_reason (e.g. 'state secret')")
+
+
+class SystemCreate(SystemBase):
+    agency_code: str | None = Field(
+        default=None, max_length=64, regex=AGENCY_PATTERN, description="Defaults to the integrator's agency"
+    )
+    contact_email: EmailStr | None = None
+
+    @model_validator(mode="after")
+    def _check_exemption(self) -> "SystemCreate":
+        _exemption_has_reason(self.exempt, self.exempt_reason)
+        return self
+
+
+class SystemUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    level: AdministrativeLevel | None = None
+    kind: SystemKind | None = None
+    exempt: bool | None = None
+    exempt_reason: str | None = Field(default=None, max_length=500)
+    contact_email: EmailStr | None = None
+    description: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _check_exemption(self) -> "SystemUpdate":
+        _exemption_has_reason(self.exempt, self.exempt_reason)
+        return self
+
+
+class SystemPublic(SystemBase):
+    id: int
+    agency_code: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SystemRegistered(SystemPublic):
+    """Answer to a registration: the system's API key, shown this once only."""
+
+    api_key: str
+
+
+class ApiKey(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    lookup: str = Field(max_length=32, unique=True, index=True)
+    digest: str = Field(max_length=64)
+    role: Role = Field(sa_type=enum_type(Role))
+    agency_code: str | None = Field(default=None, foreign_key="agency.code", max_length=64)
+    system_id: int | None = Field(default=None, foreign_key="system.id", index=True)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKeyCreate(SQLModel):
+    role: Role
+    agency_code: str | None = Field(default=None, max_length=64, regex=AGENCY_PATTERN)
+    label: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _check_scope(self) -> "ApiKeyCreate":
+        if self.role == Role.SYSTEM:
+            raise ValueError("system keys are issued by registering the system or rotating its key")
+        if self.role == Role.INTEGRATOR and not self.agency_code:
+            raise ValueError("an integrator key needs the agency_code it acts for")
+        return self
+
+
+class ApiKeyPublic(SQLModel):
+    id: int
+    role: Role
+    agency_code: str | None
+    system_id: int | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyPublic):
+    api_key: str

@@ -1,0 +1,123 @@
+"""REST for agencies, systems and keys under /api/v1."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from lgsp.api.paging import Limit, Offset, Page
+from lgsp.db import SessionDep
+from lgsp.registry import service
+from lgsp.registry.auth import CallerDep
+from lgsp.registry.models import (
+    AgencyCreate,
+    AgencyPublic,
+    ApiKeyCreate,
+    ApiKeyIssued,
+    ApiKeyPublic,
+    Role,
+    SystemCreate,
+    SystemPublic,
+    SystemRegistered,
+    SystemUpdate,
+)
+from lgsp.runtime import RuntimeDep
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+
+
+@router.post("/agencies", status_code=status.HTTP_201_CREATED, response_model=AgencyPublic)
+async def create_agency(data: AgencyCreate, session: SessionDep, caller: CallerDep) -> AgencyPublic:
+    """Register an agency (admin)."""
+    caller.require(Role.ADMIN)
+    return AgencyPublic.model_validate(await service.create_agency(session, data))
+
+
+@router.get("/agencies", response_model=list[AgencyPublic])
+async def list_agencies(session: SessionDep, caller: CallerDep) -> list[AgencyPublic]:
+    """Every agency."""
+    caller.require_reader()
+    return [AgencyPublic.model_validate(a) for a in await service.list_agencies(session)]
+
+
+@router.post("/systems", status_code=status.HTTP_201_CREATED, response_model=SystemRegistered)
+async def register_system(
+    data: SystemCreate, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
+) -> SystemRegistered:
+    """Register a database or information system; the answer holds its API key, shown this once."""
+    system, api_key = await service.register_system(
+        session, caller, data, runtime.topics, runtime.settings.province
+    )
+    runtime.outbox.wake()
+    return SystemRegistered.model_validate(system, update={"api_key": api_key})
+
+
+@router.get("/systems", response_model=Page[SystemPublic])
+async def list_systems(
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    agency_code: Annotated[str | None, Query(max_length=64)] = None,
+    exempt: bool | None = None,
+) -> Page[SystemPublic]:
+    """Registered systems, a page at a time."""
+    caller.require_reader()
+    rows, total = await service.list_systems(
+        session, agency_code=agency_code, exempt=exempt, limit=limit, offset=offset
+    )
+    return Page(items=[SystemPublic.model_validate(s) for s in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/systems/{system_id}", response_model=SystemPublic)
+async def get_system(system_id: int, session: SessionDep, caller: CallerDep) -> SystemPublic:
+    """One system."""
+    caller.require_reader(system_id)
+    return SystemPublic.model_validate(await service.get_system(session, system_id))
+
+
+@router.patch("/systems/{system_id}", response_model=SystemPublic)
+async def update_system(
+    system_id: int, data: SystemUpdate, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
+) -> SystemPublic:
+    """Change a system (admin, or an integrator of its agency)."""
+    system = await service.update_system(
+        session, caller, system_id, data, runtime.topics, runtime.settings.province
+    )
+    runtime.outbox.wake()
+    return SystemPublic.model_validate(system)
+
+
+@router.delete("/systems/{system_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_system(
+    system_id: int, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
+) -> Response:
+    """Retire a system: it disappears from the registry and the indicator; its history stays for reports."""
+    await service.retire_system(session, caller, system_id, runtime.topics, runtime.settings.province)
+    runtime.outbox.wake()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/systems/{system_id}/key", status_code=status.HTTP_201_CREATED)
+async def rotate_system_key(system_id: int, session: SessionDep, caller: CallerDep) -> dict[str, str]:
+    """Revoke the system's keys and issue a new one, shown this once."""
+    return {"api_key": await service.rotate_system_key(session, caller, system_id)}
+
+
+@router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyIssued)
+async def create_key(data: ApiKeyCreate, session: SessionDep, caller: CallerDep) -> ApiKeyIssued:
+    """Issue a key for a person (admin)."""
+    key, plaintext = await service.create_key(session, caller, data)
+    return ApiKeyIssued.model_validate(key, update={"api_key": plaintext})
+
+
+@router.get("/keys", response_model=list[ApiKeyPublic])
+async def list_keys(session: SessionDep, caller: CallerDep) -> list[ApiKeyPublic]:
+    """Every key's metadata, never its secret (admin)."""
+    return [ApiKeyPublic.model_validate(k) for k in await service.list_keys(session, caller)]
+
+
+@router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_key(key_id: int, session: SessionDep, caller: CallerDep) -> Response:
+    """Revoke a key at once (admin)."""
+    await service.revoke_key(session, caller, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,213 @@
+"""Registry service functions: agencies, systems and keys, with the bus events their changes cause."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lgsp.bus.outbox import enqueue
+from lgsp.connectivity.models import SystemStatus
+from lgsp.errors import BadRequest, Conflict, NotFound
+from lgsp.registry.auth import Caller
+from lgsp.registry.models import (
+    Agency,
+    AgencyCreate,
+    ApiKey,
+    ApiKeyCreate,
+    Role,
+    System,
+    SystemCreate,
+    SystemUpdate,
+)
+from lgsp.security import issue_key
+from schemas.common import utcnow
+from schemas.messages import NgspRegistration
+from schemas.topics import Topics
+
+
+async def create_agency(session: AsyncSession, data: AgencyCreate) -> Agency:
+    """Register an agency; 409 if its code is taken."""
+    if await session.get(Agency, data.code) is not None:
+        raise Conflict(f"agency {data.code} already exists")
+    agency = Agency.model_validate(data)
+    session.add(agency)
+    await session.commit()
+    return agency
+
+
+async def list_agencies(session: AsyncSession) -> Sequence[Agency]:
+    """Every agency, by code."""
+    return (await session.exec(select(Agency).order_by(col(Agency.code)))).all()
+
+
+def _ngsp_registration(system: System, province: str) -> NgspRegistration:
+    return NgspRegistration(
+        system=system.code,
+        name=system.name,
+        agency=system.agency_code,
+        province=province,
+        withdraw=system.exempt or system.retired_at is not None,
+    )
+
+
+def _new_system_key(system: System) -> tuple[ApiKey, str]:
+    issued = issue_key()
+    key = ApiKey(
+        lookup=issued.lookup,
+        digest=issued.digest,
+        role=Role.SYSTEM,
+        agency_code=system.agency_code,
+        system_id=system.id,
+        label=f"system {system.code}",
+    )
+    return key, issued.plaintext
+
+
+async def register_system(
+    session: AsyncSession, caller: Caller, data: SystemCreate, topics: Topics, province: str
+) -> tuple[System, str]:
+    """Register a system for the caller's agency (admins name it); returns it and its one-time API key.
+
+    The national-catalogue registration goes out through the outbox in the same transaction.
+    """
+    agency_code = data.agency_code or caller.agency_code
+    if agency_code is None:
+        raise BadRequest("agency_code is required")
+    caller.require_agency(agency_code)
+    if await session.get(Agency, agency_code) is None:
+        raise BadRequest(f"agency {agency_code} is not registered")
+    if (await session.exec(select(System.id).where(System.code == data.code))).first() is not None:
+        raise Conflict(f"a system with code {data.code} already exists")
+    system = System.model_validate(data, update={"agency_code": agency_code})
+    session.add(system)
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent registration took the code
+        await session.rollback()
+        raise Conflict(f"a system with code {data.code} already exists") from None
+    assert system.id is not None
+    session.add(SystemStatus(system_id=system.id))
+    key, plaintext = _new_system_key(system)
+    session.add(key)
+    if not system.exempt:
+        enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+    await session.commit()
+    return system, plaintext
+
+
+async def get_system(session: AsyncSession, system_id: int) -> System:
+    """A live (not retired) system, or 404."""
+    system = await session.get(System, system_id)
+    if system is None or system.retired_at is not None:
+        raise NotFound(f"no system with id {system_id}")
+    return system
+
+
+async def list_systems(
+    session: AsyncSession, *, agency_code: str | None, exempt: bool | None, limit: int, offset: int
+) -> tuple[Sequence[System], int]:
+    """A page of live systems, by id, with the total count."""
+    query = select(System).where(col(System.retired_at).is_(None))
+    if agency_code is not None:
+        query = query.where(System.agency_code == agency_code)
+    if exempt is not None:
+        query = query.where(System.exempt == exempt)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = (await session.exec(query.order_by(col(System.id)).limit(limit).offset(offset))).all()
+    return rows, int(total or 0)
+
+
+async def update_system(
+    session: AsyncSession, caller: Caller, system_id: int, data: SystemUpdate, topics: Topics, province: str
+) -> System:
+    """Change a system's description or scope; a scope change registers or withdraws it nationally."""
+    system = await get_system(session, system_id)
+    caller.require_agency(system.agency_code)
+    changes = data.model_dump(exclude_unset=True)
+    merged_exempt = changes.get("exempt", system.exempt)
+    merged_reason = changes.get("exempt_reason", system.exempt_reason)
+    if merged_exempt and not (merged_reason and merged_reason.strip()):
+        raise BadRequest("an exempt system needs an exempt_reason (e.g. 'state secret')")
+    was_exempt = system.exempt
+    system.sqlmodel_update(changes)
+    system.updated_at = utcnow()
+    session.add(system)
+    if system.exempt != was_exempt or "name" in changes:
+        enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+    await session.commit()
+    return system
+
+
+async def retire_system(
+    session: AsyncSession, caller: Caller, system_id: int, topics: Topics, province: str
+) -> None:
+    """Take a system out of the registry: its keys are revoked, the NGSP withdraws it, history stays."""
+    system = await get_system(session, system_id)
+    caller.require_agency(system.agency_code)
+    now = utcnow()
+    system.retired_at = now
+    system.updated_at = now
+    session.add(system)
+    await _revoke_system_keys(session, system_id)
+    enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+    await session.commit()
+
+
+async def _revoke_system_keys(session: AsyncSession, system_id: int) -> None:
+    keys = await session.exec(
+        select(ApiKey).where(ApiKey.system_id == system_id, col(ApiKey.revoked_at).is_(None))
+    )
+    now = utcnow()
+    for key in keys:
+        key.revoked_at = now
+        session.add(key)
+
+
+async def rotate_system_key(session: AsyncSession, caller: Caller, system_id: int) -> str:
+    """Revoke a system's keys and issue a new one (shown once)."""
+    system = await get_system(session, system_id)
+    caller.require_agency(system.agency_code)
+    await _revoke_system_keys(session, system_id)
+    key, plaintext = _new_system_key(system)
+    session.add(key)
+    await session.commit()
+    return plaintext
+
+
+async def create_key(session: AsyncSession, caller: Caller, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+    """Issue a person's key (integrator, operator, auditor or admin); admin only."""
+    caller.require(Role.ADMIN)
+    if data.agency_code is not None and await session.get(Agency, data.agency_code) is None:
+        raise BadRequest(f"agency {data.agency_code} is not registered")
+    issued = issue_key()
+    key = ApiKey(
+        lookup=issued.lookup,
+        digest=issued.digest,
+        role=data.role,
+        agency_code=data.agency_code if data.role == Role.INTEGRATOR else None,
+        label=data.label,
+    )
+    session.add(key)
+    await session.commit()
+    return key, issued.plaintext
+
+
+async def list_keys(session: AsyncSession, caller: Caller) -> Sequence[ApiKey]:
+    """Every key's metadata (never a secret); admin only."""
+    caller.require(Role.ADMIN)
+    return (await session.exec(select(ApiKey).order_by(col(ApiKey.id)))).all()
+
+
+async def revoke_key(session: AsyncSession, caller: Caller, key_id: int) -> None:
+    """Revoke a key at once; admin only. Revoking twice is harmless."""
+    caller.require(Role.ADMIN)
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no key with id {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+        await session.commit()
+

@@ -1,0 +1,55 @@
+"""Settings of every LGSP process, from the environment (prefix `LGSP_`) or a `.env` file."""
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One place for every tunable; defaults run everything embedded on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="LGSP_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./lgsp.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB",
+    )
+    ngsp_database_url: str = Field(
+        default="sqlite+aiosqlite:///./ngsp.db", description="The NGSP stub's own national database"
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset starts an embedded broker"
+    )
+    topic_prefix: str = Field(default="lgsp", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+    connectivity_partitions: int = Field(default=6, ge=1, le=256)
+
+    province: str = Field(default="HCM", description="Code of this province in the national catalogue")
+    admin_token: SecretStr | None = Field(default=None, description="Bootstrap admin bearer token")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Key for probe tokens and keyed hashes; stored in the database if unset"
+    )
+
+    heartbeat_interval: float = Field(default=5.0, gt=0, description="Seconds between connector heartbeats")
+    heartbeat_ttl: float = Field(default=15.0, gt=0, description="A heartbeat older than this disconnects")
+    probe_interval: float = Field(default=10.0, gt=0, description="Seconds between active probes")
+    probe_ttl: float = Field(default=30.0, gt=0, description="A successful probe older than this disconnects")
+    probe_timeout: float = Field(default=5.0, gt=0, description="A probe answered later than this fails")
+    evaluate_interval: float = Field(default=1.0, gt=0, description="Seconds between connectivity evaluations")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _ttls_cover_intervals(self) -> "Settings":
+        if self.heartbeat_ttl <= self.heartbeat_interval:
+            raise ValueError("heartbeat_ttl must be longer than heartbeat_interval")
+        if self.probe_ttl <= self.probe_interval:
+            raise ValueError("probe_ttl must be longer than probe_interval")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Metric definitions shared by the hub and connectors, plus Prometheus and Grafana configuration."""

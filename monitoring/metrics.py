@@ -1,0 +1,24 @@
+"""Every Prometheus metric of the axis, defined once. Labels are bounded: never a system or citizen id."""
+
+from prometheus_client import Counter, Gauge
+
+SYSTEMS_IN_SCOPE = Gauge("lgsp_systems_in_scope", "Registered systems that count toward the indicator")
+SYSTEMS_CONNECTED = Gauge(
+    "lgsp_systems_connected", "In-scope systems connected now, per link", ["link"]
+)
+CONNECTIVITY_RATIO = Gauge(
+    "lgsp_connectivity_ratio", "Connected in-scope systems / in-scope systems, per link", ["link"]
+)
+HEARTBEATS = Counter("lgsp_heartbeats_total", "Heartbeats accepted from connected systems")
+PROBES = Counter(
+    "lgsp_probes_total", "Active probes by link and outcome (sent, ok, late, bad_token)", ["link", "outcome"]
+)
+STATE_CHANGES = Counter(
+    "lgsp_link_state_changes_total", "Connected/disconnected transitions recorded", ["link", "connected"]
+)
+DEAD_LETTERS = Counter(
+    "lgsp_dead_letters_total", "Records sent to the dead-letter topic, by reason", ["reason"]
+)
+CONSUMED = Counter("lgsp_bus_records_consumed_total", "Records consumed by hub workers", ["worker"])
+OUTBOX_SENT = Counter("lgsp_outbox_sent_total", "Outbox messages published to the bus")
+OUTBOX_BACKLOG = Gauge("lgsp_outbox_backlog", "Outbox messages waiting for the bus")

@@ -1,0 +1,169 @@
+"""Every message that travels on the bus, as pydantic models with a `type` discriminator."""
+
+import base64
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from schemas.common import AgencyCode, Link, SystemCode, utcnow
+
+
+class Message(BaseModel):
+    """Fields every message carries: a unique id (the key of idempotent consumers) and a send time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_id: UUID = Field(default_factory=uuid4)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class Hello(Message):
+    """A connector announces itself and proves who it is with its API key; it opens a session."""
+
+    type: Literal["hello"] = "hello"
+    system: SystemCode
+    session_id: UUID
+    api_key: str = Field(min_length=8, max_length=200)
+    sdk_version: str = Field(default="", max_length=40)
+
+
+class Heartbeat(Message):
+    """A connector is alive; it names the session its hello opened."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    system: SystemCode
+    session_id: UUID
+
+
+class Probe(Message):
+    """An active probe: the receiver must answer on `reply_to` with the same probe id and token."""
+
+    type: Literal["probe"] = "probe"
+    system: SystemCode
+    probe_id: UUID
+    token: str = Field(max_length=128)
+    reply_to: str = Field(max_length=249)
+    via: Link = Link.LGSP
+
+
+class ProbeReply(Message):
+    """A system's answer to a probe, echoing what it was sent."""
+
+    type: Literal["probe_reply"] = "probe_reply"
+    system: SystemCode
+    probe_id: UUID
+    token: str = Field(max_length=128)
+    probe_sent_at: datetime
+    via: Link = Link.LGSP
+
+
+class SessionReset(Message):
+    """Hub -> system: the hub does not know this session (e.g. its hello was lost); say hello again."""
+
+    type: Literal["session_reset"] = "session_reset"
+    system: SystemCode
+    reason: str = Field(default="", max_length=200)
+
+
+class NgspRegistration(Message):
+    """Hub -> NGSP: enter (or withdraw) a provincial system in the national catalogue."""
+
+    type: Literal["ngsp_registration"] = "ngsp_registration"
+    system: SystemCode
+    name: str = Field(max_length=200)
+    agency: AgencyCode
+    province: str = Field(max_length=64)
+    withdraw: bool = False
+
+
+class NgspProbeRequest(Message):
+    """Hub -> NGSP: probe this system through the national gateway."""
+
+    type: Literal["ngsp_probe_request"] = "ngsp_probe_request"
+    system: SystemCode
+
+
+class NgspAck(Message):
+    """NGSP -> hub: the national catalogue now holds (or no longer holds) the system."""
+
+    type: Literal["ngsp_ack"] = "ngsp_ack"
+    system: SystemCode
+    registered: bool
+
+
+class NgspProbeResult(Message):
+    """NGSP -> hub: outcome of a probe sent through the national gateway."""
+
+    type: Literal["ngsp_probe_result"] = "ngsp_probe_result"
+    system: SystemCode
+    ok: bool
+    reason: str = Field(default="", max_length=200)
+
+
+class DeadLetter(Message):
+    """A record a consumer rejected, kept whole so nothing is lost."""
+
+    type: Literal["dead_letter"] = "dead_letter"
+    source_topic: str
+    partition: int
+    offset: int
+    reason: str
+    detail: str
+    original_b64: str
+
+    @property
+    def original(self) -> bytes:
+        """The rejected record's bytes, exactly as received."""
+        return base64.b64decode(self.original_b64)
+
+
+ConnectivityMessage = Annotated[Hello | Heartbeat | ProbeReply, Field(discriminator="type")]
+InboxMessage = Annotated[Probe | SessionReset, Field(discriminator="type")]
+NgspRequest = Annotated[NgspRegistration | NgspProbeRequest, Field(discriminator="type")]
+NgspEvent = Annotated[NgspAck | NgspProbeResult, Field(discriminator="type")]
+
+
+class DecodeError(ValueError):
+    """A record that is not a valid message; `reason` is a short stable code for metrics."""
+
+    def __init__(self, reason: Literal["malformed", "invalid"], detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+M = TypeVar("M")
+
+
+class Codec(Generic[M]):
+    """Encodes and decodes one topic's messages (JSON, UTF-8)."""
+
+    def __init__(self, model: object) -> None:
+        self._adapter: TypeAdapter[M] = TypeAdapter(model)
+
+    def decode(self, raw: bytes | None) -> M:
+        """Parse and validate a record value, or raise DecodeError saying why not."""
+        if raw is None:
+            raise DecodeError("malformed", "empty record")
+        try:
+            return self._adapter.validate_json(raw)
+        except ValidationError as exc:
+            malformed = any(e["type"] == "json_invalid" for e in exc.errors())
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]
+            )
+            raise DecodeError("malformed" if malformed else "invalid", detail) from None
+
+
+def encode(message: Message) -> bytes:
+    """Serialise any message to its wire form."""
+    return message.model_dump_json().encode()
+
+
+CONNECTIVITY: Codec[Hello | Heartbeat | ProbeReply] = Codec(ConnectivityMessage)
+INBOX: Codec[Probe | SessionReset] = Codec(InboxMessage)
+NGSP_REQUESTS: Codec[NgspRegistration | NgspProbeRequest] = Codec(NgspRequest)
+NGSP_EVENTS: Codec[NgspAck | NgspProbeResult] = Codec(NgspEvent)
+PROBE_REPLIES: Codec[ProbeReply] = Codec(ProbeReply)

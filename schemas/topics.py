@@ -1,0 +1,39 @@
+"""Topic names of the axis. One prefix per deployment (or per test) keeps installations apart."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """All topic names derived from one prefix, so hub, NGSP stub and connectors agree."""
+
+    prefix: str = "lgsp"
+
+    @property
+    def connectivity(self) -> str:
+        """Systems -> hub: hello, heartbeats and probe replies, keyed by system code."""
+        return f"{self.prefix}.connectivity"
+
+    @property
+    def ngsp_requests(self) -> str:
+        """Hub -> NGSP: catalogue registrations and probe requests."""
+        return f"{self.prefix}.ngsp.requests"
+
+    @property
+    def ngsp_events(self) -> str:
+        """NGSP -> hub: registration acknowledgements and probe results."""
+        return f"{self.prefix}.ngsp.events"
+
+    @property
+    def ngsp_probe_replies(self) -> str:
+        """Systems -> NGSP: replies to probes the NGSP sent through the axis."""
+        return f"{self.prefix}.ngsp.probe-replies"
+
+    @property
+    def dead_letters(self) -> str:
+        """Anything a consumer could not parse or validate, with the reason and the original bytes."""
+        return f"{self.prefix}.dead-letters"
+
+    def inbox(self, system: str) -> str:
+        """The inbox of one system: probes (and, later, requests) addressed to it."""
+        return f"{self.prefix}.inbox.{system}"
