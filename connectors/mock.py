@@ -72,9 +72,11 @@ def district_agencies(count: int) -> list[MockAgency]:
 
 
 def mock_systems(count: int, seed: int = 0) -> tuple[list[MockAgency], list[MockSystem]]:
-    """`count` systems: the provincial core first, then district one-stop-shops and databases."""
+    """`count` systems: the provincial core (with one exempt system) first, then district systems."""
     rng = random.Random(seed)
-    core = CORE_SYSTEMS[:count]
+    # The exempt (state-secret) system is always among them, to show it does not count.
+    exempt = [s for s in CORE_SYSTEMS if s.exempt_reason] if count >= 2 else []
+    core = [s for s in CORE_SYSTEMS if not s.exempt_reason][: count - len(exempt)] + exempt
     extra = max(0, count - len(core))
     districts = district_agencies(max(1, (extra + 1) // 2)) if extra else []
     systems = list(core)

@@ -31,11 +31,13 @@ class Connector:
         *,
         topic_prefix: str = "lgsp",
         heartbeat_interval: float = 5.0,
+        session_timeout_ms: int = 10_000,
     ) -> None:
         self.system = system
         self.bootstrap = bootstrap
         self.topics = Topics(topic_prefix)
         self.heartbeat_interval = heartbeat_interval
+        self.session_timeout_ms = session_timeout_ms
         self._api_key = api_key
         self.session_id: UUID = uuid4()
         self._producer: AIOKafkaProducer | None = None
@@ -126,6 +128,8 @@ class Connector:
                 client_id=f"connector-{self.system}",
                 auto_offset_reset="latest",
                 metadata_max_age_ms=3_000,
+                session_timeout_ms=self.session_timeout_ms,
+                heartbeat_interval_ms=max(100, self.session_timeout_ms // 4),
             )
             try:
                 await consumer.start()

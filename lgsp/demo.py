@@ -49,6 +49,7 @@ def demo_settings(base: Settings, port: int, workdir: Path) -> Settings:
         "probe_interval": 2.0,
         "probe_ttl": 5.0,
         "probe_timeout": 2.0,
+        "consumer_session_timeout_ms": 4000,
         "admin_token": base.admin_token or SecretStr(secrets.token_urlsafe(24)),
     }
     fields = base.model_fields_set
@@ -179,6 +180,7 @@ async def _connect(client: httpx.AsyncClient, system: MockSystem, settings: Sett
     connector = Connector(
         registered.code, registered.api_key, bootstrap,
         topic_prefix=settings.topic_prefix, heartbeat_interval=settings.heartbeat_interval,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
     )  # fmt: skip
     await connector.start()
     return connector

@@ -22,7 +22,11 @@ class Settings(BaseSettings):
         default=None, description="host:port[,host:port]; unset starts an embedded broker"
     )
     topic_prefix: str = Field(default="lgsp", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
-    connectivity_partitions: int = Field(default=6, ge=1, le=256)
+    consumer_session_timeout_ms: int = Field(
+        default=10_000, ge=1000, le=300_000, description="Consumer-group session timeout; a new group joins in half of it"
+    )
+    connectivity_partitions: int = Field(default=6, ge=1, le=256, description="Partitions of shared topics")
+    inbox_partitions: int = Field(default=2, ge=1, le=64, description="Partitions of each system's inbox")
 
     province: str = Field(default="HCM", description="Code of this province in the national catalogue")
     admin_token: SecretStr | None = Field(default=None, description="Bootstrap admin bearer token")

@@ -48,9 +48,11 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body | {"detail": exc.errors()[:10]}, 422)
 
 
-async def start_bus(bootstrap: str, topics: Topics, client_id: str, timeout: float = 60) -> Bus:
+async def start_bus(settings: Settings, bootstrap: str, client_id: str, timeout: float = 60) -> Bus:
     """A started producer, retrying while the broker comes up."""
-    bus = Bus(bootstrap, topics, client_id=client_id)
+    bus = Bus(
+        bootstrap, Topics(settings.topic_prefix), client_id, session_timeout_ms=settings.consumer_session_timeout_ms
+    )
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
@@ -72,7 +74,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         await wait_for(database)
         await database.migrate()
         key = await platform_key(database, settings.secret_key)
-        bus = await start_bus(bootstrap, Topics(settings.topic_prefix), client_id="lgsp-hub")
+        bus = await start_bus(settings, bootstrap, client_id="lgsp-hub")
         tracker = ConnectivityTracker(settings, database, bus, key)
         await bus.ensure_topics(tracker.topic_partitions())
         outbox = OutboxRelay(database, bus)

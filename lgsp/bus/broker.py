@@ -27,6 +27,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on the port (connections lingering in TIME_WAIT do not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
 def _die_with_parent() -> None:
     # Linux only: the broker gets SIGTERM if the process that started it dies, even by SIGKILL.
     with contextlib.suppress(Exception):
@@ -68,6 +79,9 @@ class EmbeddedBroker:
     async def start(self, timeout: float = 15.0) -> str:
         """Start the broker and return its bootstrap address once it accepts connections."""
         binary = broker_binary()
+        if port_in_use(self.host, self.port):
+            # Otherwise the readiness check below would take the other listener for the broker.
+            raise BrokerError(f"cannot start the embedded broker: {self.bootstrap} is already in use")
         url = f"tcp://{self.bootstrap}"
         with self._log_path.open("wb") as out:
             try:

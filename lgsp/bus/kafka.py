@@ -28,16 +28,26 @@ def partition_for(key: str, partitions: int) -> int:
 
 
 class Bus:
-    """One producer shared by a process, plus topic administration."""
+    """One producer shared by a process, plus topic administration.
 
-    def __init__(self, bootstrap: str, topics: Topics, client_id: str = "lgsp") -> None:
+    The bus remembers every topic it was asked to ensure. When a send fails (e.g. a memory-only broker
+    restarted and lost its topics) it recreates the missing ones before the caller retries.
+    """
+
+    def __init__(
+        self, bootstrap: str, topics: Topics, client_id: str = "lgsp", *, session_timeout_ms: int = 10_000
+    ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.client_id = client_id
+        self.session_timeout_ms = session_timeout_ms
         self._producer: AIOKafkaProducer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._wanted: dict[str, int] = {}
+        self._last_repair = 0.0
 
     async def start(self) -> None:
-        """Connect the producer; retries until the broker answers."""
+        """Connect the producer and the admin client; raises if the broker does not answer."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
@@ -46,12 +56,16 @@ class Bus:
             request_timeout_ms=10_000,
         )
         await self._producer.start()
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
+        await self._admin.start()
 
     async def stop(self) -> None:
-        """Flush and close the producer."""
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        """Flush and close the producer and the admin client."""
+        producer, admin, self._producer, self._admin = self._producer, self._admin, None, None
+        if producer is not None:
+            await producer.stop()
+        if admin is not None:
+            await admin.close()
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -62,35 +76,48 @@ class Bus:
 
     async def send(self, topic: str, message: Message, key: str | None = None) -> None:
         """Publish one message and wait for the broker's acknowledgement."""
-        await self.send_raw(topic, encode(message), key)
-
-    async def send_raw(self, topic: str, value: bytes, key: str | None = None) -> None:
-        """Publish bytes and wait for the acknowledgement."""
-        await self.producer.send_and_wait(topic, value, key=key.encode() if key else None)
+        await self.send_all([(topic, encode(message), key)])
 
     async def send_all(self, items: Iterable[tuple[str, bytes, str | None]]) -> None:
         """Publish many records at once (batched by the producer) and wait for every acknowledgement."""
-        futures = [
-            await self.producer.send(topic, value, key=key.encode() if key else None)
-            for topic, value, key in items
-        ]
-        if futures:
-            await asyncio.gather(*futures)
+        try:
+            futures = [
+                await self.producer.send(topic, value, key=key.encode() if key else None)
+                for topic, value, key in items
+            ]
+            if futures:
+                await asyncio.gather(*futures)
+        except KafkaError:
+            await self._repair()
+            raise
 
     async def ensure_topics(self, partitions: dict[str, int]) -> None:
-        """Create the topics that do not exist yet (idempotent)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
-        await admin.start()
+        """Create the topics that do not exist yet (idempotent; topics already ensured cost nothing)."""
+        new = {t: n for t, n in partitions.items() if t not in self._wanted}
+        if new:
+            await self._create_missing(new)
+            self._wanted.update(new)
+
+    async def _create_missing(self, partitions: dict[str, int]) -> None:
+        if self._admin is None:
+            raise RuntimeError("bus not started")
+        existing = set(await self._admin.list_topics())
+        missing = [NewTopic(t, n, 1) for t, n in partitions.items() if t not in existing]
+        if missing:
+            response = await self._admin.create_topics(missing)
+            for topic, code, *_ in getattr(response, "topic_errors", []):
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    log.warning("creating topic %s failed with error code %s", topic, code)
+
+    async def _repair(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._last_repair < 1.0 or not self._wanted:
+            return
+        self._last_repair = now
         try:
-            existing = set(await admin.list_topics())
-            missing = [NewTopic(t, n, 1) for t, n in partitions.items() if t not in existing]
-            if missing:
-                try:
-                    await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass
-        finally:
-            await admin.close()
+            await self._create_missing(self._wanted)
+        except Exception as exc:  # the broker is still away: the next failure tries again
+            log.debug("topic repair failed: %s", exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +152,8 @@ class Worker(Generic[M]):
     Broker loss is survived by recreating the consumer.
     """
 
+    health_check_interval = 2.0
+
     def __init__(
         self,
         bus: Bus,
@@ -144,7 +173,7 @@ class Worker(Generic[M]):
         self.group = group
         self.max_batch = max_batch
         self._consumer: AIOKafkaConsumer | None = None
-        self.healthy = False
+        self.healthy = False  # consuming, and the broker answered within the last health_check_interval
 
     def owned_partitions(self) -> tuple[set[int], int]:
         """Partitions of the topic this process owns now, and how many the topic has."""
@@ -180,19 +209,34 @@ class Worker(Generic[M]):
             auto_offset_reset="earliest",
             max_poll_records=self.max_batch,
             metadata_max_age_ms=5_000,
+            session_timeout_ms=self.bus.session_timeout_ms,
+            heartbeat_interval_ms=max(100, self.bus.session_timeout_ms // 4),
         )
         await consumer.start()
         self._consumer = consumer
+        loop = asyncio.get_running_loop()
+        checked = -self.health_check_interval
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
-                self.healthy = True
+                if loop.time() - checked >= self.health_check_interval:
+                    self.healthy = await self._broker_answers(consumer)
+                    checked = loop.time()
                 if batches:
                     await self._process(consumer, batches)
         finally:
             self._consumer = None
             self.healthy = False
             await consumer.stop()
+
+    @staticmethod
+    async def _broker_answers(consumer: AIOKafkaConsumer) -> bool:
+        # getmany() just returns nothing while the broker is away: a metadata round trip tells them apart.
+        try:
+            await asyncio.wait_for(consumer.topics(), 2)
+        except (KafkaError, TimeoutError):
+            return False
+        return True
 
     async def _process(
         self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]

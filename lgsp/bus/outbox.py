@@ -4,8 +4,8 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, delete, func, select
-from sqlmodel import Field, SQLModel
+from sqlalchemy import LargeBinary, delete, func
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.bus.kafka import Bus
@@ -68,18 +68,16 @@ class OutboxRelay:
         """Publish one batch and delete it; rows are locked so several hubs never send the same batch."""
         async with self.database.sessions() as session, session.begin():
             rows = (
-                await session.execute(
+                await session.exec(
                     select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.value, OutboxMessage.key)
-                    .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                    .order_by(col(OutboxMessage.id))
                     .limit(self.batch)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
             if rows:
                 await asyncio.wait_for(self.bus.send_all((r.topic, r.value, r.key) for r in rows), 15)
-                await session.execute(
-                    delete(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
-                )
+                await session.exec(delete(OutboxMessage).where(col(OutboxMessage.id).in_([r.id for r in rows])))
                 OUTBOX_SENT.inc(len(rows))
             backlog = await session.scalar(select(func.count()).select_from(OutboxMessage))
             OUTBOX_BACKLOG.set(backlog or 0)

@@ -343,6 +343,9 @@ class ConnectivityTracker:
             owned = await self._owned(session, include_retired=False)
             if not owned:
                 return
+            await self.bus.ensure_topics(
+                {self.topics.inbox(s.code): self.settings.inbox_partitions for s, _ in owned}
+            )
             records: list[tuple[str, bytes, str | None]] = []
             for system, status in owned:
                 probe = make_probe(self.key, system.code, Link.LGSP, self.topics.connectivity)

@@ -82,6 +82,10 @@ class Database:
             if self.dialect == "postgresql":
                 # Several hub processes may start at once: serialise their migrations.
                 await conn.execute(text("SELECT pg_advisory_xact_lock(7239001)"))
+            elif self.dialect == "sqlite":
+                # pysqlite runs DDL outside any transaction: take the write lock first, so the migration is
+                # atomic and a second process waits for it (busy_timeout) instead of failing half-way.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             await conn.run_sync(_upgrade)
 
     async def ping(self) -> None:

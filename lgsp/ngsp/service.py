@@ -9,7 +9,6 @@ from lgsp.db import Database
 from lgsp.db.engine import wait_for
 from lgsp.ngsp.gateway import NationalGateway
 from lgsp.settings import Settings
-from schemas.topics import Topics
 
 
 @contextlib.asynccontextmanager
@@ -17,7 +16,7 @@ async def running_gateway(settings: Settings, bootstrap: str) -> AsyncIterator[N
     """The national gateway stub, consuming its topics until the context exits."""
     database = Database(settings.ngsp_database_url)
     await wait_for(database)
-    bus = await start_bus(bootstrap, Topics(settings.topic_prefix), client_id="ngsp")
+    bus = await start_bus(settings, bootstrap, client_id="ngsp")
     gateway = NationalGateway(settings, database, bus)
     tasks: list[asyncio.Task[None]] = []
     try:

@@ -3,7 +3,8 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import EmailStr, model_validator
+from pydantic import EmailStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlmodel import Field, SQLModel
 
 from lgsp.db import UTCDateTime, enum_type
@@ -11,6 +12,7 @@ from schemas.common import utcnow
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$"
 AGENCY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# SQLModel's `regex=` is not enforced under pydantic 2, so patterns go in as `schema_extra={"pattern": ...}`.
 
 
 class AdministrativeLevel(StrEnum):
@@ -39,9 +41,11 @@ class Role(StrEnum):
 
 
 class AgencyBase(SQLModel):
-    code: str = Field(primary_key=True, max_length=64, regex=AGENCY_PATTERN)
+    code: str = Field(primary_key=True, max_length=64, schema_extra={"pattern": AGENCY_PATTERN})
     name: str = Field(min_length=1, max_length=200)
-    level: AdministrativeLevel = Field(default=AdministrativeLevel.PROVINCE, sa_type=enum_type(AdministrativeLevel))
+    level: AdministrativeLevel = Field(
+        default=AdministrativeLevel.PROVINCE, sa_type=enum_type(AdministrativeLevel)
+    )
 
 
 class Agency(AgencyBase, table=True):
@@ -57,9 +61,11 @@ class AgencyPublic(AgencyBase):
 
 
 class SystemBase(SQLModel):
-    code: str = Field(max_length=64, regex=CODE_PATTERN, unique=True, index=True)
+    code: str = Field(max_length=64, schema_extra={"pattern": CODE_PATTERN}, unique=True, index=True)
     name: str = Field(min_length=1, max_length=200)
-    level: AdministrativeLevel = Field(default=AdministrativeLevel.PROVINCE, sa_type=enum_type(AdministrativeLevel))
+    level: AdministrativeLevel = Field(
+        default=AdministrativeLevel.PROVINCE, sa_type=enum_type(AdministrativeLevel)
+    )
     kind: SystemKind = Field(default=SystemKind.INFORMATION_SYSTEM, sa_type=enum_type(SystemKind))
     exempt: bool = Field(default=False, description="Out of scope, e.g. a state-secret system")
     exempt_reason: str | None = Field(default=None, max_length=500)
@@ -76,14 +82,21 @@ class System(SystemBase, table=True):
     retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
+EXEMPT_NEEDS_REASON = "an exempt system needs an exempt_reason (e.g. 'state secret')"
+
+
 def _exemption_has_reason(exempt: bool | None, reason: str | None) -> None:
+    # PydanticCustomError, not ValueError: its error details stay JSON-serialisable for the 422 answer.
     if exempt and not (reason and reason.strip()):
-        raise ValueError("an exempt system needs an exempt_reason (e.g. 'state secret')")
+        raise PydanticCustomError("exempt_reason_missing", EXEMPT_NEEDS_REASON)
 
 
 class SystemCreate(SystemBase):
     agency_code: str | None = Field(
-        default=None, max_length=64, regex=AGENCY_PATTERN, description="Defaults to the integrator's agency"
+        default=None,
+        max_length=64,
+        schema_extra={"pattern": AGENCY_PATTERN},
+        description="Defaults to the integrator's agency",
     )
     contact_email: EmailStr | None = None
 
@@ -101,11 +114,15 @@ class SystemUpdate(SQLModel):
     exempt_reason: str | None = Field(default=None, max_length=500)
     contact_email: EmailStr | None = None
     description: str | None = Field(default=None, max_length=2000)
+    # That an exempt system has a reason is checked on the merged state, in service.update_system.
 
-    @model_validator(mode="after")
-    def _check_exemption(self) -> "SystemUpdate":
-        _exemption_has_reason(self.exempt, self.exempt_reason)
-        return self
+    @field_validator("name", "level", "kind", "exempt", "description")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        """Omit a field to keep it; an explicit null is refused for the fields the system must have."""
+        if value is None:
+            raise PydanticCustomError("not_null", "may not be null (omit the field to keep its value)")
+        return value
 
 
 class SystemPublic(SystemBase):
@@ -135,15 +152,20 @@ class ApiKey(SQLModel, table=True):
 
 class ApiKeyCreate(SQLModel):
     role: Role
-    agency_code: str | None = Field(default=None, max_length=64, regex=AGENCY_PATTERN)
+    agency_code: str | None = Field(default=None, max_length=64, schema_extra={"pattern": AGENCY_PATTERN})
     label: str = Field(default="", max_length=200)
 
     @model_validator(mode="after")
     def _check_scope(self) -> "ApiKeyCreate":
         if self.role == Role.SYSTEM:
-            raise ValueError("system keys are issued by registering the system or rotating its key")
+            raise PydanticCustomError(
+                "role_not_issued",
+                "role system: system keys are issued by registering the system or rotating its key",
+            )
         if self.role == Role.INTEGRATOR and not self.agency_code:
-            raise ValueError("an integrator key needs the agency_code it acts for")
+            raise PydanticCustomError(
+                "agency_required", "an integrator key needs the agency_code it acts for"
+            )
         return self
 
 

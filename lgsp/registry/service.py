@@ -12,6 +12,7 @@ from lgsp.connectivity.models import SystemStatus
 from lgsp.errors import BadRequest, Conflict, NotFound
 from lgsp.registry.auth import Caller
 from lgsp.registry.models import (
+    EXEMPT_NEEDS_REASON,
     Agency,
     AgencyCreate,
     ApiKey,
@@ -25,6 +26,14 @@ from lgsp.security import issue_key
 from schemas.common import utcnow
 from schemas.messages import NgspRegistration
 from schemas.topics import Topics
+
+# Row ids are INTEGER columns: a larger id names no row, and would overflow the database driver.
+_MAX_ID = 2**31 - 1
+
+
+def _may_exist(row_id: int) -> bool:
+    """Whether `row_id` is in the range of the database's ids (outside it, look-ups would fail with 500)."""
+    return 1 <= row_id <= _MAX_ID
 
 
 async def create_agency(session: AsyncSession, data: AgencyCreate) -> Agency:
@@ -72,12 +81,13 @@ async def register_system(
 
     The national-catalogue registration goes out through the outbox in the same transaction.
     """
+    caller.require(Role.ADMIN, Role.INTEGRATOR)  # refuse other roles before judging their body
     agency_code = data.agency_code or caller.agency_code
     if agency_code is None:
         raise BadRequest("agency_code is required")
     caller.require_agency(agency_code)
     if await session.get(Agency, agency_code) is None:
-        raise BadRequest(f"agency {agency_code} is not registered")
+        raise BadRequest(f"agency_code: agency {agency_code} is not registered")
     if (await session.exec(select(System.id).where(System.code == data.code))).first() is not None:
         raise Conflict(f"a system with code {data.code} already exists")
     system = System.model_validate(data, update={"agency_code": agency_code})
@@ -99,7 +109,7 @@ async def register_system(
 
 async def get_system(session: AsyncSession, system_id: int) -> System:
     """A live (not retired) system, or 404."""
-    system = await session.get(System, system_id)
+    system = await session.get(System, system_id) if _may_exist(system_id) else None
     if system is None or system.retired_at is not None:
         raise NotFound(f"no system with id {system_id}")
     return system
@@ -129,7 +139,7 @@ async def update_system(
     merged_exempt = changes.get("exempt", system.exempt)
     merged_reason = changes.get("exempt_reason", system.exempt_reason)
     if merged_exempt and not (merged_reason and merged_reason.strip()):
-        raise BadRequest("an exempt system needs an exempt_reason (e.g. 'state secret')")
+        raise BadRequest(EXEMPT_NEEDS_REASON)
     was_exempt = system.exempt
     system.sqlmodel_update(changes)
     system.updated_at = utcnow()
@@ -180,7 +190,7 @@ async def create_key(session: AsyncSession, caller: Caller, data: ApiKeyCreate) 
     """Issue a person's key (integrator, operator, auditor or admin); admin only."""
     caller.require(Role.ADMIN)
     if data.agency_code is not None and await session.get(Agency, data.agency_code) is None:
-        raise BadRequest(f"agency {data.agency_code} is not registered")
+        raise BadRequest(f"agency_code: agency {data.agency_code} is not registered")
     issued = issue_key()
     key = ApiKey(
         lookup=issued.lookup,
@@ -203,11 +213,10 @@ async def list_keys(session: AsyncSession, caller: Caller) -> Sequence[ApiKey]:
 async def revoke_key(session: AsyncSession, caller: Caller, key_id: int) -> None:
     """Revoke a key at once; admin only. Revoking twice is harmless."""
     caller.require(Role.ADMIN)
-    key = await session.get(ApiKey, key_id)
+    key = await session.get(ApiKey, key_id) if _may_exist(key_id) else None
     if key is None:
         raise NotFound(f"no key with id {key_id}")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
         await session.commit()
-

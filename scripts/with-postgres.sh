@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run a command with PostgreSQL up on 127.0.0.1:5432 (trust auth, database `test`).
+# Starts the local cluster if it is down (installing it from Debian's packages if it is missing),
+# and stops it afterwards only if this script started it.
+set -euo pipefail
+
+ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+started=""
+if ! ready; then
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "with-postgres: installing PostgreSQL from Debian's packages" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  version=$(ls /etc/postgresql | sort -V | tail -n1)
+  echo "with-postgres: starting PostgreSQL $version" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  started="$version"
+  for _ in $(seq 1 60); do ready && break; sleep 0.5; done
+  # A cluster we had to create has no trust rule or `test` database yet.
+  su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='test'\"" | grep -q 1 \
+    || su postgres -c "createdb test"
+fi
+ready || { echo "with-postgres: PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1; }
+
+status=0
+"$@" || status=$?
+if [ -n "$started" ]; then
+  echo "with-postgres: stopping PostgreSQL $started" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$started" main stop || true
+fi
+exit $status

@@ -1,0 +1,226 @@
+"""Bad records on the connectivity topic end on the dead-letter topic, whole, and the consumer carries on."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from lgsp.bus.broker import EmbeddedBroker
+from schemas.messages import DeadLetter, Heartbeat, Hello, encode
+from schemas.topics import Topics
+from tests.conftest import Hub, make_agency, make_system
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A record read back from the dead-letter topic."""
+
+    key: bytes | None
+    letter: DeadLetter
+
+
+@pytest.fixture
+async def producer(broker: EmbeddedBroker) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer, as a (misbehaving) connector would have."""
+    running = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def read_dead_letters(
+    bootstrap: str, topics: Topics, done: Callable[[list[Letter]], bool], within: float = 15.0
+) -> list[Letter]:
+    """Consume the dead-letter topic from the start until `done(letters)` or the timeout (then fail)."""
+    consumer = AIOKafkaConsumer(
+        topics.dead_letters, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    letters: list[Letter] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + within
+        while not done(letters):
+            if asyncio.get_running_loop().time() > deadline:
+                found = [(x.letter.reason, x.letter.original[:80]) for x in letters]
+                raise AssertionError(f"timed out waiting for dead letters; got {found}")
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    assert record.value is not None
+                    letters.append(Letter(record.key, DeadLetter.model_validate_json(record.value)))
+    finally:
+        await consumer.stop()
+    return letters
+
+
+def has_all(originals: list[bytes]) -> Callable[[list[Letter]], bool]:
+    """`done` for read_dead_letters: every one of `originals` has its letter."""
+    return lambda letters: set(originals) <= {x.letter.original for x in letters}
+
+
+async def status_of(hub: Hub, system_id: int) -> dict[str, object]:
+    response = await hub.client.get(f"/api/v1/systems/{system_id}/status")
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def heartbeat_at(hub: Hub, system_id: int) -> datetime | None:
+    value = (await status_of(hub, system_id))["last_heartbeat_at"]
+    assert value is None or isinstance(value, str)
+    return datetime.fromisoformat(value) if value else None
+
+
+async def wait_heartbeat_after(
+    hub: Hub, system_id: int, after: datetime | None, within: float = 10
+) -> datetime:
+    """Wait until the status shows a heartbeat later than `after`, and return it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        seen = await heartbeat_at(hub, system_id)
+        if seen is not None and (after is None or seen > after):
+            return seen
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no heartbeat after {after} within {within}s (last: {seen})")
+        await asyncio.sleep(0.1)
+
+
+async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
+    hub: Hub, broker: EmbeddedBroker, producer: AIOKafkaProducer
+) -> None:
+    topics = Topics(hub.settings.topic_prefix)
+    await make_agency(hub.client)
+    system = await make_system(hub.client, "HO-TICH")
+    other = await make_system(hub.client, "DAT-DAI")
+    code, key = system["code"], system["api_key"]
+    nonce = uuid.uuid4().hex
+    lookup_part = key.rsplit("_", 1)[0]
+
+    def hello(system_code: str, api_key: str) -> bytes:
+        return encode(Hello(system=system_code, session_id=uuid.uuid4(), api_key=api_key))
+
+    # Everything is keyed by the good system's code: same partition as its hello below, so a record
+    # that jammed the consumer would hold the good ones back.
+    bad: dict[str, list[bytes]] = {
+        "malformed": [f"not json at all {nonce} {{".encode(), b"\xff\xfe\x00" + nonce.encode()],
+        "invalid": [
+            json.dumps(
+                {"type": "hello", "system": code, "session_id": "not-a-uuid", "nonce": nonce}
+            ).encode(),
+            json.dumps({"type": "goodbye", "system": code, "nonce": nonce}).encode(),
+            json.dumps([nonce, 1, 2]).encode(),
+        ],
+        "unknown_system": [hello("KHONG-CO-" + nonce[:8], key)],
+        "unauthenticated": [
+            hello(code, other["api_key"]),  # a real key, but another system's
+            hello(code, f"{lookup_part}_{'x' * 43}"),  # right lookup, wrong secret
+            hello(code, "lgsp_" + "0" * 12 + "_" + nonce),  # no such key
+        ],
+    }
+    expected = {value: reason for reason, values in bad.items() for value in values}
+    for value in expected:
+        await producer.send_and_wait(topics.connectivity, value, key=code.encode())
+    await producer.send_and_wait(topics.connectivity, None, key=code.encode())  # a tombstone: empty record
+
+    letters = await read_dead_letters(
+        broker.bootstrap,
+        topics,
+        lambda ls: has_all(list(expected))(ls) and any(not x.letter.original for x in ls),
+    )
+    by_original = {x.letter.original: x for x in letters}
+    for value, reason in expected.items():
+        got = by_original[value]
+        assert got.letter.reason == reason, (value, got.letter)
+        assert got.letter.source_topic == topics.connectivity
+        assert got.letter.detail, "a dead letter says why"
+        assert got.key == code.encode(), "the dead letter keeps the record's key"
+        assert key not in got.letter.detail, "an API key must not be echoed into the reason"
+    assert by_original[b""].letter.reason == "malformed"
+    # Each bad record is dead-lettered once, not once per retry.
+    assert len([x for x in letters if x.letter.original in expected]) == len(expected)
+
+    # None of the bad hellos opened a session.
+    assert await heartbeat_at(hub, system["id"]) is None
+
+    # The consumer carries on: the good system's hello, then a heartbeat, are applied.
+    session_id = uuid.uuid4()
+    await producer.send_and_wait(
+        topics.connectivity, encode(Hello(system=code, session_id=session_id, api_key=key)), key=code.encode()
+    )
+    after_hello = await wait_heartbeat_after(hub, system["id"], None)
+    await asyncio.sleep(0.01)
+    await producer.send_and_wait(
+        topics.connectivity, encode(Heartbeat(system=code, session_id=session_id)), key=code.encode()
+    )
+    await wait_heartbeat_after(hub, system["id"], after_hello)
+
+
+async def test_heartbeat_without_hello_is_dead_lettered_and_session_reset(
+    hub: Hub, broker: EmbeddedBroker, producer: AIOKafkaProducer
+) -> None:
+    topics = Topics(hub.settings.topic_prefix)
+    await make_agency(hub.client)
+    system = await make_system(hub.client, "HO-TICH")
+    code = system["code"]
+    inbox = AIOKafkaConsumer(
+        topics.inbox(code), bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    value = encode(Heartbeat(system=code, session_id=uuid.uuid4()))
+    await producer.send_and_wait(topics.connectivity, value, key=code.encode())
+
+    letters = await read_dead_letters(broker.bootstrap, topics, has_all([value]))
+    assert [x.letter.reason for x in letters if x.letter.original == value] == ["unknown_session"]
+    await inbox.start()
+    try:
+        resets: list[dict[str, object]] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while not resets:
+            assert asyncio.get_running_loop().time() < deadline, "no session_reset reached the inbox"
+            for records in (await inbox.getmany(timeout_ms=200)).values():
+                resets += [
+                    m for r in records if r.value and (m := json.loads(r.value))["type"] == "session_reset"
+                ]
+        assert resets[0]["system"] == code
+    finally:
+        await inbox.stop()
+    assert await heartbeat_at(hub, system["id"]) is None
+
+
+def dead_letter_counts(exposition: str) -> dict[str, float]:
+    """lgsp_dead_letters_total by reason, from a /metrics answer."""
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(exposition):
+        if family.name == "lgsp_dead_letters":
+            for sample in family.samples:
+                if sample.name == "lgsp_dead_letters_total":
+                    counts[sample.labels["reason"]] = sample.value
+    return counts
+
+
+async def test_dead_letters_are_counted_in_metrics(
+    hub: Hub, broker: EmbeddedBroker, producer: AIOKafkaProducer
+) -> None:
+    topics = Topics(hub.settings.topic_prefix)
+    response = await hub.client.get("/metrics")
+    assert response.status_code == 200
+    before = dead_letter_counts(response.text)
+
+    nonce = uuid.uuid4().hex
+    malformed = f"{{{nonce}".encode()
+    invalid = json.dumps({"type": "heartbeat", "nonce": nonce}).encode()
+    unknown = encode(Hello(system="KHONG-CO", session_id=uuid.uuid4(), api_key="lgsp_000000000000_" + nonce))
+    for value in (malformed, invalid, unknown):
+        await producer.send_and_wait(topics.connectivity, value)
+    await read_dead_letters(broker.bootstrap, topics, has_all([malformed, invalid, unknown]))
+
+    after = dead_letter_counts((await hub.client.get("/metrics")).text)
+    for reason in ("malformed", "invalid", "unknown_system"):
+        assert after.get(reason, 0) >= before.get(reason, 0) + 1, (reason, before, after)

@@ -1,0 +1,127 @@
+"""Shared fixtures: one real broker per session, a fresh database (SQLite and PostgreSQL) and topic
+prefix per test, and the hub application running against both."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from lgsp.api.app import create_app
+from lgsp.bus.broker import EmbeddedBroker
+from lgsp.settings import Settings
+
+PG_SERVER = os.environ.get("LGSP_TEST_PG", "postgres@127.0.0.1:5432")
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+async def broker() -> AsyncIterator[EmbeddedBroker]:
+    """The real embedded broker, started once for the whole session on a free port."""
+    async with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of each kind for one test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'lgsp.db'}"
+        return
+    name = f"lgsp_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield f"postgresql+asyncpg://{PG_SERVER}/{name}"
+    admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def fast_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings with short intervals so connectivity changes show within a second or two."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "ngsp_database_url": f"sqlite+aiosqlite:///{tmp_path / 'ngsp.db'}",
+        "topic_prefix": f"t{uuid.uuid4().hex[:10]}",
+        "admin_token": SecretStr(ADMIN_TOKEN),
+        "heartbeat_interval": 0.3,
+        "heartbeat_ttl": 1.2,
+        "probe_interval": 0.4,
+        "probe_ttl": 1.5,
+        "probe_timeout": 1.0,
+        "evaluate_interval": 0.2,
+        "connectivity_partitions": 2,
+        "consumer_session_timeout_ms": 2000,
+    }
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Per-test settings: own database, own topics."""
+    return fast_settings(database_url, tmp_path)
+
+
+@dataclass
+class Hub:
+    """A running hub application and an admin HTTP client talking to it in-process."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: Settings
+
+    def as_key(self, key: str) -> dict[str, str]:
+        """Headers that authenticate with `key` instead of the admin token."""
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def hub(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[Hub]:
+    """The hub (API and bus workers) on the session broker and this test's database."""
+    app = create_app(settings, broker.bootstrap)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://hub", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as client:
+            yield Hub(app, client, settings)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.1, what: str = "condition"
+) -> None:
+    """Wait until `check()` is true, failing the test after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def make_agency(client: httpx.AsyncClient, code: str = "SO-TP", level: str = "province") -> None:
+    """Register an agency as admin."""
+    response = await client.post("/api/v1/agencies", json={"code": code, "name": f"Agency {code}", "level": level})
+    assert response.status_code == 201, response.text
+
+
+async def make_system(client: httpx.AsyncClient, code: str, agency: str = "SO-TP", **extra: Any) -> dict[str, Any]:
+    """Register a system as admin and return the answer (with its one-time api_key)."""
+    response = await client.post("/api/v1/systems", json={"code": code, "name": f"System {code}",
+                                                           "agency_code": agency, **extra})  # fmt: skip
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body

@@ -1,0 +1,54 @@
+"""Unit tests of the wire contract: round trips and the reasons bad records are refused."""
+
+from uuid import uuid4
+
+import pytest
+
+from schemas.messages import CONNECTIVITY, INBOX, DecodeError, Heartbeat, Hello, Probe, SessionReset, encode
+from schemas.topics import Topics
+
+
+def test_every_connectivity_message_round_trips() -> None:
+    hello = Hello(system="HO-TICH", session_id=uuid4(), api_key="lgsp_0123456789ab_secret")
+    beat = Heartbeat(system="HO-TICH", session_id=hello.session_id)
+    assert CONNECTIVITY.decode(encode(hello)) == hello
+    assert CONNECTIVITY.decode(encode(beat)) == beat
+
+
+def test_inbox_carries_probes_and_session_resets() -> None:
+    probe = Probe(system="DKKD", probe_id=uuid4(), token="t", reply_to="lgsp.connectivity")
+    reset = SessionReset(system="DKKD", reason="unknown session")
+    assert isinstance(INBOX.decode(encode(probe)), Probe)
+    assert isinstance(INBOX.decode(encode(reset)), SessionReset)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "mentions"),
+    [
+        (b"\x00\xffnot json", "malformed", "Invalid JSON"),
+        (None, "malformed", "empty record"),
+        (b'{"type": "heartbeat", "system": "HO-TICH"}', "invalid", "session_id"),
+        (b'{"type": "teleport", "system": "HO-TICH"}', "invalid", "teleport"),
+        (b'{"type": "heartbeat", "system": "bad code!", "session_id": "' + str(uuid4()).encode() + b'"}',
+         "invalid", "system"),
+    ],
+)  # fmt: skip
+def test_bad_records_are_refused_with_a_reason(raw: bytes | None, reason: str, mentions: str) -> None:
+    with pytest.raises(DecodeError) as refused:
+        CONNECTIVITY.decode(raw)
+    assert refused.value.reason == reason
+    assert mentions in refused.value.detail
+
+
+def test_unknown_fields_are_refused() -> None:
+    body = encode(Heartbeat(system="HO-TICH", session_id=uuid4()))[:-1] + b', "extra": 1}'
+    with pytest.raises(DecodeError, match="extra"):
+        CONNECTIVITY.decode(body)
+
+
+def test_topics_derive_from_one_prefix() -> None:
+    topics = Topics("p1")
+    assert topics.connectivity == "p1.connectivity"
+    assert topics.inbox("HO-TICH") == "p1.inbox.HO-TICH"
+    assert len({topics.connectivity, topics.ngsp_requests, topics.ngsp_events, topics.ngsp_probe_replies,
+                topics.dead_letters}) == 5  # fmt: skip
