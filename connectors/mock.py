@@ -57,18 +57,43 @@ CORE_SYSTEMS = [
     MockSystem("BAO-CAO", "Hệ thống thông tin báo cáo tỉnh", "UBND-TINH"),
     MockSystem("Y-TE", "Cơ sở dữ liệu y tế, tiêm chủng", "SO-YT", kind="database"),
     MockSystem("GIAO-DUC", "Cơ sở dữ liệu giáo dục và đào tạo", "SO-GDDT", kind="database"),
-    MockSystem("MAT-CA", "Hệ thống thông tin nghiệp vụ công an (mật)", "CA-TINH", exempt_reason="state secret"),
+    MockSystem(
+        "MAT-CA", "Hệ thống thông tin nghiệp vụ công an (mật)", "CA-TINH", exempt_reason="state secret"
+    ),
 ]
 
-DISTRICTS = ["Thủ Đức", "Bình Chánh", "Củ Chi", "Hóc Môn", "Nhà Bè", "Cần Giờ", "Quận 1", "Quận 3",
-             "Quận 4", "Quận 5", "Quận 6", "Quận 7", "Quận 8", "Quận 10", "Quận 11", "Quận 12",
-             "Bình Thạnh", "Gò Vấp", "Phú Nhuận", "Tân Bình", "Tân Phú", "Bình Tân"]  # fmt: skip
+DISTRICTS = [
+    "Thủ Đức",
+    "Bình Chánh",
+    "Củ Chi",
+    "Hóc Môn",
+    "Nhà Bè",
+    "Cần Giờ",
+    "Quận 1",
+    "Quận 3",
+    "Quận 4",
+    "Quận 5",
+    "Quận 6",
+    "Quận 7",
+    "Quận 8",
+    "Quận 10",
+    "Quận 11",
+    "Quận 12",
+    "Bình Thạnh",
+    "Gò Vấp",
+    "Phú Nhuận",
+    "Tân Bình",
+    "Tân Phú",
+    "Bình Tân",
+]
 
 
 def district_agencies(count: int) -> list[MockAgency]:
     """District people's committees, each running a district one-stop-shop."""
-    return [MockAgency(f"UBND-H{i + 1:02d}", f"UBND {DISTRICTS[i % len(DISTRICTS)]}", "district")
-            for i in range(count)]  # fmt: skip
+    return [
+        MockAgency(f"UBND-H{i + 1:02d}", f"UBND {DISTRICTS[i % len(DISTRICTS)]}", "district")
+        for i in range(count)
+    ]
 
 
 def mock_systems(count: int, seed: int = 0) -> tuple[list[MockAgency], list[MockSystem]]:
@@ -85,7 +110,12 @@ def mock_systems(count: int, seed: int = 0) -> tuple[list[MockAgency], list[Mock
         kind = "information_system" if i % 2 == 0 else rng.choice(["database", "information_system"])
         label = "Một cửa" if i % 2 == 0 else "CSDL chuyên ngành"
         systems.append(
-            MockSystem(f"{agency.code}-{'MC' if i % 2 == 0 else 'CSDL'}", f"{label} {agency.name}",
-                       agency.code, level="district", kind=kind)
-        )  # fmt: skip
+            MockSystem(
+                f"{agency.code}-{'MC' if i % 2 == 0 else 'CSDL'}",
+                f"{label} {agency.name}",
+                agency.code,
+                level="district",
+                kind=kind,
+            )
+        )
     return AGENCIES + districts, systems

@@ -20,7 +20,8 @@ class Connector:
 
     Start it with the system's code and API key (from registration); it says hello, heartbeats every
     `heartbeat_interval` seconds and answers the probes the hub and the NGSP send to its inbox. When the
-    broker goes away it keeps trying, and says hello again once it can publish.
+    broker goes away it keeps trying, and says hello again once it can publish. If its inbox stays silent
+    for `inbox_watchdog` seconds (set it to a few probe intervals) it reconnects the inbox consumer.
     """
 
     def __init__(
@@ -32,45 +33,49 @@ class Connector:
         topic_prefix: str = "lgsp",
         heartbeat_interval: float = 5.0,
         session_timeout_ms: int = 10_000,
+        inbox_watchdog: float = 60.0,
     ) -> None:
         self.system = system
         self.bootstrap = bootstrap
         self.topics = Topics(topic_prefix)
         self.heartbeat_interval = heartbeat_interval
         self.session_timeout_ms = session_timeout_ms
+        self.inbox_watchdog = inbox_watchdog
         self._api_key = api_key
         self.session_id: UUID = uuid4()
         self._producer: AIOKafkaProducer | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._heartbeats: asyncio.Task[None] | None = None
+        self._inbox: asyncio.Task[None] | None = None
         self._needs_hello = True
+        self._outage = False
         self.probes_answered = 0
 
     @property
     def running(self) -> bool:
         """Whether the connector has been started and not stopped."""
-        return bool(self._tasks)
+        return self._heartbeats is not None
 
     async def start(self) -> None:
         """Connect and begin heartbeating; returns at once, the work goes on in the background."""
-        if self._tasks:
+        if self.running:
             return
         self.session_id = uuid4()
-        self._needs_hello = True
+        self._needs_hello, self._outage = True, False
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             client_id=f"connector-{self.system}",
             linger_ms=1,
             request_timeout_ms=5_000,
+            metadata_max_age_ms=5_000,  # notice repartitioned topics soon (e.g. after a broker restart)
         )
         await self._producer.start()
-        self._tasks = [
-            asyncio.create_task(self._heartbeat_loop(), name=f"{self.system}-heartbeat"),
-            asyncio.create_task(self._inbox_loop(), name=f"{self.system}-inbox"),
-        ]
+        self._heartbeats = asyncio.create_task(self._heartbeat_loop(), name=f"{self.system}-heartbeat")
+        await self._restart_inbox()
 
     async def stop(self) -> None:
         """Stop heartbeating and answering; the hub will see the system disconnect after the TTL."""
-        tasks, self._tasks = self._tasks, []
+        tasks = [t for t in (self._heartbeats, self._inbox) if t is not None]
+        self._heartbeats = self._inbox = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -90,10 +95,8 @@ class Connector:
 
     async def _send(self, topic: str, message: Message) -> None:
         assert self._producer is not None
-        await asyncio.wait_for(
-            self._producer.send_and_wait(topic, encode(message), key=self.system.encode()),
-            timeout=max(self.heartbeat_interval, 5.0),
-        )
+        async with asyncio.timeout(max(self.heartbeat_interval, 5.0)):
+            await self._producer.send_and_wait(topic, encode(message), key=self.system.encode())
 
     async def say_hello(self) -> None:
         """Open (or reopen) the session with the hub."""
@@ -108,15 +111,29 @@ class Connector:
             try:
                 if self._needs_hello:
                     await self.say_hello()
-                await self._send(self.topics.connectivity, Heartbeat(system=self.system, session_id=self.session_id))
+                await self._send(
+                    self.topics.connectivity, Heartbeat(system=self.system, session_id=self.session_id)
+                )
+                if self._outage:
+                    # The broker is back (perhaps restarted, with groups and offsets gone): a fresh inbox
+                    # consumer rejoins at once where the old one can stay stuck.
+                    self._outage = False
+                    await self._restart_inbox()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 # Broker away: say hello again once it is back, in case the hub lost track of us.
-                if not self._needs_hello:
+                if not self._outage:
                     log.warning("%s: cannot reach the bus (%s); will retry", self.system, exc)
-                self._needs_hello = True
+                self._needs_hello = self._outage = True
             await asyncio.sleep(self.heartbeat_interval)
+
+    async def _restart_inbox(self) -> None:
+        old = self._inbox
+        if old is not None:
+            old.cancel()
+            await asyncio.gather(old, return_exceptions=True)
+        self._inbox = asyncio.create_task(self._inbox_loop(), name=f"{self.system}-inbox")
 
     async def _inbox_loop(self) -> None:
         backoff = 0.5
@@ -134,8 +151,18 @@ class Connector:
             try:
                 await consumer.start()
                 backoff = 0.5
-                async for record in consumer:
-                    await self._handle(record.value)
+                quiet_since = asyncio.get_running_loop().time()
+                while True:
+                    batches = await consumer.getmany(timeout_ms=500)
+                    now = asyncio.get_running_loop().time()
+                    for records in batches.values():
+                        quiet_since = now
+                        for record in records:
+                            await self._handle(record.value)
+                    if now - quiet_since > self.inbox_watchdog:
+                        # The hub probes every few seconds, so a silent inbox means a stuck consumer (e.g.
+                        # a restarted memory-only broker left it waiting at an offset its new log lacks).
+                        raise TimeoutError(f"no inbox message for {self.inbox_watchdog:.0f}s")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

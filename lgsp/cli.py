@@ -11,8 +11,11 @@ from rich.console import Console
 
 from lgsp.settings import Settings
 
-app = typer.Typer(help="LGSP/NGSP data-sharing axis: hub, national gateway stub, broker and demo.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)  # fmt: skip
+app = typer.Typer(
+    help="LGSP/NGSP data-sharing axis: hub, national gateway stub, broker and demo.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 console = Console()
 
 
@@ -34,7 +37,8 @@ def _run(main: Coroutine[Any, Any, Any]) -> Any:
 
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not verbose:  # aiokafka is loud about every reconnection attempt
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -77,8 +81,9 @@ def hub(verbose: Verbose = False) -> None:
     settings = Settings()
 
     async def main() -> None:
-        async with bootstrap_servers(settings) as bootstrap, serving(
-            create_app(settings, bootstrap), settings.host, settings.port
+        async with (
+            bootstrap_servers(settings) as bootstrap,
+            serving(create_app(settings, bootstrap), settings.host, settings.port),
         ):
             console.print(f"LGSP hub on http://{settings.host}:{settings.port}, bus {bootstrap}")
             await asyncio.Event().wait()
@@ -113,7 +118,9 @@ def broker(
 
     async def main() -> None:
         async with EmbeddedBroker(port=port) as running:
-            console.print(f"embedded broker on {running.bootstrap}; export LGSP_KAFKA_BOOTSTRAP={running.bootstrap}")
+            console.print(
+                f"embedded broker on {running.bootstrap}; export LGSP_KAFKA_BOOTSTRAP={running.bootstrap}"
+            )
             await asyncio.Event().wait()
 
     _run(main())
@@ -134,8 +141,13 @@ def connector(
         raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
 
     async def main() -> None:
-        async with Connector(system, api_key, settings.kafka_bootstrap or "", topic_prefix=settings.topic_prefix,
-                             heartbeat_interval=settings.heartbeat_interval):  # fmt: skip
+        async with Connector(
+            system,
+            api_key,
+            settings.kafka_bootstrap or "",
+            topic_prefix=settings.topic_prefix,
+            heartbeat_interval=settings.heartbeat_interval,
+        ):
             console.print(f"{system} connected to {settings.kafka_bootstrap}")
             await asyncio.Event().wait()
 

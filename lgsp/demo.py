@@ -128,7 +128,11 @@ def render(indicators: dict[str, Any], links: list[dict[str, Any]], fleet: Fleet
             "[green]●[/]" if row["lgsp_connected"] else "[red]○[/]",
             "[green]●[/]" if row["ngsp_connected"] else "[red]○[/]",
             _since(row["lgsp_since"]),
-            row["lgsp_reason"] if not row["lgsp_connected"] else "" if row["ngsp_connected"] else row["ngsp_reason"],
+            row["lgsp_reason"]
+            if not row["lgsp_connected"]
+            else ""
+            if row["ngsp_connected"]
+            else row["ngsp_reason"],
         )
     faults = Panel("\n".join(fleet.events) or "none yet", title="fault schedule")
     return Group(ratios, table, faults)
@@ -175,13 +179,19 @@ async def _register_fleet(
     return Fleet(connectors, random.Random(options.seed))
 
 
-async def _connect(client: httpx.AsyncClient, system: MockSystem, settings: Settings, bootstrap: str) -> Connector:
+async def _connect(
+    client: httpx.AsyncClient, system: MockSystem, settings: Settings, bootstrap: str
+) -> Connector:
     registered = await register_system(client, system.registration())
     connector = Connector(
-        registered.code, registered.api_key, bootstrap,
-        topic_prefix=settings.topic_prefix, heartbeat_interval=settings.heartbeat_interval,
+        registered.code,
+        registered.api_key,
+        bootstrap,
+        topic_prefix=settings.topic_prefix,
+        heartbeat_interval=settings.heartbeat_interval,
         session_timeout_ms=settings.consumer_session_timeout_ms,
-    )  # fmt: skip
+        inbox_watchdog=3 * settings.probe_interval,
+    )
     await connector.start()
     return connector
 

@@ -23,7 +23,10 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field(default="lgsp", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
     consumer_session_timeout_ms: int = Field(
-        default=10_000, ge=1000, le=300_000, description="Consumer-group session timeout; a new group joins in half of it"
+        default=10_000,
+        ge=1000,
+        le=300_000,
+        description="Consumer-group session timeout; a new group joins in half of it",
     )
     connectivity_partitions: int = Field(default=6, ge=1, le=256, description="Partitions of shared topics")
     inbox_partitions: int = Field(default=2, ge=1, le=64, description="Partitions of each system's inbox")
@@ -39,7 +42,9 @@ class Settings(BaseSettings):
     probe_interval: float = Field(default=10.0, gt=0, description="Seconds between active probes")
     probe_ttl: float = Field(default=30.0, gt=0, description="A successful probe older than this disconnects")
     probe_timeout: float = Field(default=5.0, gt=0, description="A probe answered later than this fails")
-    evaluate_interval: float = Field(default=1.0, gt=0, description="Seconds between connectivity evaluations")
+    evaluate_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between connectivity evaluations"
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

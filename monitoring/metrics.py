@@ -3,9 +3,7 @@
 from prometheus_client import Counter, Gauge
 
 SYSTEMS_IN_SCOPE = Gauge("lgsp_systems_in_scope", "Registered systems that count toward the indicator")
-SYSTEMS_CONNECTED = Gauge(
-    "lgsp_systems_connected", "In-scope systems connected now, per link", ["link"]
-)
+SYSTEMS_CONNECTED = Gauge("lgsp_systems_connected", "In-scope systems connected now, per link", ["link"])
 CONNECTIVITY_RATIO = Gauge(
     "lgsp_connectivity_ratio", "Connected in-scope systems / in-scope systems, per link", ["link"]
 )

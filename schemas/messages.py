@@ -2,7 +2,7 @@
 
 import base64
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -140,7 +140,7 @@ M = TypeVar("M")
 class Codec(Generic[M]):
     """Encodes and decodes one topic's messages (JSON, UTF-8)."""
 
-    def __init__(self, model: object) -> None:
+    def __init__(self, model: Any) -> None:
         self._adapter: TypeAdapter[M] = TypeAdapter(model)
 
     def decode(self, raw: bytes | None) -> M:

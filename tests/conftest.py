@@ -16,6 +16,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from connectors.sdk import Connector
 from lgsp.api.app import create_app
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
@@ -102,7 +103,10 @@ async def hub(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[Hub]:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.1, what: str = "condition"
+    check: Callable[[], Awaitable[bool]],
+    timeout: float = 10.0,
+    interval: float = 0.1,
+    what: str = "condition",
 ) -> None:
     """Wait until `check()` is true, failing the test after `timeout` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -114,14 +118,32 @@ async def eventually(
 
 async def make_agency(client: httpx.AsyncClient, code: str = "SO-TP", level: str = "province") -> None:
     """Register an agency as admin."""
-    response = await client.post("/api/v1/agencies", json={"code": code, "name": f"Agency {code}", "level": level})
+    response = await client.post(
+        "/api/v1/agencies", json={"code": code, "name": f"Agency {code}", "level": level}
+    )
     assert response.status_code == 201, response.text
 
 
-async def make_system(client: httpx.AsyncClient, code: str, agency: str = "SO-TP", **extra: Any) -> dict[str, Any]:
+async def make_system(
+    client: httpx.AsyncClient, code: str, agency: str = "SO-TP", **extra: Any
+) -> dict[str, Any]:
     """Register a system as admin and return the answer (with its one-time api_key)."""
-    response = await client.post("/api/v1/systems", json={"code": code, "name": f"System {code}",
-                                                           "agency_code": agency, **extra})  # fmt: skip
+    response = await client.post(
+        "/api/v1/systems", json={"code": code, "name": f"System {code}", "agency_code": agency, **extra}
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def connector_for(system: dict[str, Any], settings: Settings, bootstrap: str) -> Connector:
+    """A connector for a system registered with `make_system`, tuned like the hub in `settings`."""
+    return Connector(
+        system["code"],
+        system["api_key"],
+        bootstrap,
+        topic_prefix=settings.topic_prefix,
+        heartbeat_interval=settings.heartbeat_interval,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        inbox_watchdog=3 * settings.probe_interval,
+    )

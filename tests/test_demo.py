@@ -16,10 +16,19 @@ async def test_demo_runs_serves_indicators_and_stops_cleanly(tmp_path: Path) -> 
     port = free_port()
     lgsp = Path(sys.executable).with_name("lgsp")
     process = await asyncio.create_subprocess_exec(
-        str(lgsp), "demo", "--duration", "20", "--port", str(port), "--systems", "8",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+        str(lgsp),
+        "demo",
+        "--duration",
+        "20",
+        "--port",
+        str(port),
+        "--systems",
+        "8",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "COLUMNS": "160"},
-    )  # fmt: skip
+    )
     seen = None
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
         for _ in range(200):

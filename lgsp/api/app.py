@@ -3,15 +3,17 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from lgsp import __version__
 from lgsp.api import health
-from lgsp.bus.kafka import Bus
+from lgsp.bus.kafka import Bus, shared_topics
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.connectivity import router as connectivity_router
 from lgsp.connectivity.service import ConnectivityTracker
@@ -41,28 +43,28 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]
-    ]
+    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
     body = error_body("client.bad_request", "; ".join(problems) or "invalid request")
-    return JSONResponse(body | {"detail": exc.errors()[:10]}, 422)
+    return JSONResponse(body | {"detail": jsonable_encoder(exc.errors()[:10])}, 422)
 
 
-async def start_bus(settings: Settings, bootstrap: str, client_id: str, timeout: float = 60) -> Bus:
-    """A started producer, retrying while the broker comes up."""
-    bus = Bus(
-        bootstrap, Topics(settings.topic_prefix), client_id, session_timeout_ms=settings.consumer_session_timeout_ms
+def new_bus(settings: Settings, bootstrap: str, client_id: str) -> Bus:
+    """A bus client configured from settings (not yet connected)."""
+    return Bus(
+        bootstrap,
+        Topics(settings.topic_prefix),
+        client_id,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
     )
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await bus.start()
-            return bus
-        except Exception as exc:
-            await bus.stop()
-            if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"cannot reach the Kafka bus at {bootstrap}: {exc}") from exc
-            await asyncio.sleep(1)
+
+
+async def bounded(step: Awaitable[Any], what: str, seconds: float = 10.0) -> None:
+    """Run one shutdown step, giving up after `seconds` so a dead broker or database cannot hang exit."""
+    try:
+        async with asyncio.timeout(seconds):
+            await step
+    except Exception as exc:
+        log.warning("shutdown: %s failed or timed out (%s)", what, type(exc).__name__)
 
 
 def create_app(settings: Settings, bootstrap: str) -> FastAPI:
@@ -74,27 +76,38 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         await wait_for(database)
         await database.migrate()
         key = await platform_key(database, settings.secret_key)
-        bus = await start_bus(settings, bootstrap, client_id="lgsp-hub")
+        bus = new_bus(settings, bootstrap, client_id="lgsp-hub")
         tracker = ConnectivityTracker(settings, database, bus, key)
-        await bus.ensure_topics(tracker.topic_partitions())
         outbox = OutboxRelay(database, bus)
         app.state.settings = settings
         app.state.database = database
         app.state.runtime = Runtime(
-            settings=settings, database=database, topics=bus.topics, bus=bus, outbox=outbox,
-            platform_key=key, workers=[tracker.connectivity_worker, tracker.ngsp_worker],
-        )  # fmt: skip
-        tasks = [*tracker.tasks(), asyncio.create_task(outbox.run(), name="outbox")]
+            settings=settings,
+            database=database,
+            topics=bus.topics,
+            bus=bus,
+            outbox=outbox,
+            platform_key=key,
+            workers=[tracker.connectivity_worker, tracker.ngsp_worker],
+        )
+        # The API serves as soon as the database is ready; the bus connects in the background, and
+        # what the API writes meanwhile waits in the outbox.
+        tasks = [
+            asyncio.create_task(
+                bus.connect(shared_topics(bus.topics, settings.connectivity_partitions)), name="bus-connect"
+            ),
+            *tracker.tasks(),
+            asyncio.create_task(outbox.run(), name="outbox"),
+        ]
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await tracker.stopped()
-            await bus.stop()
-            await database.dispose()
+            await bounded(asyncio.gather(*tasks, return_exceptions=True), "stopping workers")
+            await bounded(tracker.stopped(), "recording the stop")
+            await bounded(bus.stop(), "closing the bus")
+            await bounded(database.dispose(), "closing the database")
 
     app = FastAPI(
         title="LGSP hub",

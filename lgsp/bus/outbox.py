@@ -1,6 +1,7 @@
 """Transactional outbox: messages written with the database change that causes them, published after."""
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime
 
@@ -59,25 +60,28 @@ class OutboxRelay:
             except Exception as exc:
                 log.warning("outbox: cannot publish yet (%s)", exc)
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
 
     async def drain(self) -> int:
         """Publish one batch and delete it; rows are locked so several hubs never send the same batch."""
         async with self.database.sessions() as session, session.begin():
             rows = (
                 await session.exec(
-                    select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.value, OutboxMessage.key)
+                    select(OutboxMessage)
                     .order_by(col(OutboxMessage.id))
                     .limit(self.batch)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
             if rows:
-                await asyncio.wait_for(self.bus.send_all((r.topic, r.value, r.key) for r in rows), 15)
-                await session.exec(delete(OutboxMessage).where(col(OutboxMessage.id).in_([r.id for r in rows])))
+                async with asyncio.timeout(15):
+                    await self.bus.send_all((r.topic, r.value, r.key) for r in rows)
+                await session.exec(
+                    delete(OutboxMessage).where(col(OutboxMessage.id).in_([r.id for r in rows]))
+                )
                 OUTBOX_SENT.inc(len(rows))
             backlog = await session.scalar(select(func.count()).select_from(OutboxMessage))
             OUTBOX_BACKLOG.set(backlog or 0)

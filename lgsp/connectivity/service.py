@@ -38,8 +38,8 @@ from schemas.common import Link, utcnow
 from schemas.messages import (
     CONNECTIVITY,
     NGSP_EVENTS,
-    Hello,
     Heartbeat,
+    Hello,
     Message,
     NgspAck,
     NgspProbeRequest,
@@ -132,25 +132,28 @@ async def system_connectivity(session: AsyncSession, system: System, history: in
     )
 
 
-async def list_links(
-    session: AsyncSession, *, limit: int, offset: int
-) -> tuple[list[SystemLinks], int]:
+async def list_links(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[SystemLinks], int]:
     """A page of every live system with both links, by system id, and the total."""
     base = (
         select(System, SystemStatus)
         .join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
         .where(col(System.retired_at).is_(None))
     )
-    total = await session.scalar(select(func.count()).select_from(System).where(col(System.retired_at).is_(None)))
+    total = await session.scalar(
+        select(func.count()).select_from(System).where(col(System.retired_at).is_(None))
+    )
     rows = await session.exec(base.order_by(col(System.id)).limit(limit).offset(offset))
     page = [
         SystemLinks.model_validate(
             status,
             update={
-                "code": system.code, "name": system.name, "agency_code": system.agency_code,
-                "level": system.level, "in_scope": not system.exempt,
+                "code": system.code,
+                "name": system.name,
+                "agency_code": system.agency_code,
+                "level": system.level,
+                "in_scope": not system.exempt,
             },
-        )  # fmt: skip
+        )
         for system, status in rows
     ]
     return page, int(total or 0)
@@ -194,24 +197,21 @@ class ConnectivityTracker:
         self.warm_until = self.started_at + timedelta(seconds=warmup)
         group = f"{self.topics.prefix}.hub"
         self.connectivity_worker: Worker[Hello | Heartbeat | ProbeReply] = Worker(
-            bus, "connectivity", self.topics.connectivity, CONNECTIVITY, self.on_connectivity,
+            bus,
+            "connectivity",
+            self.topics.connectivity,
+            CONNECTIVITY,
+            self.on_connectivity,
             group=f"{group}.connectivity",
-        )  # fmt: skip
+        )
         self.ngsp_worker: Worker[NgspAck | NgspProbeResult] = Worker(
-            bus, "ngsp-events", self.topics.ngsp_events, NGSP_EVENTS, self.on_ngsp_events,
+            bus,
+            "ngsp-events",
+            self.topics.ngsp_events,
+            NGSP_EVENTS,
+            self.on_ngsp_events,
             group=f"{group}.ngsp-events",
-        )  # fmt: skip
-
-    def topic_partitions(self) -> dict[str, int]:
-        """The topics the tracker needs, with their partition counts."""
-        n = self.settings.connectivity_partitions
-        return {
-            self.topics.connectivity: n,
-            self.topics.ngsp_events: n,
-            self.topics.ngsp_requests: n,
-            self.topics.ngsp_probe_replies: n,
-            self.topics.dead_letters: 1,
-        }
+        )
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """Start the tracker's workers and loops."""
@@ -250,7 +250,9 @@ class ConnectivityTracker:
                 message = delivery.message
                 found = known.get(message.system)
                 if found is None:
-                    rejections.append(Rejection(delivery, "unknown_system", f"no live system {message.system}"))
+                    rejections.append(
+                        Rejection(delivery, "unknown_system", f"no live system {message.system}")
+                    )
                     continue
                 system, status = found
                 if isinstance(message, Hello):
@@ -299,7 +301,9 @@ class ConnectivityTracker:
             and same_secret(key.digest, digest_key(api_key))
         )
 
-    async def on_ngsp_events(self, deliveries: Sequence[Delivery[NgspAck | NgspProbeResult]]) -> list[Rejection]:
+    async def on_ngsp_events(
+        self, deliveries: Sequence[Delivery[NgspAck | NgspProbeResult]]
+    ) -> list[Rejection]:
         """Apply national-catalogue acknowledgements and NGSP probe results."""
         rejections: list[Rejection] = []
         async with self.database.sessions() as session:
@@ -316,14 +320,18 @@ class ConnectivityTracker:
                 else:
                     PROBES.labels(Link.NGSP.value, "ok" if message.ok else "failed").inc()
                     if message.ok:
-                        status.last_ngsp_probe_ok_at = _later(status.last_ngsp_probe_ok_at, delivery.received_at)
+                        status.last_ngsp_probe_ok_at = _later(
+                            status.last_ngsp_probe_ok_at, delivery.received_at
+                        )
                 session.add(status)
             await session.commit()
         return rejections
 
     # -- probing and evaluation ---------------------------------------------------------------------
 
-    async def _owned(self, session: AsyncSession, *, include_retired: bool) -> list[tuple[System, SystemStatus]]:
+    async def _owned(
+        self, session: AsyncSession, *, include_retired: bool
+    ) -> list[tuple[System, SystemStatus]]:
         partitions, total = self.connectivity_worker.owned_partitions()
         if not partitions:
             return []
@@ -355,9 +363,12 @@ class ConnectivityTracker:
                     national = NgspProbeRequest(system=system.code)
                 elif system.exempt == status.ngsp_registered:
                     national = NgspRegistration(
-                        system=system.code, name=system.name, agency=system.agency_code,
-                        province=self.settings.province, withdraw=system.exempt,
-                    )  # fmt: skip
+                        system=system.code,
+                        name=system.name,
+                        agency=system.agency_code,
+                        province=self.settings.province,
+                        withdraw=system.exempt,
+                    )
                 if national is not None:
                     records.append((self.topics.ngsp_requests, encode(national), system.code))
             await self.bus.send_all(records)
@@ -366,7 +377,7 @@ class ConnectivityTracker:
                 update(SystemStatus)
                 .where(col(SystemStatus.system_id).in_([s.id for s, _ in owned]))
                 .values(last_probe_sent_at=utcnow())
-            )  # type: ignore[call-overload]
+            )
             await session.commit()
 
     async def evaluate_once(self) -> None:
@@ -390,7 +401,13 @@ class ConnectivityTracker:
         publish_gauges(counts)
 
     def _apply(
-        self, session: AsyncSession, status: SystemStatus, link: Link, verdict: Verdict, now: datetime, warm: bool
+        self,
+        session: AsyncSession,
+        status: SystemStatus,
+        link: Link,
+        verdict: Verdict,
+        now: datetime,
+        warm: bool,
     ) -> bool:
         connected: bool = getattr(status, f"{link.value}_connected")
         reason: str = getattr(status, f"{link.value}_reason")
@@ -406,7 +423,11 @@ class ConnectivityTracker:
         setattr(status, f"{link.value}_reason", verdict.reason)
         session.add(
             LinkStateChange(
-                system_id=status.system_id, link=link, connected=verdict.connected, at=now, reason=verdict.reason
+                system_id=status.system_id,
+                link=link,
+                connected=verdict.connected,
+                at=now,
+                reason=verdict.reason,
             )
         )
         STATE_CHANGES.labels(link.value, str(verdict.connected).lower()).inc()
@@ -435,5 +456,6 @@ def publish_gauges(counts: LinkCounts) -> None:
     SYSTEMS_IN_SCOPE.set(counts.in_scope)
     for link, connected in ((Link.LGSP, counts.lgsp_connected), (Link.NGSP, counts.ngsp_connected)):
         SYSTEMS_CONNECTED.labels(link.value).set(connected)
-        CONNECTIVITY_RATIO.labels(link.value).set(connected / counts.in_scope if counts.in_scope else float("nan"))
-
+        CONNECTIVITY_RATIO.labels(link.value).set(
+            connected / counts.in_scope if counts.in_scope else float("nan")
+        )

@@ -57,13 +57,21 @@ class NationalGateway:
         self._key = secrets.token_bytes(32)
         group = f"{self.topics.prefix}.ngsp"
         self.requests: Worker[NgspRegistration | NgspProbeRequest] = Worker(
-            bus, "ngsp-requests", self.topics.ngsp_requests, NGSP_REQUESTS, self.on_requests,
+            bus,
+            "ngsp-requests",
+            self.topics.ngsp_requests,
+            NGSP_REQUESTS,
+            self.on_requests,
             group=f"{group}.requests",
-        )  # fmt: skip
+        )
         self.replies: Worker[ProbeReply] = Worker(
-            bus, "ngsp-probe-replies", self.topics.ngsp_probe_replies, PROBE_REPLIES, self.on_probe_replies,
+            bus,
+            "ngsp-probe-replies",
+            self.topics.ngsp_probe_replies,
+            PROBE_REPLIES,
+            self.on_probe_replies,
             group=f"{group}.probe-replies",
-        )  # fmt: skip
+        )
 
     async def prepare(self) -> None:
         """Create the national catalogue (the stub's own schema) if needed."""
@@ -102,7 +110,9 @@ class NationalGateway:
                 probe = make_probe(self._key, message.system, Link.NGSP, self.topics.ngsp_probe_replies)
                 out.append((self.topics.inbox(message.system), encode(probe), message.system))
             else:
-                reply = NgspProbeResult(system=message.system, ok=False, reason="not in the national catalogue")
+                reply = NgspProbeResult(
+                    system=message.system, ok=False, reason="not in the national catalogue"
+                )
                 out.append((self.topics.ngsp_events, encode(reply), message.system))
         await self.bus.send_all(out)
         return []
@@ -113,10 +123,16 @@ class NationalGateway:
             latest[r.system] = r
         now: datetime = utcnow()
         values = [
-            {"system": r.system, "province": r.province, "agency": r.agency, "name": r.name,
-             "registered": not r.withdraw, "updated_at": now}
+            {
+                "system": r.system,
+                "province": r.province,
+                "agency": r.agency,
+                "name": r.name,
+                "registered": not r.withdraw,
+                "updated_at": now,
+            }
             for r in latest.values()
-        ]  # fmt: skip
+        ]
         dialect = self.database.dialect
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(national_catalogue)
         statement = insert.on_conflict_do_update(

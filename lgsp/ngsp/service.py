@@ -4,7 +4,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from lgsp.api.app import start_bus
+from lgsp.api.app import new_bus
+from lgsp.bus.kafka import shared_topics
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
 from lgsp.ngsp.gateway import NationalGateway
@@ -16,14 +17,12 @@ async def running_gateway(settings: Settings, bootstrap: str) -> AsyncIterator[N
     """The national gateway stub, consuming its topics until the context exits."""
     database = Database(settings.ngsp_database_url)
     await wait_for(database)
-    bus = await start_bus(settings, bootstrap, client_id="ngsp")
+    bus = new_bus(settings, bootstrap, client_id="ngsp")
     gateway = NationalGateway(settings, database, bus)
     tasks: list[asyncio.Task[None]] = []
     try:
         await gateway.prepare()
-        n = settings.connectivity_partitions
-        await bus.ensure_topics({bus.topics.ngsp_requests: n, bus.topics.ngsp_events: n,
-                                 bus.topics.ngsp_probe_replies: n, bus.topics.dead_letters: 1})  # fmt: skip
+        await bus.connect(shared_topics(bus.topics, settings.connectivity_partitions))
         tasks = gateway.tasks()
         yield gateway
     finally:

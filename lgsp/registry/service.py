@@ -31,7 +31,7 @@ from schemas.topics import Topics
 _MAX_ID = 2**31 - 1
 
 
-def _may_exist(row_id: int) -> bool:
+def may_exist(row_id: int) -> bool:
     """Whether `row_id` is in the range of the database's ids (outside it, look-ups would fail with 500)."""
     return 1 <= row_id <= _MAX_ID
 
@@ -109,7 +109,7 @@ async def register_system(
 
 async def get_system(session: AsyncSession, system_id: int) -> System:
     """A live (not retired) system, or 404."""
-    system = await session.get(System, system_id) if _may_exist(system_id) else None
+    system = await session.get(System, system_id) if may_exist(system_id) else None
     if system is None or system.retired_at is not None:
         raise NotFound(f"no system with id {system_id}")
     return system
@@ -213,7 +213,7 @@ async def list_keys(session: AsyncSession, caller: Caller) -> Sequence[ApiKey]:
 async def revoke_key(session: AsyncSession, caller: Caller, key_id: int) -> None:
     """Revoke a key at once; admin only. Revoking twice is harmless."""
     caller.require(Role.ADMIN)
-    key = await session.get(ApiKey, key_id) if _may_exist(key_id) else None
+    key = await session.get(ApiKey, key_id) if may_exist(key_id) else None
     if key is None:
         raise NotFound(f"no key with id {key_id}")
     if key.revoked_at is None:

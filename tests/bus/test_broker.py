@@ -84,7 +84,7 @@ async def test_port_taken_by_someone_else_is_an_error() -> None:
         broker = EmbeddedBroker(port=squatter.getsockname()[1])
         try:
             with pytest.raises(BrokerError, match="already in use"):
-                await broker.start(timeout=5)
+                await broker.start(5)
         finally:
             await broker.stop()
 
@@ -98,7 +98,7 @@ async def test_binary_that_cannot_run_is_a_broker_error(
     monkeypatch.setattr(lgsp.bus.broker, "broker_binary", lambda: str(not_executable))
     broker = EmbeddedBroker()
     with pytest.raises(BrokerError, match="cannot run the embedded broker"):
-        await broker.start(timeout=5)
+        await broker.start(5)
     assert not broker.running
 
 
@@ -111,7 +111,7 @@ async def test_binary_that_exits_at_once_is_a_broker_error(
     monkeypatch.setattr(lgsp.bus.broker, "broker_binary", lambda: str(quitter))
     broker = EmbeddedBroker(port=free_port())
     with pytest.raises(BrokerError, match=r"exited with 3.*no storage engine"):
-        await broker.start(timeout=5)
+        await broker.start(5)
     assert not broker.running
 
 

@@ -125,11 +125,6 @@ async def test_outbox_delivers_what_was_written_while_the_broker_was_down(
         await database.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="lgsp/api/app.py: the lifespan waits (start_bus, up to 60 s) for the broker before serving",
-)
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_hub_starts_and_registers_while_the_broker_is_down(settings: Settings) -> None:
     """The outbox makes the registry independent of the bus, so a broker outage need not stop the hub."""

@@ -5,11 +5,10 @@ from pathlib import Path
 import httpx
 from asgi_lifespan import LifespanManager
 
-from connectors.sdk import Connector
 from lgsp.api.app import create_app
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.ngsp.service import running_gateway
-from tests.conftest import ADMIN_TOKEN, eventually, fast_settings, make_agency, make_system
+from tests.conftest import ADMIN_TOKEN, connector_for, eventually, fast_settings, make_agency, make_system
 
 
 async def test_everything_reconnects_after_the_broker_restarts(tmp_path: Path) -> None:
@@ -21,17 +20,15 @@ async def test_everything_reconnects_after_the_broker_restarts(tmp_path: Path) -
         async with (
             LifespanManager(app, startup_timeout=60) as manager,
             running_gateway(settings, broker.bootstrap),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://hub",
-                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client,  # fmt: skip
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app),
+                base_url="http://hub",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            ) as client,
         ):
             await make_agency(client)
             systems = [await make_system(client, code) for code in ("HO-TICH", "DKKD")]
-            connectors = [
-                Connector(s["code"], s["api_key"], broker.bootstrap, topic_prefix=settings.topic_prefix,
-                          heartbeat_interval=settings.heartbeat_interval,
-                          session_timeout_ms=settings.consumer_session_timeout_ms)  # fmt: skip
-                for s in systems
-            ]
+            connectors = [connector_for(s, settings, broker.bootstrap) for s in systems]
             for connector in connectors:
                 await connector.start()
 
@@ -50,7 +47,7 @@ async def test_everything_reconnects_after_the_broker_restarts(tmp_path: Path) -
                 await broker.stop()  # memory-only: every topic and group offset is gone with it
                 await eventually(all_down, timeout=settings.probe_ttl + 5, what="the outage to show")
                 await broker.start()
-                await eventually(all_connected, timeout=60, interval=0.5, what="recovery after the restart")
+                await eventually(all_connected, timeout=30, interval=0.5, what="recovery after the restart")
                 ready = await client.get("/readyz")
                 assert ready.status_code == 200, ready.text
             finally:

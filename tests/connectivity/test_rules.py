@@ -61,6 +61,8 @@ def test_ngsp_needs_registration_and_a_fresh_probe_through_the_ngsp() -> None:
     unregistered = status(ngsp_registered=False)
     lgsp = lgsp_verdict(unregistered, NOW, LIMITS)
     assert lgsp.connected
-    assert ngsp_verdict(unregistered, lgsp, NOW, LIMITS).reason == "not acknowledged in the national catalogue"
+    assert (
+        ngsp_verdict(unregistered, lgsp, NOW, LIMITS).reason == "not acknowledged in the national catalogue"
+    )
     stale = status(last_ngsp_probe_ok_at=NOW - timedelta(seconds=45))
     assert not ngsp_verdict(stale, lgsp_verdict(stale, NOW, LIMITS), NOW, LIMITS).connected

@@ -7,26 +7,19 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from connectors.sdk import Connector
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.connectivity.models import LinkStateChange
 from lgsp.db import Database
 from lgsp.ngsp.gateway import NationalGateway
 from lgsp.ngsp.service import running_gateway
 from lgsp.settings import Settings
-from tests.conftest import Hub, eventually, make_agency, make_system
+from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
 
 
 @pytest.fixture
 async def ngsp(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[NationalGateway]:
     async with running_gateway(settings, broker.bootstrap) as gateway:
         yield gateway
-
-
-def connector_for(system: dict[str, Any], settings: Settings, broker: EmbeddedBroker) -> Connector:
-    return Connector(system["code"], system["api_key"], broker.bootstrap,
-                     topic_prefix=settings.topic_prefix, heartbeat_interval=settings.heartbeat_interval,
-                     session_timeout_ms=settings.consumer_session_timeout_ms)  # fmt: skip
 
 
 async def status_of(hub: Hub, system: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +41,7 @@ async def test_connector_connects_both_links_then_disconnects_after_the_ttl(
 ) -> None:
     await make_agency(hub.client)
     system = await make_system(hub.client, "HO-TICH")
-    connector = connector_for(system, settings, broker)
+    connector = connector_for(system, settings, broker.bootstrap)
     await connector.start()
     try:
 
@@ -88,7 +81,7 @@ async def test_without_the_ngsp_only_the_lgsp_link_comes_up(
 ) -> None:
     await make_agency(hub.client)
     system = await make_system(hub.client, "DAT-DAI")
-    async with connector_for(system, settings, broker):
+    async with connector_for(system, settings, broker.bootstrap):
 
         async def lgsp_up() -> bool:
             return bool((await status_of(hub, system))["lgsp_connected"])
@@ -110,11 +103,16 @@ async def test_exempt_systems_do_not_count_and_ratios_match_the_stored_changes(
     up = await make_system(hub.client, "QLVB")
     down = await make_system(hub.client, "LLTP")  # registered, never connects
     secret = await make_system(hub.client, "MAT-CA", exempt=True, exempt_reason="state secret")
-    async with connector_for(up, settings, broker), connector_for(secret, settings, broker):
+    async with (
+        connector_for(up, settings, broker.bootstrap),
+        connector_for(secret, settings, broker.bootstrap),
+    ):
 
         async def settled() -> bool:
-            return bool((await status_of(hub, up))["ngsp_connected"]
-                        and (await status_of(hub, secret))["lgsp_connected"])  # fmt: skip
+            return bool(
+                (await status_of(hub, up))["ngsp_connected"]
+                and (await status_of(hub, secret))["lgsp_connected"]
+            )
 
         await eventually(settled, timeout=15, what="QLVB on both links and MAT-CA on the LGSP")
         now = await indicators(hub)
@@ -127,15 +125,19 @@ async def test_exempt_systems_do_not_count_and_ratios_match_the_stored_changes(
         database = Database(settings.database_url)
         try:
             async with database.sessions() as session:
-                changes = (await session.exec(select(LinkStateChange).order_by(col(LinkStateChange.id)))).all()
+                changes = (
+                    await session.exec(select(LinkStateChange).order_by(col(LinkStateChange.id)))
+                ).all()
         finally:
             await database.dispose()
         latest: dict[tuple[int, str], bool] = {}
         for change in changes:
             latest[(change.system_id, change.link.value)] = change.connected
         in_scope = {up["id"], down["id"]}
-        replayed = {link: sum(1 for (sid, lk), c in latest.items() if lk == link and c and sid in in_scope)
-                    for link in ("lgsp", "ngsp")}  # fmt: skip
+        replayed = {
+            link: sum(1 for (sid, lk), c in latest.items() if lk == link and c and sid in in_scope)
+            for link in ("lgsp", "ngsp")
+        }
         now = await indicators(hub)
         assert replayed == {"lgsp": now["lgsp"]["connected"], "ngsp": now["ngsp"]["connected"]}
         assert (down["id"], "lgsp") not in latest  # never connected: no change recorded
@@ -146,7 +148,7 @@ async def test_a_retired_system_leaves_the_indicator_and_the_national_catalogue(
 ) -> None:
     await make_agency(hub.client)
     system = await make_system(hub.client, "BHXH")
-    async with connector_for(system, settings, broker):
+    async with connector_for(system, settings, broker.bootstrap):
 
         async def registered(expected: bool) -> bool:
             return (await ngsp.registered()).get("BHXH") is expected

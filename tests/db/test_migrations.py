@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 import lgsp.models  # noqa: F401  (registers every table on the metadata)
 from lgsp.db import Database, metadata
+from lgsp.db.engine import wait_for
 from lgsp.registry.models import AdministrativeLevel, Agency
 
 
@@ -58,11 +59,21 @@ async def test_migrate_twice_is_harmless(database_url: str) -> None:
         await database.dispose()
 
 
-async def test_migrate_from_two_databases_objects_at_once(database_url: str) -> None:
-    """Two hubs starting together on one database must not both try to create the schema."""
+async def test_two_hubs_migrate_one_database_at_once(database_url: str) -> None:
+    """Two hubs starting together on one database must not both try to create the schema.
+
+    Each starts as the hub's lifespan does: wait for the database, then migrate. (On a brand-new SQLite
+    file, SQLite refuses, without waiting, a second connection's switch to WAL while the first holds a
+    lock; the wait absorbs that.)
+    """
     first, second = Database(database_url), Database(database_url)
+
+    async def start(database: Database) -> None:
+        await wait_for(database, attempts=10, delay=0.2)
+        await database.migrate()
+
     try:
-        await asyncio.gather(first.migrate(), second.migrate())
+        await asyncio.gather(start(first), start(second))
         async with first.engine.connect() as conn:
             assert set(metadata.tables) <= await conn.run_sync(_tables)
     finally:

@@ -29,10 +29,13 @@ def test_inbox_carries_probes_and_session_resets() -> None:
         (None, "malformed", "empty record"),
         (b'{"type": "heartbeat", "system": "HO-TICH"}', "invalid", "session_id"),
         (b'{"type": "teleport", "system": "HO-TICH"}', "invalid", "teleport"),
-        (b'{"type": "heartbeat", "system": "bad code!", "session_id": "' + str(uuid4()).encode() + b'"}',
-         "invalid", "system"),
+        (
+            b'{"type": "heartbeat", "system": "bad code!", "session_id": "' + str(uuid4()).encode() + b'"}',
+            "invalid",
+            "system",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_records_are_refused_with_a_reason(raw: bytes | None, reason: str, mentions: str) -> None:
     with pytest.raises(DecodeError) as refused:
         CONNECTIVITY.decode(raw)
@@ -50,5 +53,15 @@ def test_topics_derive_from_one_prefix() -> None:
     topics = Topics("p1")
     assert topics.connectivity == "p1.connectivity"
     assert topics.inbox("HO-TICH") == "p1.inbox.HO-TICH"
-    assert len({topics.connectivity, topics.ngsp_requests, topics.ngsp_events, topics.ngsp_probe_replies,
-                topics.dead_letters}) == 5  # fmt: skip
+    assert (
+        len(
+            {
+                topics.connectivity,
+                topics.ngsp_requests,
+                topics.ngsp_events,
+                topics.ngsp_probe_replies,
+                topics.dead_letters,
+            }
+        )
+        == 5
+    )
