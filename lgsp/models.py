@@ -1,6 +1,7 @@
 """Imports every table module so the metadata (and Alembic) sees the whole schema."""
 
 from lgsp.bus.outbox import OutboxMessage
+from lgsp.catalogue.models import Grant, Service
 from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
 from lgsp.registry.models import Agency, ApiKey, System
 from lgsp.security import PlatformSecret
@@ -8,10 +9,12 @@ from lgsp.security import PlatformSecret
 __all__ = [
     "Agency",
     "ApiKey",
+    "Grant",
     "HubUptime",
     "LinkStateChange",
     "OutboxMessage",
     "PlatformSecret",
+    "Service",
     "System",
     "SystemStatus",
 ]

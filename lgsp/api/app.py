@@ -15,6 +15,7 @@ from lgsp import __version__
 from lgsp.api import health
 from lgsp.bus.kafka import Bus, shared_topics
 from lgsp.bus.outbox import OutboxRelay
+from lgsp.catalogue import router as catalogue_router
 from lgsp.connectivity import router as connectivity_router
 from lgsp.connectivity.service import ConnectivityTracker
 from lgsp.db import Database
@@ -119,6 +120,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(health.router)
     app.include_router(registry_router.router)
+    app.include_router(catalogue_router.router)
     app.include_router(connectivity_router.router)
     app.include_router(indicators_router.router)
     return app
