@@ -390,7 +390,11 @@ class ConnectivityTracker:
                     lgsp = ngsp = Verdict(False, "retired")
                 else:
                     lgsp = lgsp_verdict(status, now, self.limits)
-                    ngsp = ngsp_verdict(status, lgsp, now, self.limits)
+                    ngsp = (
+                        Verdict(False, f"exempt ({system.exempt_reason}): not linked to the NGSP")
+                        if system.exempt
+                        else ngsp_verdict(status, lgsp, now, self.limits)
+                    )
                 if self._apply(session, status, Link.LGSP, lgsp, now, warm) | self._apply(
                     session, status, Link.NGSP, ngsp, now, warm
                 ):

@@ -120,6 +120,9 @@ async def test_exempt_systems_do_not_count_and_ratios_match_the_stored_changes(
         assert now["lgsp"] == {"connected": 1, "in_scope": 2, "ratio": 0.5, "target": 1.0}
         assert not (await status_of(hub, secret))["ngsp_connected"]  # exempt: not linked nationally
         assert (await ngsp.registered()).get("MAT-CA") is not True
+        assert (await status_of(hub, secret))[
+            "ngsp_reason"
+        ] == "exempt (state secret): not linked to the NGSP"
 
         # Replaying the stored state changes gives the same current state as the indicator.
         database = Database(settings.database_url)
