@@ -3,16 +3,43 @@
 import asyncio
 import contextlib
 import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.messages import INBOX, DecodeError, Heartbeat, Hello, Message, Probe, ProbeReply, encode
+from schemas.messages import (
+    INBOX,
+    DecodeError,
+    Fault,
+    Heartbeat,
+    Hello,
+    Message,
+    Probe,
+    ProbeReply,
+    ServiceCall,
+    ServiceRequest,
+    ServiceResponse,
+    ServiceResult,
+    encode,
+)
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 SDK_VERSION = "0.1.0"
+ServiceHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class ExchangeError(Exception):
+    """An exchange that failed: `code` is the hub's stable fault code (e.g. client.access_denied)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
 
 
 class Connector:
@@ -48,6 +75,11 @@ class Connector:
         self._inbox: asyncio.Task[None] | None = None
         self._needs_hello = True
         self._outage = False
+        self._handlers: dict[str, ServiceHandler] = {}
+        self._pending: dict[UUID, asyncio.Future[ServiceResult]] = {}
+        self._served: deque[UUID] = deque(maxlen=10_000)  # redelivered calls are not served twice
+        self._serving: set[asyncio.Task[None]] = set()
+        self._inbox_ready = asyncio.Event()
         self.probes_answered = 0
 
     @property
@@ -74,7 +106,7 @@ class Connector:
 
     async def stop(self) -> None:
         """Stop heartbeating and answering; the hub will see the system disconnect after the TTL."""
-        tasks = [t for t in (self._heartbeats, self._inbox) if t is not None]
+        tasks = [t for t in (self._heartbeats, self._inbox, *self._serving) if t is not None]
         self._heartbeats = self._inbox = None
         for task in tasks:
             task.cancel()
@@ -83,6 +115,52 @@ class Connector:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
             self._producer = None
+
+    def service(self, code: str) -> Callable[[ServiceHandler], ServiceHandler]:
+        """Decorator: serve `code` with an async handler taking the payload and returning the answer."""
+
+        def register(handler: ServiceHandler) -> ServiceHandler:
+            self._handlers[code] = handler
+            return handler
+
+        return register
+
+    async def request(
+        self,
+        provider: str,
+        service: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109  (the hub enforces it; the issue fixes this signature)
+        subject: str | None = None,
+    ) -> dict[str, Any]:
+        """Call `provider`'s `service` through the hub and return its answer, or raise ExchangeError.
+
+        The hub answers `server.timeout` once `timeout` passes; many requests may be in flight at once.
+        """
+        await self._inbox_ready.wait()  # the answer comes to the inbox: be listening first
+        request = ServiceRequest(
+            client=self.system,
+            session_id=self.session_id,
+            provider=provider,
+            service=service,
+            payload=payload or {},
+            timeout_ms=int(timeout * 1000),
+            subject=subject,
+        )
+        answer: asyncio.Future[ServiceResult] = asyncio.get_running_loop().create_future()
+        self._pending[request.message_id] = answer
+        try:
+            await self._send(self.topics.requests, request)
+            async with asyncio.timeout(timeout + 10):  # the hub's own timeout answer comes first
+                result = await answer
+        except TimeoutError:
+            raise ExchangeError("client.no_answer", "the hub did not answer") from None
+        finally:
+            self._pending.pop(request.message_id, None)
+        if result.fault is not None:
+            raise ExchangeError(result.fault.code, result.fault.message)
+        return result.payload or {}
 
     async def __aenter__(self) -> "Connector":
         await self.start()
@@ -154,6 +232,8 @@ class Connector:
                 quiet_since = asyncio.get_running_loop().time()
                 while True:
                     batches = await consumer.getmany(timeout_ms=500)
+                    if consumer.assignment():
+                        self._inbox_ready.set()
                     now = asyncio.get_running_loop().time()
                     for records in batches.values():
                         quiet_since = now
@@ -191,5 +271,44 @@ class Connector:
             )
             await self._send(message.reply_to, reply)
             self.probes_answered += 1
+        elif isinstance(message, ServiceCall):
+            if message.exchange_id not in self._served:
+                self._served.append(message.exchange_id)
+                task = asyncio.create_task(self._serve(message))
+                self._serving.add(task)
+                task.add_done_callback(self._serving.discard)
+        elif isinstance(message, ServiceResult):
+            answer = self._pending.get(message.exchange_id)
+            if answer is not None and not answer.done():
+                answer.set_result(message)
         else:  # SessionReset: the hub does not know our session
             await self.say_hello()
+
+    async def _serve(self, call: ServiceCall) -> None:
+        handler = self._handlers.get(call.service)
+        payload: dict[str, Any] | None = None
+        fault: Fault | None = None
+        if handler is None:
+            fault = Fault(
+                code="server.unknown_service", message=f"{self.system} does not serve {call.service}"
+            )
+        else:
+            try:
+                payload = await handler(call.payload)
+            except Exception as exc:  # the provider's failure is the client's answer, not our crash
+                fault = Fault(code=type(exc).__name__, message=str(exc)[:500])
+        response = ServiceResponse(
+            exchange_id=call.exchange_id,
+            provider=self.system,
+            session_id=self.session_id,
+            client=call.client,
+            payload=payload,
+            fault=fault,
+        )
+        try:
+            assert self._producer is not None
+            await self._producer.send_and_wait(
+                self.topics.responses, encode(response), key=call.client.encode()
+            )
+        except Exception as exc:
+            log.warning("%s: could not answer exchange %s: %s", self.system, call.exchange_id, exc)

@@ -50,7 +50,8 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO leve
 @app.command()
 def demo(
     systems: Annotated[int, typer.Option(min=1, max=500, help="Mock provincial systems")] = 20,
-    citizens: Annotated[int, typer.Option(min=0, help="Simulated applicants (once-only simulation)")] = 1000,
+    citizens: Annotated[int, typer.Option(min=100, max=2_000_000, help="Simulated population")] = 1000,
+    rate: Annotated[float, typer.Option(min=0.1, max=10_000, help="Exchanges per second to offer")] = 20.0,
     duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds")] = None,
     port: Annotated[int, typer.Option(min=1, max=65535, help="API and dashboard port")] = 8000,
     seed: Annotated[int, typer.Option(help="Seed of the fault schedule")] = 7,
@@ -60,14 +61,16 @@ def demo(
     from lgsp.demo import DemoOptions, run_demo
 
     _logging(verbose)
-    del citizens  # the once-only simulation arrives with its own issue; the option is part of the interface
-    options = DemoOptions(systems=systems, duration=duration, port=port, seed=seed)
+    options = DemoOptions(
+        systems=systems, citizens=citizens, rate=rate, duration=duration, port=port, seed=seed
+    )
     result = _run(run_demo(Settings(), options, console))
     if result:
         lgsp, ngsp = result["connectivity"]["lgsp"], result["connectivity"]["ngsp"]
         console.print(
             f"final: LGSP {lgsp['connected']}/{lgsp['in_scope']}, NGSP {ngsp['connected']}/{ngsp['in_scope']}"
         )
+        console.print(f"exchanges {result['exchanges']} at {result['exchanges_per_second']:.1f}/s")
 
 
 @app.command()

@@ -5,6 +5,7 @@ import contextlib
 import random
 import secrets
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,16 +13,20 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from rich.columns import Columns
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
+from rich.progress import Progress, TaskID
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from connectors.datasets import BusinessStore, Datasets, PopulationStore, generate_all
 from connectors.mock import MockSystem, mock_systems
 from connectors.registration import register_system
-from connectors.sdk import Connector
+from connectors.sdk import Connector, ExchangeError
+from connectors.services import OFFERINGS, Offering, serve_datasets
 from lgsp.api.app import create_app
 from lgsp.api.server import serving
 from lgsp.bus.broker import bootstrap_servers
@@ -33,6 +38,8 @@ from schemas.common import utcnow
 @dataclass
 class DemoOptions:
     systems: int = 20
+    citizens: int = 1000
+    rate: float = 20.0
     duration: float | None = None
     port: int = 8000
     seed: int = 7
@@ -87,6 +94,47 @@ class Fleet:
         del self.events[:-6]
 
 
+@dataclass
+class Workload:
+    """The one-stop-shop asking the axis for citizens' and businesses' records, at a steady rate."""
+
+    client: Connector
+    denied_caller: Connector | None
+    offerings: list[Offering]
+    citizens: list[str]
+    tax_codes: list[str]
+    rng: random.Random
+    outcomes: Counter[str] = field(default_factory=Counter)
+    _inflight: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def run(self, rate: float) -> None:
+        """Start one request every 1/rate seconds, each in its own task so slow answers keep the pace."""
+        while True:
+            task = asyncio.create_task(self._one())
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            await asyncio.sleep(1 / rate)
+
+    async def _one(self) -> None:
+        offering = self.rng.choice(self.offerings)
+        if "tax_code" in offering.request_schema["properties"]:
+            subject, payload = (code := self.rng.choice(self.tax_codes)), {"tax_code": code}
+        else:
+            subject, payload = (cid := self.rng.choice(self.citizens)), {"citizen_id": cid}
+        # Now and then a system that was never granted the service tries: it must be denied.
+        caller = self.denied_caller if self.denied_caller and self.rng.random() < 0.05 else self.client
+        try:
+            await caller.request(offering.system, offering.code, payload, timeout=2.0, subject=subject)
+            self.outcomes["success"] += 1
+        except ExchangeError as exc:
+            self.outcomes[exc.code] += 1
+
+    def stop(self) -> None:
+        """Abandon the requests still in flight."""
+        for task in self._inflight:
+            task.cancel()
+
+
 def _ratio_bar(label: str, connected: int, in_scope: int, target: float) -> Table:
     ratio = connected / in_scope if in_scope else 0.0
     colour = "green" if ratio >= target else "yellow" if ratio >= 0.8 else "red"
@@ -106,7 +154,24 @@ def _since(at: str | None) -> str:
     return f"{seconds:4.0f}s"
 
 
-def render(indicators: dict[str, Any], links: list[dict[str, Any]], fleet: Fleet, url: str) -> Group:
+def _exchanges_panel(workload: Workload, elapsed: float) -> Panel:
+    total = sum(workload.outcomes.values())
+    table = Table.grid(padding=(0, 2))
+    for outcome, count in workload.outcomes.most_common():
+        style = "green" if outcome == "success" else "yellow" if outcome.startswith("client") else "red"
+        table.add_row(Text(outcome, style=style), f"{count:>7}")
+    rate = total / elapsed if elapsed > 0 else 0.0
+    return Panel(table, title=f"exchanges: {total} answered, {rate:.1f}/s")
+
+
+def render(
+    indicators: dict[str, Any],
+    links: list[dict[str, Any]],
+    fleet: Fleet,
+    workload: Workload,
+    elapsed: float,
+    url: str,
+) -> Group:
     """The live view: both ratios against target, the systems table, recent faults."""
     conn = indicators["connectivity"]
     ratios = Panel(
@@ -135,7 +200,7 @@ def render(indicators: dict[str, Any], links: list[dict[str, Any]], fleet: Fleet
             else row["ngsp_reason"],
         )
     faults = Panel("\n".join(fleet.events) or "none yet", title="fault schedule")
-    return Group(ratios, table, faults)
+    return Group(ratios, table, Columns([_exchanges_panel(workload, elapsed), faults], expand=True))
 
 
 async def run_demo(base: Settings, options: DemoOptions, console: Console) -> dict[str, Any]:
@@ -156,11 +221,57 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> di
             client = await stack.enter_async_context(
                 httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
             )
+            datasets = await _generate(Path(tmp) / "datasets", options, console)
             fleet = await _register_fleet(client, settings, bootstrap, options, console)
             for connector in fleet.connectors.values():
                 stack.push_async_callback(connector.stop)
-            return await _watch(client, fleet, options, console, url)
+                for store in await serve_datasets(connector, datasets):
+                    stack.push_async_callback(store.close)
+            workload = await _workload(client, fleet, datasets, options)
+            return await _watch(client, fleet, workload, options, console, url)
     raise AssertionError("unreachable")
+
+
+async def _generate(directory: Path, options: DemoOptions, console: Console) -> Datasets:
+    """The mock systems' data, with a progress bar per dataset."""
+    with Progress(*Progress.get_default_columns(), console=console, transient=True) as progress:
+        bars: dict[str, TaskID] = {}
+
+        def report(dataset: str, done: int, total: int) -> None:
+            if dataset not in bars:
+                bars[dataset] = progress.add_task(f"generating {dataset}", total=total)
+            progress.update(bars[dataset], completed=done)
+
+        return await generate_all(directory, citizens=options.citizens, seed=options.seed, progress=report)
+
+
+async def _workload(
+    client: httpx.AsyncClient, fleet: Fleet, datasets: Datasets, options: DemoOptions
+) -> Workload:
+    """Declare the providers' services, grant them to the one-stop-shop's agency, and sample subjects."""
+    present = [o for o in OFFERINGS if o.system in fleet.connectors]
+    ids = {
+        s["code"]: s["id"]
+        for s in (await client.get("/api/v1/systems", params={"limit": 1000})).json()["items"]
+    }
+    for offering in present:
+        declared = await client.post(
+            f"/api/v1/systems/{ids[offering.system]}/services", json=offering.declaration()
+        )
+        declared.raise_for_status()
+        granted = await client.post(
+            f"/api/v1/systems/{ids[offering.system]}/grants",
+            json={"service": offering.code, "client_agency": "VP-UBND"},
+        )
+        granted.raise_for_status()
+    async with await datasets.open(PopulationStore) as people, await datasets.open(BusinessStore) as firms:
+        citizens = await people.sample_citizens(min(500, options.citizens), options.seed)
+        # About one person in twenty-five owns a business: sample well within that.
+        tax_codes = await firms.sample_tax_codes(max(1, options.citizens // 50), options.seed)
+    outsider = next((fleet.connectors[c] for c in ("LLTP", "BAO-CAO") if c in fleet.connectors), None)
+    return Workload(
+        fleet.connectors["MOT-CUA"], outsider, present, citizens, tax_codes, random.Random(options.seed)
+    )
 
 
 async def _register_fleet(
@@ -197,11 +308,41 @@ async def _connect(
 
 
 async def _watch(
-    client: httpx.AsyncClient, fleet: Fleet, options: DemoOptions, console: Console, url: str
+    client: httpx.AsyncClient,
+    fleet: Fleet,
+    workload: Workload,
+    options: DemoOptions,
+    console: Console,
+    url: str,
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     started = loop.time()
     next_fault = started + options.fault_every * 2  # let everyone connect first
+    indicators: dict[str, Any] = {}
+    traffic = asyncio.create_task(workload.run(options.rate), name="workload")
+    try:
+        indicators = await _live(client, fleet, workload, options, console, url, started, next_fault)
+    finally:
+        traffic.cancel()
+        workload.stop()
+    elapsed = loop.time() - started
+    return indicators | {
+        "exchanges": dict(workload.outcomes),
+        "exchanges_per_second": sum(workload.outcomes.values()) / elapsed,
+    }
+
+
+async def _live(
+    client: httpx.AsyncClient,
+    fleet: Fleet,
+    workload: Workload,
+    options: DemoOptions,
+    console: Console,
+    url: str,
+    started: float,
+    next_fault: float,
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
     indicators: dict[str, Any] = {}
     with Live(console=console, refresh_per_second=2, transient=False) as live:
         while options.duration is None or loop.time() - started < options.duration:
@@ -211,6 +352,6 @@ async def _watch(
                 next_fault = now + options.fault_every
             indicators = (await client.get("/api/v1/indicators")).json()
             links = (await client.get("/api/v1/connectivity/systems", params={"limit": 1000})).json()["items"]
-            live.update(render(indicators, links, fleet, url))
+            live.update(render(indicators, links, fleet, workload, loop.time() - started, url))
             await asyncio.sleep(1)
     return indicators

@@ -3,12 +3,14 @@
 from lgsp.bus.outbox import OutboxMessage
 from lgsp.catalogue.models import Grant, Service
 from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
+from lgsp.exchange.models import ExchangeRecord
 from lgsp.registry.models import Agency, ApiKey, System
 from lgsp.security import PlatformSecret
 
 __all__ = [
     "Agency",
     "ApiKey",
+    "ExchangeRecord",
     "Grant",
     "HubUptime",
     "LinkStateChange",

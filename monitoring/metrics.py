@@ -1,6 +1,6 @@
 """Every Prometheus metric of the axis, defined once. Labels are bounded: never a system or citizen id."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 SYSTEMS_IN_SCOPE = Gauge("lgsp_systems_in_scope", "Registered systems that count toward the indicator")
 SYSTEMS_CONNECTED = Gauge("lgsp_systems_connected", "In-scope systems connected now, per link", ["link"])
@@ -20,3 +20,11 @@ DEAD_LETTERS = Counter(
 CONSUMED = Counter("lgsp_bus_records_consumed_total", "Records consumed by hub workers", ["worker"])
 OUTBOX_SENT = Counter("lgsp_outbox_sent_total", "Outbox messages published to the bus")
 OUTBOX_BACKLOG = Gauge("lgsp_outbox_backlog", "Outbox messages waiting for the bus")
+EXCHANGES = Counter(
+    "lgsp_exchanges_total", "Exchanges answered, by outcome (success or the fault code)", ["outcome"]
+)
+EXCHANGE_DURATION = Histogram(
+    "lgsp_exchange_duration_seconds",
+    "Request in to response out at the hub, for exchanges a provider answered",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from schemas.common import AgencyCode, Link, SystemCode, utcnow
 
@@ -67,6 +67,72 @@ class SessionReset(Message):
     reason: str = Field(default="", max_length=200)
 
 
+ServiceCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{1,63}$")]
+
+
+class Fault(BaseModel):
+    """Why an exchange failed: a stable code (X-Road style) and a human message."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(max_length=64, examples=["client.access_denied", "server.timeout"])
+    message: str = Field(default="", max_length=1000)
+
+
+class ServiceRequest(Message):
+    """Client -> hub (requests topic, keyed by client): call `service` of `provider`.
+
+    `message_id` is the exchange id. `subject` names the person or business the request is about
+    (citizen id or tax code); the hub stores only its keyed hash.
+    """
+
+    type: Literal["service_request"] = "service_request"
+    client: SystemCode
+    session_id: UUID
+    provider: SystemCode
+    service: ServiceCode
+    payload: dict[str, Any] = Field(default_factory=dict)
+    timeout_ms: int = Field(default=5000, ge=50, le=120_000)
+    subject: str | None = Field(default=None, max_length=64)
+
+
+class ServiceCall(Message):
+    """Hub -> provider inbox: an authorised request to serve, to be answered before `deadline`."""
+
+    type: Literal["service_call"] = "service_call"
+    exchange_id: UUID
+    system: SystemCode  # the provider (the inbox's owner)
+    client: SystemCode
+    service: ServiceCode
+    payload: dict[str, Any]
+    deadline: datetime
+
+
+class ServiceResponse(Message):
+    """Provider -> hub (responses topic, keyed by client): the answer to a call."""
+
+    type: Literal["service_response"] = "service_response"
+    exchange_id: UUID
+    provider: SystemCode
+    session_id: UUID
+    client: SystemCode
+    payload: dict[str, Any] | None = None
+    fault: Fault | None = None
+
+
+class ServiceResult(Message):
+    """Hub -> client inbox: the outcome of the client's request, success or fault."""
+
+    type: Literal["service_result"] = "service_result"
+    exchange_id: UUID
+    system: SystemCode  # the client (the inbox's owner)
+    provider: SystemCode
+    service: str = Field(max_length=64)
+    payload: dict[str, Any] | None = None
+    fault: Fault | None = None
+    crossed_ngsp: bool = False
+
+
 class NgspRegistration(Message):
     """Hub -> NGSP: enter (or withdraw) a provincial system in the national catalogue."""
 
@@ -120,7 +186,7 @@ class DeadLetter(Message):
 
 
 ConnectivityMessage = Annotated[Hello | Heartbeat | ProbeReply, Field(discriminator="type")]
-InboxMessage = Annotated[Probe | SessionReset, Field(discriminator="type")]
+InboxMessage = Annotated[Probe | SessionReset | ServiceCall | ServiceResult, Field(discriminator="type")]
 NgspRequest = Annotated[NgspRegistration | NgspProbeRequest, Field(discriminator="type")]
 NgspEvent = Annotated[NgspAck | NgspProbeResult, Field(discriminator="type")]
 
@@ -163,7 +229,9 @@ def encode(message: Message) -> bytes:
 
 
 CONNECTIVITY: Codec[Hello | Heartbeat | ProbeReply] = Codec(ConnectivityMessage)
-INBOX: Codec[Probe | SessionReset] = Codec(InboxMessage)
+INBOX: Codec[Probe | SessionReset | ServiceCall | ServiceResult] = Codec(InboxMessage)
+REQUESTS: Codec[ServiceRequest] = Codec(ServiceRequest)
+RESPONSES: Codec[ServiceResponse] = Codec(ServiceResponse)
 NGSP_REQUESTS: Codec[NgspRegistration | NgspProbeRequest] = Codec(NgspRequest)
 NGSP_EVENTS: Codec[NgspAck | NgspProbeResult] = Codec(NgspEvent)
 PROBE_REPLIES: Codec[ProbeReply] = Codec(ProbeReply)

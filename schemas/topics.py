@@ -15,6 +15,16 @@ class Topics:
         return f"{self.prefix}.connectivity"
 
     @property
+    def requests(self) -> str:
+        """Clients -> hub: service requests, keyed by client system code."""
+        return f"{self.prefix}.requests"
+
+    @property
+    def responses(self) -> str:
+        """Providers -> hub: service responses, keyed by client system code."""
+        return f"{self.prefix}.responses"
+
+    @property
     def ngsp_requests(self) -> str:
         """Hub -> NGSP: catalogue registrations and probe requests."""
         return f"{self.prefix}.ngsp.requests"

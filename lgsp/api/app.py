@@ -21,6 +21,9 @@ from lgsp.connectivity.service import ConnectivityTracker
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
 from lgsp.errors import DomainError
+from lgsp.exchange import router as exchange_router
+from lgsp.exchange.facade import ExchangeFacade
+from lgsp.exchange.service import ExchangeRouter
 from lgsp.indicators import router as indicators_router
 from lgsp.registry import router as registry_router
 from lgsp.runtime import Runtime
@@ -79,6 +82,9 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         key = await platform_key(database, settings.secret_key)
         bus = new_bus(settings, bootstrap, client_id="lgsp-hub")
         tracker = ConnectivityTracker(settings, database, bus, key)
+        router = ExchangeRouter(settings, database, bus, key)
+        facade = ExchangeFacade(router)
+        app.state.facade = facade
         outbox = OutboxRelay(database, bus)
         app.state.settings = settings
         app.state.database = database
@@ -89,7 +95,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
             bus=bus,
             outbox=outbox,
             platform_key=key,
-            workers=[tracker.connectivity_worker, tracker.ngsp_worker],
+            workers=[tracker.connectivity_worker, tracker.ngsp_worker, router.requests, router.responses],
         )
         # The API serves as soon as the database is ready; the bus connects in the background, and
         # what the API writes meanwhile waits in the outbox.
@@ -98,6 +104,8 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
                 bus.connect(shared_topics(bus.topics, settings.connectivity_partitions)), name="bus-connect"
             ),
             *tracker.tasks(),
+            *router.tasks(),
+            *facade.tasks(),
             asyncio.create_task(outbox.run(), name="outbox"),
         ]
         try:
@@ -122,5 +130,6 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
     app.include_router(registry_router.router)
     app.include_router(catalogue_router.router)
     app.include_router(connectivity_router.router)
+    app.include_router(exchange_router.router)
     app.include_router(indicators_router.router)
     return app

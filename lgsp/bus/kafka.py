@@ -31,6 +31,8 @@ def shared_topics(topics: Topics, partitions: int) -> dict[str, int]:
     """The topics every hub and NGSP process needs, with their partition counts."""
     return {
         topics.connectivity: partitions,
+        topics.requests: partitions,
+        topics.responses: partitions,
         topics.ngsp_requests: partitions,
         topics.ngsp_events: partitions,
         topics.ngsp_probe_replies: partitions,
@@ -179,6 +181,7 @@ class Delivery(Generic[M]):
     partition: int
     offset: int
     received_at: datetime
+    size: int = 0  # bytes on the wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +329,14 @@ class Worker(Generic[M]):
                     dead.append((record, exc.reason, exc.detail))
                     continue
                 deliveries.append(
-                    Delivery(message, record.topic, record.partition, record.offset, received_at)
+                    Delivery(
+                        message,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        received_at,
+                        len(record.value or b""),
+                    )
                 )
         CONSUMED.labels(self.name).inc(len(deliveries) + len(dead))
         try:

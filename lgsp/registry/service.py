@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lgsp.bus.outbox import enqueue
 from lgsp.connectivity.models import SystemStatus
 from lgsp.errors import BadRequest, Conflict, NotFound
+from lgsp.exchange.directory import HUB
 from lgsp.registry.auth import Caller
 from lgsp.registry.models import (
     EXEMPT_NEEDS_REASON,
@@ -88,6 +89,8 @@ async def register_system(
     caller.require_agency(agency_code)
     if await session.get(Agency, agency_code) is None:
         raise BadRequest(f"agency_code: agency {agency_code} is not registered")
+    if data.code == HUB:
+        raise Conflict(f"{HUB} is the hub's own code")
     if (await session.exec(select(System.id).where(System.code == data.code))).first() is not None:
         raise Conflict(f"a system with code {data.code} already exists")
     system = System.model_validate(data, update={"agency_code": agency_code})

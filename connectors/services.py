@@ -1,0 +1,116 @@
+"""The services the mock provincial systems offer, answered from their own datasets.
+
+Each offering names its provider, its code and request schema (declared in the hub's catalogue), and
+the store lookup that answers it. `serve_datasets` wires a connector's handlers to its stores.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.datasets import (
+    BusinessStore,
+    CivilStatusStore,
+    Datasets,
+    LandStore,
+    SocialInsuranceStore,
+    SqliteStore,
+)
+from connectors.sdk import Connector
+
+
+def _by(key: str, pattern: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {key: {"type": "string", "pattern": pattern}},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+BY_CITIZEN = _by("citizen_id", "^[0-9]{12}$")
+BY_TAX_CODE = _by("tax_code", "^[0-9]{10}(-[0-9]{3})?$")
+Lookup = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any] | list[dict[str, Any]] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Offering:
+    """One service of one mock system."""
+
+    system: str
+    code: str
+    description: str
+    request_schema: dict[str, Any]
+    store: type[SqliteStore]
+    lookup: Lookup
+
+    def declaration(self) -> dict[str, Any]:
+        """The body of POST /api/v1/systems/{id}/services."""
+        return {"code": self.code, "description": self.description, "request_schema": self.request_schema}
+
+
+OFFERINGS = [
+    Offering(
+        "HO-TICH",
+        "birth-record.get",
+        "Trích lục khai sinh (birth record) by citizen id",
+        BY_CITIZEN,
+        CivilStatusStore,
+        lambda s, p: s.birth_record(p["citizen_id"]),
+    ),
+    Offering(
+        "HO-TICH",
+        "marriage-records.get",
+        "Đăng ký kết hôn (marriage records) by citizen id",
+        BY_CITIZEN,
+        CivilStatusStore,
+        lambda s, p: s.marriage_records(p["citizen_id"]),
+    ),
+    Offering(
+        "DAT-DAI",
+        "land-certificates.get",
+        "Giấy chứng nhận quyền sử dụng đất by holder",
+        BY_CITIZEN,
+        LandStore,
+        lambda s, p: s.land_certificates(p["citizen_id"]),
+    ),
+    Offering(
+        "DKKD",
+        "business.get",
+        "Đăng ký doanh nghiệp / hộ kinh doanh by tax code",
+        BY_TAX_CODE,
+        BusinessStore,
+        lambda s, p: s.business(p["tax_code"]),
+    ),
+    Offering(
+        "BHXH",
+        "health-card.get",
+        "Thẻ bảo hiểm y tế (health-insurance card) by citizen id",
+        BY_CITIZEN,
+        SocialInsuranceStore,
+        lambda s, p: s.health_card(p["citizen_id"]),
+    ),
+]
+
+
+def offerings_of(system: str) -> list[Offering]:
+    """What `system` offers."""
+    return [o for o in OFFERINGS if o.system == system]
+
+
+async def serve_datasets(connector: Connector, datasets: Datasets) -> list[SqliteStore]:
+    """Register the connector's handlers over its stores; returns the opened stores (close them after)."""
+    stores: dict[type[SqliteStore], SqliteStore] = {}
+    for offering in offerings_of(connector.system):
+        if offering.store not in stores:
+            stores[offering.store] = await datasets.open(offering.store)
+        connector.service(offering.code)(_handler(offering, stores[offering.store]))
+    return list(stores.values())
+
+
+def _handler(offering: Offering, store: SqliteStore) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+    async def handle(payload: dict[str, Any]) -> dict[str, Any]:
+        found = await offering.lookup(store, payload)
+        return {"found": bool(found), "record" if not isinstance(found, list) else "records": found}
+
+    return handle

@@ -1,0 +1,133 @@
+"""What the router needs to authorise a request, loaded in a few queries and cached briefly."""
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lgsp.catalogue.models import Grant, Service
+from lgsp.connectivity.models import SystemStatus
+from lgsp.registry.models import System
+from schemas.messages import Fault, ServiceRequest
+
+#: The hub's own code as a provider of metaservices (like X-Road's listMethods/allowedMethods).
+HUB = "LGSP"
+METASERVICES = ("systems.list", "services.list", "allowed-services.list")
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    agency: str
+    session_id: UUID | None
+    connected: bool
+
+
+@dataclass(slots=True)
+class Offer:
+    validator: Draft202012Validator | None
+    clients: set[int] = field(default_factory=set)
+    agencies: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """Live systems with their sessions, and every service with who may call it."""
+
+    members: dict[str, Member]
+    offers: dict[tuple[str, str], Offer]
+
+    def session_of(self, system: str) -> UUID | None:
+        """The session a system's hello opened, if any."""
+        member = self.members.get(system)
+        return member.session_id if member else None
+
+    def code_of(self, system_id: int) -> str | None:
+        """A live system's code from its id."""
+        return next((code for code, m in self.members.items() if m.id == system_id), None)
+
+    def check(self, request: ServiceRequest, *, authenticated: bool = False) -> Fault | None:
+        """Deny by default: the first reason this request may not go through, or None.
+
+        A bus request proves its client by the session its hello opened; `authenticated` requests (the
+        REST façade checked the caller's API key) need only come from a live system.
+        """
+        client = self.members.get(request.client)
+        if client is None or not (authenticated or client.session_id == request.session_id):
+            return Fault(code="client.unauthenticated", message=f"{request.client} has no open session")
+        if request.provider == HUB:
+            if request.service not in METASERVICES:
+                return Fault(code="client.unknown_service", message=f"the hub offers no {request.service}")
+            return None
+        offer = self.offers.get((request.provider, request.service))
+        if offer is None:
+            return Fault(
+                code="client.unknown_service", message=f"{request.provider} offers no {request.service}"
+            )
+        if client.id not in offer.clients and client.agency not in offer.agencies:
+            return Fault(
+                code="client.access_denied",
+                message=f"{request.client} is not granted {request.provider}/{request.service}",
+            )
+        if offer.validator is not None:
+            try:
+                offer.validator.validate(request.payload)
+            except ValidationError as exc:
+                where = "/".join(str(p) for p in exc.absolute_path) or "payload"
+                return Fault(code="client.bad_request", message=f"{where}: {exc.message}"[:1000])
+        if not self.members[request.provider].connected:
+            return Fault(code="server.provider_unreachable", message=f"{request.provider} is not connected")
+        return None
+
+    def metaservice(self, request: ServiceRequest) -> dict[str, Any]:
+        """Answer one of the hub's metaservices from the directory."""
+        if request.service == "systems.list":
+            return {"systems": sorted(self.members)}
+        if request.service == "services.list":
+            provider = str(request.payload.get("provider", ""))
+            return {"provider": provider, "services": sorted(s for p, s in self.offers if p == provider)}
+        client = self.members[request.client]
+        allowed = [
+            {"provider": p, "service": s}
+            for (p, s), offer in sorted(self.offers.items())
+            if client.id in offer.clients or client.agency in offer.agencies
+        ]
+        return {"allowed": allowed}
+
+
+async def load_directory(session: AsyncSession) -> Directory:
+    """Read the directory from the database."""
+    members: dict[str, Member] = {}
+    ids: dict[int, str] = {}
+    rows = await session.exec(
+        select(System, SystemStatus)
+        .join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
+        .where(col(System.retired_at).is_(None))
+    )
+    for system, status in rows:
+        assert system.id is not None
+        members[system.code] = Member(system.id, system.agency_code, status.session_id, status.lgsp_connected)
+        ids[system.id] = system.code
+    offers: dict[tuple[str, str], Offer] = {}
+    by_id: dict[int, Offer] = {}
+    for service in await session.exec(select(Service)):
+        provider = ids.get(service.system_id)
+        if provider is None or service.id is None:
+            continue
+        schema: dict[str, Any] | None = service.request_schema
+        offer = Offer(Draft202012Validator(schema) if schema else None)
+        offers[(provider, service.code)] = offer
+        by_id[service.id] = offer
+    for grant in await session.exec(select(Grant)):
+        granted = by_id.get(grant.service_id)
+        if granted is None:
+            continue
+        if grant.client_system_id is not None:
+            granted.clients.add(grant.client_system_id)
+        if grant.client_agency_code is not None:
+            granted.agencies.add(grant.client_agency_code)
+    return Directory(members, offers)

@@ -1,0 +1,47 @@
+"""Operational-monitoring records: one per exchange, modelled on X-Road's operational monitoring data."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from lgsp.db import UTCDateTime, enum_type
+
+
+class Outcome(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAULT = "fault"
+
+
+class ExchangeRecordBase(SQLModel):
+    id: str = Field(primary_key=True, max_length=36, description="The exchange id (the request's message id)")
+    client: str = Field(max_length=64, index=True)
+    provider: str = Field(max_length=64, index=True)
+    service: str = Field(max_length=64)
+    subject_hash: str | None = Field(
+        default=None, max_length=64, description="Keyed hash of the subject's id"
+    )
+    request_in_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    request_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    response_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    response_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    request_size: int = 0
+    response_size: int | None = None
+    outcome: Outcome = Field(default=Outcome.PENDING, sa_type=enum_type(Outcome))
+    fault_code: str | None = Field(default=None, max_length=64)
+    fault_message: str | None = Field(default=None, max_length=1000)
+    crossed_ngsp: bool = False
+
+
+class ExchangeRecord(ExchangeRecordBase, table=True):
+    __tablename__ = "exchange_record"
+    __table_args__ = (Index("ix_exchange_record_pending_deadline", "outcome", "deadline"),)
+
+    deadline: datetime = Field(sa_type=UTCDateTime)
+    reply_to: str | None = Field(default=None, max_length=249, description="Result topic, if not the inbox")
+
+
+class ExchangeRecordPublic(ExchangeRecordBase):
+    pass

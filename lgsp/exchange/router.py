@@ -1,0 +1,138 @@
+"""REST: POST /api/v1/exchange (synchronous façade over the bus)."""
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from lgsp.api.paging import Limit, Offset, Page
+from lgsp.db import SessionDep
+from lgsp.errors import BadRequest, Forbidden
+from lgsp.exchange.facade import ExchangeFacade
+from lgsp.exchange.models import ExchangeRecord, ExchangeRecordPublic, Outcome
+from lgsp.registry.auth import CallerDep
+from lgsp.registry.models import Role, System
+from schemas.common import SystemCode
+from schemas.messages import ServiceCode, ServiceRequest
+
+router = APIRouter(prefix="/api/v1", tags=["exchange"])
+
+#: How a fault code answers over HTTP.
+FAULT_STATUS = {
+    "client.unauthenticated": 401,
+    "client.access_denied": 403,
+    "client.unknown_service": 404,
+    "client.bad_request": 422,
+    "server.provider_error": 502,
+    "server.provider_unreachable": 503,
+    "server.timeout": 504,
+}
+
+
+class ExchangeBody(BaseModel):
+    """A request to a provider's service, made with the client system's own API key."""
+
+    provider: SystemCode
+    service: ServiceCode
+    payload: dict[str, Any] = Field(default_factory=dict)
+    timeout_ms: int = Field(default=5000, ge=50, le=120_000)
+    subject: str | None = Field(default=None, max_length=64)
+
+
+def get_facade(request: Request) -> ExchangeFacade:
+    """FastAPI dependency: this hub's façade."""
+    facade: ExchangeFacade = request.app.state.facade
+    return facade
+
+
+FacadeDep = Annotated[ExchangeFacade, Depends(get_facade)]
+
+
+@router.post("/exchange", responses={code: {"description": fault} for fault, code in FAULT_STATUS.items()})
+async def exchange(
+    body: ExchangeBody, request: Request, caller: CallerDep, facade: FacadeDep
+) -> JSONResponse:
+    """Call a service through the hub and wait for the answer: the same checks and records as the bus."""
+    caller.require(Role.SYSTEM)
+    if caller.system_id is None:
+        raise Forbidden("only a system's own key can make exchanges")
+    client = (await facade.router.directory()).code_of(caller.system_id) or (
+        await facade.router.directory(max_age=0)
+    ).code_of(caller.system_id)
+    if client is None:
+        raise BadRequest("the calling system is not registered")
+    service_request = ServiceRequest(
+        client=client,
+        session_id=uuid4(),  # REST callers open no bus session: the API key authenticated them
+        provider=body.provider,
+        service=body.service,
+        payload=body.payload,
+        timeout_ms=body.timeout_ms,
+        subject=body.subject,
+    )
+    result = await facade.call(service_request, size=int(request.headers.get("content-length", "0") or 0))
+    if result.fault is None:
+        return JSONResponse(
+            {
+                "exchange_id": str(result.exchange_id),
+                "provider": result.provider,
+                "service": result.service,
+                "payload": result.payload,
+            }
+        )
+    return JSONResponse(
+        {
+            "exchange_id": str(result.exchange_id),
+            "error": {"code": result.fault.code, "message": result.fault.message},
+        },
+        FAULT_STATUS.get(result.fault.code, 502),
+    )
+
+
+@router.get("/exchanges", response_model=Page[ExchangeRecordPublic])
+async def list_exchanges(
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    client: Annotated[str | None, Query(max_length=64)] = None,
+    provider: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Outcome | None = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Page[ExchangeRecordPublic]:
+    """Operational-monitoring records, newest first. Integrators and systems see their own exchanges."""
+    query = select(ExchangeRecord)
+    if caller.role in (Role.INTEGRATOR, Role.SYSTEM):
+        own = select(System.code).where(
+            System.agency_code == caller.agency_code
+            if caller.role == Role.INTEGRATOR
+            else System.id == caller.system_id
+        )
+        query = query.where(col(ExchangeRecord.client).in_(own) | col(ExchangeRecord.provider).in_(own))
+    for column, value in ((ExchangeRecord.client, client), (ExchangeRecord.provider, provider)):
+        if value is not None:
+            query = query.where(col(column) == value)
+    if outcome is not None:
+        query = query.where(col(ExchangeRecord.outcome) == outcome.value)
+    if since is not None:
+        query = query.where(col(ExchangeRecord.request_in_at) >= since)
+    if until is not None:
+        query = query.where(col(ExchangeRecord.request_in_at) < until)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.exec(
+        query.order_by(col(ExchangeRecord.request_in_at).desc(), col(ExchangeRecord.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    return Page(
+        items=[ExchangeRecordPublic.model_validate(r) for r in rows],
+        total=int(total or 0),
+        limit=limit,
+        offset=offset,
+    )

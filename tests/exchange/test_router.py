@@ -1,0 +1,140 @@
+"""Exchanges through the hub on the real broker: every outcome gets its code and exactly one record."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from connectors.sdk import Connector, ExchangeError
+from schemas.messages import ServiceRequest, encode
+from schemas.topics import Topics
+from tests.conftest import eventually
+from tests.exchange.conftest import CITIZEN, Axis, records
+
+
+async def test_a_granted_request_round_trips_and_leaves_one_record(axis: Axis) -> None:
+    answer = await axis.client.request(
+        "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN
+    )
+    assert answer["father"] == "Nguyễn Văn An"
+    [record] = await records(axis.settings)
+    assert (record.client, record.provider, record.service) == ("MOT-CUA", "HO-TICH", "birth-record.get")
+    assert record.outcome == "success" and record.fault_code is None
+    assert record.request_in_at <= record.request_out_at <= record.response_in_at <= record.response_out_at  # type: ignore[operator]
+    assert record.request_size > 0 and (record.response_size or 0) > 0
+    assert record.subject_hash and CITIZEN not in record.subject_hash  # only a keyed hash is kept
+    assert not record.crossed_ngsp
+
+
+@pytest.mark.parametrize(
+    ("who", "service", "payload", "code"),
+    [
+        ("outsider", "birth-record.get", {"citizen_id": CITIZEN}, "client.access_denied"),
+        ("client", "no-such.get", {}, "client.unknown_service"),
+        ("client", "birth-record.get", {"citizen_id": "12"}, "client.bad_request"),
+        ("client", "broken.get", {}, "server.provider_error"),
+        ("client", "unserved.get", {}, "server.provider_error"),
+    ],
+)
+async def test_each_failure_has_its_code_and_a_record(
+    axis: Axis, who: str, service: str, payload: dict[str, Any], code: str
+) -> None:
+    connector: Connector = getattr(axis, who)
+    with pytest.raises(ExchangeError) as failed:
+        await connector.request("HO-TICH", service, payload)
+    assert failed.value.code == code
+    [record] = await records(axis.settings)
+    assert (record.outcome, record.fault_code) == ("fault", code)
+
+
+async def test_a_slow_provider_times_out(axis: Axis) -> None:
+    with pytest.raises(ExchangeError) as failed:
+        await axis.client.request("HO-TICH", "slow.get", timeout=0.5)
+    assert failed.value.code == "server.timeout"
+    await asyncio.sleep(3)  # the late answer arrives and must change nothing
+    [record] = await records(axis.settings)
+    assert (record.outcome, record.fault_code) == ("fault", "server.timeout")
+
+
+async def test_a_disconnected_provider_is_unreachable(axis: Axis) -> None:
+    await axis.provider.stop()
+
+    async def provider_down() -> bool:
+        status = (await axis.hub.client.get("/api/v1/connectivity/systems")).json()["items"]
+        return not next(s for s in status if s["code"] == "HO-TICH")["lgsp_connected"]
+
+    await eventually(provider_down, timeout=10, what="the provider to disconnect")
+    with pytest.raises(ExchangeError) as failed:
+        await axis.client.request("HO-TICH", "birth-record.get", {"citizen_id": CITIZEN})
+    assert failed.value.code == "server.provider_unreachable"
+
+
+async def test_many_concurrent_requests_are_correlated(axis: Axis) -> None:
+    ids = [f"0792030{n:05d}" for n in range(200)]
+    answers = await asyncio.gather(
+        *(axis.client.request("HO-TICH", "birth-record.get", {"citizen_id": i}, timeout=20) for i in ids)
+    )
+    assert [a["citizen_id"] for a in answers] == ids
+    assert len(await records(axis.settings)) == len(ids)
+
+
+async def test_a_redelivered_request_makes_no_second_record(axis: Axis) -> None:
+    # What a consumer restarted before its commit sees: the very same record again.
+    request = ServiceRequest(
+        client="MOT-CUA",
+        session_id=axis.client.session_id,
+        provider="HO-TICH",
+        service="birth-record.get",
+        payload={"citizen_id": CITIZEN},
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=axis.client.bootstrap)
+    await producer.start()
+    try:
+        for _ in range(3):
+            await producer.send_and_wait(
+                Topics(axis.settings.topic_prefix).requests, encode(request), key=b"MOT-CUA"
+            )
+    finally:
+        await producer.stop()
+
+    async def settled() -> bool:
+        return [r.outcome for r in await records(axis.settings)] == ["success"]
+
+    await eventually(settled, timeout=10, what="one settled record")
+    await asyncio.sleep(1)  # room for any duplicate to appear
+    assert len(await records(axis.settings)) == 1
+
+
+async def test_records_are_queryable_with_paging_and_scoped_to_their_parties(axis: Axis) -> None:
+    for n in range(5):
+        await axis.client.request("HO-TICH", "birth-record.get", {"citizen_id": f"07920300000{n}"})
+    with pytest.raises(ExchangeError):
+        await axis.outsider.request("HO-TICH", "birth-record.get", {"citizen_id": CITIZEN})
+    page = (await axis.hub.client.get("/api/v1/exchanges", params={"limit": 2})).json()
+    assert (page["total"], len(page["items"])) == (6, 2)
+    assert page["items"][0]["client"] == "QLVB"  # newest first
+    denied = (await axis.hub.client.get("/api/v1/exchanges", params={"outcome": "fault"})).json()
+    assert [r["fault_code"] for r in denied["items"]] == ["client.access_denied"]
+    own = await axis.hub.client.get("/api/v1/exchanges", headers=axis.hub.as_key(axis.keys["QLVB"]))
+    assert [r["client"] for r in own.json()["items"]] == ["QLVB"]  # a system sees only its own exchanges
+    assert all("subject" not in key or key == "subject_hash" for key in page["items"][0])
+
+
+async def test_metaservices_list_systems_services_and_what_a_client_may_call(axis: Axis) -> None:
+    systems = await axis.outsider.request("LGSP", "systems.list")
+    assert systems["systems"] == ["HO-TICH", "MOT-CUA", "QLVB"]
+    services = await axis.outsider.request("LGSP", "services.list", {"provider": "HO-TICH"})
+    assert services["services"] == ["birth-record.get", "broken.get", "slow.get", "unserved.get"]
+    mine = await axis.client.request("LGSP", "allowed-services.list")
+    assert {a["service"] for a in mine["allowed"]} == {
+        "birth-record.get",
+        "broken.get",
+        "slow.get",
+        "unserved.get",
+    }
+    assert (await axis.outsider.request("LGSP", "allowed-services.list"))["allowed"] == []
+    with pytest.raises(ExchangeError) as failed:
+        await axis.client.request("LGSP", "nothing.here")
+    assert failed.value.code == "client.unknown_service"
+    assert len(await records(axis.settings)) == 5  # metaservice calls are exchanges too
