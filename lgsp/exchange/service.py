@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -247,14 +247,19 @@ class ExchangeRouter:
     async def sweep_timeouts(self) -> int:
         """Answer `server.timeout` for every pending exchange past its deadline; returns how many."""
         now = utcnow()
+        overdue = (
+            col(ExchangeRecord.outcome) == Outcome.PENDING.value,
+            col(ExchangeRecord.deadline) < now,
+        )
+        async with self.database.engine.connect() as conn:
+            # A read first: most sweeps find nothing, and a write transaction would contend with the API.
+            if (await conn.execute(select(col(ExchangeRecord.id)).where(*overdue).limit(1))).first() is None:
+                return 0
         async with self.database.engine.begin() as conn:
             expired = (
                 await conn.execute(
                     update(ExchangeRecord)
-                    .where(
-                        col(ExchangeRecord.outcome) == Outcome.PENDING.value,
-                        col(ExchangeRecord.deadline) < now,
-                    )
+                    .where(*overdue)
                     .values(
                         outcome=Outcome.FAULT.value,
                         fault_code="server.timeout",
