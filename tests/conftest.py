@@ -2,6 +2,7 @@
 prefix per test, and the hub application running against both."""
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -90,16 +91,23 @@ class Hub:
         return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-async def hub(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[Hub]:
-    """The hub (API and bus workers) on the session broker and this test's database."""
-    app = create_app(settings, broker.bootstrap)
+@contextlib.asynccontextmanager
+async def running_hub(settings: Settings, bootstrap: str) -> AsyncIterator[Hub]:
+    """The hub application running in-process on `bootstrap`, with an admin client."""
+    app = create_app(settings, bootstrap)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://hub", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
         ) as client:
             yield Hub(app, client, settings)
+
+
+@pytest.fixture
+async def hub(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[Hub]:
+    """The hub (API and bus workers) on the session broker and this test's database."""
+    async with running_hub(settings, broker.bootstrap) as running:
+        yield running
 
 
 async def eventually(

@@ -17,7 +17,7 @@ from lgsp.db import Database
 from lgsp.settings import Settings
 from schemas.messages import NGSP_REQUESTS, NgspRegistration
 from schemas.topics import Topics
-from tests.conftest import ADMIN_TOKEN, Hub, eventually, make_agency
+from tests.conftest import ADMIN_TOKEN, Hub, eventually, make_agency, running_hub
 
 CODES = ["HO-TICH", "DAT-DAI", "XAY-DUNG"]
 
@@ -32,13 +32,8 @@ async def own_broker() -> AsyncIterator[EmbeddedBroker]:
 @pytest.fixture
 async def own_hub(settings: Settings, own_broker: EmbeddedBroker) -> AsyncIterator[Hub]:
     """The hub on the test's own broker."""
-    app = create_app(settings, own_broker.bootstrap)
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://hub", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        ) as client:
-            yield Hub(app, client, settings)
+    async with running_hub(settings, own_broker.bootstrap) as running:
+        yield running
 
 
 async def outbox_rows(database: Database) -> list[OutboxMessage]:
