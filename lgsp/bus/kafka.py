@@ -58,6 +58,7 @@ class Bus:
         self._admin: AIOKafkaAdminClient | None = None
         self._wanted: dict[str, int] = {}
         self._last_repair = 0.0
+        self._starting = asyncio.Lock()  # several tasks may connect at once; one producer only
 
     @property
     def connected(self) -> bool:
@@ -95,8 +96,9 @@ class Bus:
         backoff = 0.5
         while True:
             try:
-                if self._producer is None:
-                    await self.start()
+                async with self._starting:
+                    if self._producer is None:
+                        await self.start()
                 await self.ensure_topics(topics)
                 return
             except Exception as exc:  # aiokafka raises several kinds while the broker is away
