@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -73,9 +74,19 @@ def fast_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    """Per-test settings: own database, own topics."""
-    return fast_settings(database_url, tmp_path)
+async def settings(database_url: str, tmp_path: Path, broker: EmbeddedBroker) -> AsyncIterator[Settings]:
+    """Per-test settings: own database, own topics (deleted afterwards, so the session broker stays small:
+    every client's metadata covers every topic)."""
+    per_test = fast_settings(database_url, tmp_path)
+    yield per_test
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"{per_test.topic_prefix}.")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
 
 
 @dataclass

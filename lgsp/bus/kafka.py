@@ -282,17 +282,15 @@ class Worker(Generic[M]):
                 if batches:  # records prove the broker answers
                     self.healthy, checked = True, loop.time()
                 elif loop.time() - checked >= self.health_check_interval:
-                    topics = await self._broker_topics(consumer)
-                    self.healthy = topics is not None
+                    answers, lost = await self._check_group(consumer)
+                    self.healthy = answers
                     checked = loop.time()
-                    if topics is not None and (
-                        outage or self.topic not in topics or await self._offsets_lost(consumer)
-                    ):
-                        # The broker is back, or lost our topic (a memory-only broker restarted): the old
-                        # consumer would wait at an offset the new log lacks, so start afresh.
+                    if answers and (outage or lost):
+                        # The broker is back, or lost our group's offsets (a memory-only broker restarted):
+                        # the old consumer would wait at an offset the new log lacks, so start afresh.
                         await self.bus.repair()
                         raise _BrokerReturned
-                    outage = topics is None
+                    outage = not answers
                 if batches:
                     await self._process(consumer, batches)
         finally:
@@ -300,22 +298,21 @@ class Worker(Generic[M]):
             self.healthy = False
             await consumer.stop()
 
-    async def _offsets_lost(self, consumer: AIOKafkaConsumer) -> bool:
-        # Offsets this consumer committed are gone: the broker lost the group (a memory-only broker
-        # restarted), and the old consumer may wait at an offset the new log has not reached.
-        for tp in consumer.assignment() & self._committed:
-            if await consumer.committed(tp) is None:
-                return True
-        return False
+    async def _check_group(self, consumer: AIOKafkaConsumer) -> tuple[bool, bool]:
+        """Whether the group coordinator answers, and whether offsets this consumer committed are gone.
 
-    @staticmethod
-    async def _broker_topics(consumer: AIOKafkaConsumer) -> set[str] | None:
-        # getmany() just returns nothing while the broker is away: a metadata round trip tells them apart.
+        getmany() just returns nothing while the broker is away; an offset fetch tells the cases apart
+        and costs one small request (a full metadata fetch grows with the number of topics).
+        """
+        partitions = consumer.assignment() or {TopicPartition(self.topic, 0)}
         try:
             async with asyncio.timeout(2):  # not wait_for: on 3.11 it can swallow a cancellation
-                return set(await consumer.topics())
+                for tp in partitions:
+                    if await consumer.committed(tp) is None and tp in self._committed:
+                        return True, True
         except (KafkaError, TimeoutError):
-            return None
+            return False, False
+        return True, False
 
     async def _process(
         self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
