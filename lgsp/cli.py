@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -94,18 +95,47 @@ def hub(verbose: Verbose = False) -> None:
     _run(main())
 
 
+DatasetsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--datasets",
+        exists=True,
+        file_okay=False,
+        help="Directory written by `lgsp datasets` to serve the data from",
+    ),
+]
+
+
 @app.command()
-def ngsp(verbose: Verbose = False) -> None:
-    """Run the national gateway stub on the bus (LGSP_KAFKA_BOOTSTRAP must point at the hub's bus)."""
+def datasets(
+    directory: Annotated[Path, typer.Argument(help="Where to write the SQLite stores")],
+    citizens: Annotated[int, typer.Option(min=1, help="Size of the population")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same data")] = 1,
+) -> None:
+    """Generate the mock provincial and national databases (deterministic for a seed)."""
+    from lgsp.demo import generate_datasets
+
+    generated = _run(generate_datasets(directory, citizens, seed, console))
+    console.print(f"{directory}: " + ", ".join(f"{n:,} {t}" for t, n in sorted(generated.counts.items())))
+
+
+@app.command()
+def ngsp(datasets: DatasetsDir = None, verbose: Verbose = False) -> None:
+    """Run the national gateway stub on the bus (LGSP_KAFKA_BOOTSTRAP must point at the hub's bus).
+
+    With --datasets it serves the national population and business databases and the other provinces.
+    """
+    from connectors.datasets import Datasets
     from lgsp.ngsp.service import running_gateway
 
     _logging(verbose)
     settings = Settings()
     if not settings.kafka_bootstrap:
         raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
+    national = Datasets.load(datasets) if datasets else None
 
     async def main() -> None:
-        async with running_gateway(settings, settings.kafka_bootstrap or ""):
+        async with running_gateway(settings, settings.kafka_bootstrap or "", national):
             console.print(f"NGSP stub on bus {settings.kafka_bootstrap}")
             await asyncio.Event().wait()
 
@@ -133,10 +163,16 @@ def broker(
 def connector(
     system: Annotated[str, typer.Option(help="The system's code")],
     api_key: Annotated[str, typer.Option(envvar="LGSP_CONNECTOR_API_KEY", help="The system's API key")],
+    datasets: DatasetsDir = None,
     verbose: Verbose = False,
 ) -> None:
-    """Connect one registered system to the axis: hello, heartbeats and probe answers, until Ctrl-C."""
+    """Connect one registered system to the axis: hello, heartbeats and probe answers, until Ctrl-C.
+
+    With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH) also serves its services from them.
+    """
+    from connectors.datasets import Datasets
     from connectors.sdk import Connector
+    from connectors.services import serve_datasets
 
     _logging(verbose)
     settings = Settings()
@@ -150,9 +186,14 @@ def connector(
             settings.kafka_bootstrap or "",
             topic_prefix=settings.topic_prefix,
             heartbeat_interval=settings.heartbeat_interval,
-        ):
-            console.print(f"{system} connected to {settings.kafka_bootstrap}")
-            await asyncio.Event().wait()
+        ) as running:
+            stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
+            try:
+                console.print(f"{system} connected to {settings.kafka_bootstrap}")
+                await asyncio.Event().wait()
+            finally:
+                for store in stores:
+                    await store.close()
 
     _run(main())
 

@@ -26,7 +26,7 @@ from connectors.datasets import BusinessStore, Datasets, PopulationStore, genera
 from connectors.mock import MockSystem, mock_systems
 from connectors.registration import register_system
 from connectors.sdk import Connector, ExchangeError
-from connectors.services import OFFERINGS, Offering, serve_datasets
+from connectors.services import OFFERINGS, serve_datasets
 from lgsp.api.app import create_app
 from lgsp.api.server import serving
 from lgsp.bus.broker import bootstrap_servers
@@ -94,13 +94,22 @@ class Fleet:
         del self.events[:-6]
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A service the workload calls, and the one key its requests carry (citizen_id or tax_code)."""
+
+    provider: str
+    service: str
+    key: str
+
+
 @dataclass
 class Workload:
     """The one-stop-shop asking the axis for citizens' and businesses' records, at a steady rate."""
 
     client: Connector
     denied_caller: Connector | None
-    offerings: list[Offering]
+    targets: list[Target]
     citizens: list[str]
     tax_codes: list[str]
     rng: random.Random
@@ -116,15 +125,13 @@ class Workload:
             await asyncio.sleep(1 / rate)
 
     async def _one(self) -> None:
-        offering = self.rng.choice(self.offerings)
-        if "tax_code" in offering.request_schema["properties"]:
-            subject, payload = (code := self.rng.choice(self.tax_codes)), {"tax_code": code}
-        else:
-            subject, payload = (cid := self.rng.choice(self.citizens)), {"citizen_id": cid}
+        target = self.rng.choice(self.targets)
+        subject = self.rng.choice(self.tax_codes if target.key == "tax_code" else self.citizens)
+        payload = {target.key: subject}
         # Now and then a system that was never granted the service tries: it must be denied.
         caller = self.denied_caller if self.denied_caller and self.rng.random() < 0.05 else self.client
         try:
-            await caller.request(offering.system, offering.code, payload, timeout=2.0, subject=subject)
+            await caller.request(target.provider, target.service, payload, timeout=2.0, subject=subject)
             self.outcomes["success"] += 1
         except ExchangeError as exc:
             self.outcomes[exc.code] += 1
@@ -209,9 +216,11 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> di
         settings = demo_settings(base, options.port, Path(tmp))
         token = settings.admin_token.get_secret_value() if settings.admin_token else ""
         async with contextlib.AsyncExitStack() as stack:
+            where = Path(tmp) / "datasets"
+            datasets = await generate_datasets(where, options.citizens, options.seed, console)
             with console.status("starting the embedded broker, hub and NGSP stub..."):
                 bootstrap = await stack.enter_async_context(bootstrap_servers(settings))
-                await stack.enter_async_context(running_gateway(settings, bootstrap))
+                gateway = await stack.enter_async_context(running_gateway(settings, bootstrap, datasets))
                 await stack.enter_async_context(
                     serving(create_app(settings, bootstrap), settings.host, settings.port)
                 )
@@ -221,18 +230,19 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> di
             client = await stack.enter_async_context(
                 httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
             )
-            datasets = await _generate(Path(tmp) / "datasets", options, console)
             fleet = await _register_fleet(client, settings, bootstrap, options, console)
             for connector in fleet.connectors.values():
                 stack.push_async_callback(connector.stop)
                 for store in await serve_datasets(connector, datasets):
                     stack.push_async_callback(store.close)
-            workload = await _workload(client, fleet, datasets, options)
+            national = gateway.national.services.values() if gateway.national else []
+            beyond = [Target(s.provider, s.code, s.key) for s in national]
+            workload = await _workload(client, fleet, datasets, beyond, options)
             return await _watch(client, fleet, workload, options, console, url)
     raise AssertionError("unreachable")
 
 
-async def _generate(directory: Path, options: DemoOptions, console: Console) -> Datasets:
+async def generate_datasets(directory: Path, citizens: int, seed: int, console: Console) -> Datasets:
     """The mock systems' data, with a progress bar per dataset."""
     with Progress(*Progress.get_default_columns(), console=console, transient=True) as progress:
         bars: dict[str, TaskID] = {}
@@ -242,13 +252,15 @@ async def _generate(directory: Path, options: DemoOptions, console: Console) -> 
                 bars[dataset] = progress.add_task(f"generating {dataset}", total=total)
             progress.update(bars[dataset], completed=done)
 
-        return await generate_all(directory, citizens=options.citizens, seed=options.seed, progress=report)
+        return await generate_all(directory, citizens=citizens, seed=seed, progress=report)
 
 
 async def _workload(
-    client: httpx.AsyncClient, fleet: Fleet, datasets: Datasets, options: DemoOptions
+    client: httpx.AsyncClient, fleet: Fleet, datasets: Datasets, beyond: list[Target], options: DemoOptions
 ) -> Workload:
-    """Declare the providers' services, grant them to the one-stop-shop's agency, and sample subjects."""
+    """Declare the providers' services, grant them to the one-stop-shop's agency, and sample subjects.
+
+    The workload calls those and the services `beyond` the province (through the NGSP)."""
     present = [o for o in OFFERINGS if o.system in fleet.connectors]
     ids = {
         s["code"]: s["id"]
@@ -269,8 +281,14 @@ async def _workload(
         # About one person in twenty-five owns a business: sample well within that.
         tax_codes = await firms.sample_tax_codes(max(1, options.citizens // 50), options.seed)
     outsider = next((fleet.connectors[c] for c in ("LLTP", "BAO-CAO") if c in fleet.connectors), None)
+    targets = [Target(o.system, o.code, next(iter(o.request_schema["properties"]))) for o in present]
     return Workload(
-        fleet.connectors["MOT-CUA"], outsider, present, citizens, tax_codes, random.Random(options.seed)
+        fleet.connectors["MOT-CUA"],
+        outsider,
+        targets + beyond,
+        citizens,
+        tax_codes,
+        random.Random(options.seed),
     )
 
 

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from schemas.common import AgencyCode, Link, SystemCode, utcnow
+from schemas.common import AgencyCode, Link, ProviderAddress, SystemCode, utcnow
 
 
 class Message(BaseModel):
@@ -89,7 +89,7 @@ class ServiceRequest(Message):
     type: Literal["service_request"] = "service_request"
     client: SystemCode
     session_id: UUID
-    provider: SystemCode
+    provider: ProviderAddress
     service: ServiceCode
     payload: dict[str, Any] = Field(default_factory=dict)
     timeout_ms: int = Field(default=5000, ge=50, le=120_000)
@@ -126,7 +126,7 @@ class ServiceResult(Message):
     type: Literal["service_result"] = "service_result"
     exchange_id: UUID
     system: SystemCode  # the client (the inbox's owner)
-    provider: SystemCode
+    provider: ProviderAddress
     service: str = Field(max_length=64)
     payload: dict[str, Any] | None = None
     fault: Fault | None = None
@@ -149,6 +149,34 @@ class NgspProbeRequest(Message):
 
     type: Literal["ngsp_probe_request"] = "ngsp_probe_request"
     system: SystemCode
+
+
+class NgspServiceCall(Message):
+    """Hub -> NGSP: a request for a national database or another province's system.
+
+    `client` is the calling system of `province`; the NGSP decides access (the client must be in the
+    national catalogue) and answers with an `NgspServiceResult` before `deadline`.
+    """
+
+    type: Literal["ngsp_service_call"] = "ngsp_service_call"
+    exchange_id: UUID
+    province: str = Field(max_length=64)
+    client: SystemCode
+    provider: ProviderAddress
+    service: ServiceCode
+    payload: dict[str, Any]
+    deadline: datetime
+
+
+class NgspServiceResult(Message):
+    """NGSP -> hub (results topic): the answer to an `NgspServiceCall`, success or fault."""
+
+    type: Literal["ngsp_service_result"] = "ngsp_service_result"
+    exchange_id: UUID
+    client: SystemCode
+    provider: ProviderAddress
+    payload: dict[str, Any] | None = None
+    fault: Fault | None = None
 
 
 class NgspAck(Message):
@@ -187,7 +215,7 @@ class DeadLetter(Message):
 
 ConnectivityMessage = Annotated[Hello | Heartbeat | ProbeReply, Field(discriminator="type")]
 InboxMessage = Annotated[Probe | SessionReset | ServiceCall | ServiceResult, Field(discriminator="type")]
-NgspRequest = Annotated[NgspRegistration | NgspProbeRequest, Field(discriminator="type")]
+NgspRequest = Annotated[NgspRegistration | NgspProbeRequest | NgspServiceCall, Field(discriminator="type")]
 NgspEvent = Annotated[NgspAck | NgspProbeResult, Field(discriminator="type")]
 
 
@@ -232,6 +260,7 @@ CONNECTIVITY: Codec[Hello | Heartbeat | ProbeReply] = Codec(ConnectivityMessage)
 INBOX: Codec[Probe | SessionReset | ServiceCall | ServiceResult] = Codec(InboxMessage)
 REQUESTS: Codec[ServiceRequest] = Codec(ServiceRequest)
 RESPONSES: Codec[ServiceResponse] = Codec(ServiceResponse)
-NGSP_REQUESTS: Codec[NgspRegistration | NgspProbeRequest] = Codec(NgspRequest)
+NGSP_REQUESTS: Codec[NgspRegistration | NgspProbeRequest | NgspServiceCall] = Codec(NgspRequest)
+NGSP_RESULTS: Codec[NgspServiceResult] = Codec(NgspServiceResult)
 NGSP_EVENTS: Codec[NgspAck | NgspProbeResult] = Codec(NgspEvent)
 PROBE_REPLIES: Codec[ProbeReply] = Codec(ProbeReply)

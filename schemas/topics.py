@@ -26,13 +26,18 @@ class Topics:
 
     @property
     def ngsp_requests(self) -> str:
-        """Hub -> NGSP: catalogue registrations and probe requests."""
+        """Hub -> NGSP: catalogue registrations, probe requests and service calls beyond the province."""
         return f"{self.prefix}.ngsp.requests"
 
     @property
     def ngsp_events(self) -> str:
         """NGSP -> hub: registration acknowledgements and probe results."""
         return f"{self.prefix}.ngsp.events"
+
+    @property
+    def ngsp_results(self) -> str:
+        """NGSP -> hub: answers to service calls for national databases and other provinces."""
+        return f"{self.prefix}.ngsp.results"
 
     @property
     def ngsp_probe_replies(self) -> str:

@@ -95,7 +95,13 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
             bus=bus,
             outbox=outbox,
             platform_key=key,
-            workers=[tracker.connectivity_worker, tracker.ngsp_worker, router.requests, router.responses],
+            workers=[
+                tracker.connectivity_worker,
+                tracker.ngsp_worker,
+                router.requests,
+                router.responses,
+                router.ngsp_results,
+            ],
         )
         # The API serves as soon as the database is ready; the bus connects in the background, and
         # what the API writes meanwhile waits in the outbox.

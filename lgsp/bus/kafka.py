@@ -36,6 +36,7 @@ def shared_topics(topics: Topics, partitions: int) -> dict[str, int]:
         topics.ngsp_requests: partitions,
         topics.ngsp_events: partitions,
         topics.ngsp_probe_replies: partitions,
+        topics.ngsp_results: partitions,
         topics.dead_letters: 1,
     }
 

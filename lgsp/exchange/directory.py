@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lgsp.catalogue.models import Grant, Service
 from lgsp.connectivity.models import SystemStatus
 from lgsp.registry.models import System
+from schemas.common import split_address
 from schemas.messages import Fault, ServiceRequest
 
 #: The hub's own code as a provider of metaservices (like X-Road's listMethods/allowedMethods).
@@ -54,11 +55,14 @@ class Directory:
         """Deny by default: the first reason this request may not go through, or None.
 
         A bus request proves its client by the session its hello opened; `authenticated` requests (the
-        REST façade checked the caller's API key) need only come from a live system.
+        REST façade checked the caller's API key) need only come from a live system. Requests beyond the
+        province go to the NGSP, which grants access to the systems in the national catalogue.
         """
         client = self.members.get(request.client)
         if client is None or not (authenticated or client.session_id == request.session_id):
             return Fault(code="client.unauthenticated", message=f"{request.client} has no open session")
+        if split_address(request.provider)[0] is not None:
+            return None  # beyond the province: the NGSP decides access and the provider validates
         if request.provider == HUB:
             if request.service not in METASERVICES:
                 return Fault(code="client.unknown_service", message=f"the hub offers no {request.service}")

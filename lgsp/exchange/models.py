@@ -18,7 +18,7 @@ class Outcome(StrEnum):
 class ExchangeRecordBase(SQLModel):
     id: str = Field(primary_key=True, max_length=36, description="The exchange id (the request's message id)")
     client: str = Field(max_length=64, index=True)
-    provider: str = Field(max_length=64, index=True)
+    provider: str = Field(max_length=73, index=True, description="A system code, or AREA/CODE beyond it")
     service: str = Field(max_length=64)
     subject_hash: str | None = Field(
         default=None, max_length=64, description="Keyed hash of the subject's id"

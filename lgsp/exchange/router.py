@@ -17,7 +17,7 @@ from lgsp.exchange.facade import ExchangeFacade
 from lgsp.exchange.models import ExchangeRecord, ExchangeRecordPublic, Outcome
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import Role, System
-from schemas.common import SystemCode
+from schemas.common import ProviderAddress
 from schemas.messages import ServiceCode, ServiceRequest
 
 router = APIRouter(prefix="/api/v1", tags=["exchange"])
@@ -37,7 +37,7 @@ FAULT_STATUS = {
 class ExchangeBody(BaseModel):
     """A request to a provider's service, made with the client system's own API key."""
 
-    provider: SystemCode
+    provider: ProviderAddress
     service: ServiceCode
     payload: dict[str, Any] = Field(default_factory=dict)
     timeout_ms: int = Field(default=5000, ge=50, le=120_000)
@@ -101,7 +101,7 @@ async def list_exchanges(
     limit: Limit = 100,
     offset: Offset = 0,
     client: Annotated[str | None, Query(max_length=64)] = None,
-    provider: Annotated[str | None, Query(max_length=64)] = None,
+    provider: Annotated[str | None, Query(max_length=73)] = None,
     outcome: Outcome | None = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,

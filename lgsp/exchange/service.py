@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,11 +19,14 @@ from lgsp.exchange.models import ExchangeRecord, Outcome
 from lgsp.security import keyed_hash
 from lgsp.settings import Settings
 from monitoring.metrics import EXCHANGE_DURATION, EXCHANGES
-from schemas.common import utcnow
+from schemas.common import split_address, utcnow
 from schemas.messages import (
+    NGSP_RESULTS,
     REQUESTS,
     RESPONSES,
     Fault,
+    NgspServiceCall,
+    NgspServiceResult,
     ServiceCall,
     ServiceRequest,
     ServiceResponse,
@@ -43,6 +47,28 @@ class Admission:
     size: int
     reply_to: str | None = None  # where the result goes; None: the client's inbox
     authenticated: bool = False  # the REST façade already checked the caller's API key
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeId:
+    """Who an exchange is between, and where its result goes."""
+
+    id: UUID
+    client: str
+    provider: str
+    service: str
+    reply_to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A provider's (or the NGSP's) answer to a forwarded request."""
+
+    exchange_id: UUID
+    provider: str
+    delivery: Delivery[Any]
+    payload: dict[str, Any] | None
+    fault: Fault | None
 
 
 class ExchangeRouter:
@@ -68,12 +94,21 @@ class ExchangeRouter:
         self.responses: Worker[ServiceResponse] = Worker(
             bus, "responses", self.topics.responses, RESPONSES, self.on_responses, group=f"{group}.responses"
         )
+        self.ngsp_results: Worker[NgspServiceResult] = Worker(
+            bus,
+            "ngsp-results",
+            self.topics.ngsp_results,
+            NGSP_RESULTS,
+            self.on_ngsp_results,
+            group=f"{group}.ngsp-results",
+        )
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """Start the router's workers and its timeout sweeper."""
         return [
             asyncio.create_task(self.requests.run(), name="exchange-requests"),
             asyncio.create_task(self.responses.run(), name="exchange-responses"),
+            asyncio.create_task(self.ngsp_results.run(), name="exchange-ngsp-results"),
             asyncio.create_task(self._sweep_forever(), name="exchange-timeouts"),
         ]
 
@@ -106,6 +141,7 @@ class ExchangeRouter:
             request = admission.request
             fault = await self._check(admission)
             now = utcnow()
+            remote = split_address(request.provider)[0] is not None
             row: dict[str, Any] = {
                 "id": str(request.message_id),
                 "client": request.client,
@@ -119,9 +155,18 @@ class ExchangeRouter:
                 "deadline": admission.received_at + timedelta(milliseconds=request.timeout_ms),
                 "reply_to": admission.reply_to,
                 "outcome": Outcome.PENDING.value,
-                "crossed_ngsp": False,
+                "crossed_ngsp": remote,
             }
-            if fault is None and request.provider == HUB:
+            if fault is not None:
+                row |= {
+                    "outcome": Outcome.FAULT.value,
+                    "fault_code": fault.code,
+                    "fault_message": fault.message,
+                    "response_out_at": now,
+                }
+                out.append(self._result(request, admission.reply_to, fault=fault))
+                EXCHANGES.labels(fault.code).inc()
+            elif request.provider == HUB:
                 answer = (await self.directory()).metaservice(request)
                 row |= {
                     "outcome": Outcome.SUCCESS.value,
@@ -129,18 +174,21 @@ class ExchangeRouter:
                     "response_in_at": now,
                     "response_out_at": now,
                 }
-                result = ServiceResult(
-                    exchange_id=request.message_id,
-                    system=request.client,
-                    provider=HUB,
-                    service=request.service,
-                    payload=answer,
-                )
-                out.append(
-                    (admission.reply_to or self.topics.inbox(request.client), encode(result), request.client)
-                )
+                out.append(self._result(request, admission.reply_to, payload=answer))
                 EXCHANGES.labels("success").inc()
-            elif fault is None:
+            elif remote:
+                national = NgspServiceCall(
+                    exchange_id=request.message_id,
+                    province=self.settings.province,
+                    client=request.client,
+                    provider=request.provider,
+                    service=request.service,
+                    payload=request.payload,
+                    deadline=row["deadline"],
+                )
+                row["request_out_at"] = now
+                out.append((self.topics.ngsp_requests, encode(national), request.client))
+            else:
                 call = ServiceCall(
                     exchange_id=request.message_id,
                     system=request.provider,
@@ -151,27 +199,45 @@ class ExchangeRouter:
                 )
                 row["request_out_at"] = now
                 out.append((self.topics.inbox(request.provider), encode(call), request.client))
-            else:
-                row |= {
-                    "outcome": Outcome.FAULT.value,
-                    "fault_code": fault.code,
-                    "fault_message": fault.message,
-                    "response_out_at": now,
-                }
-                result = ServiceResult(
-                    exchange_id=request.message_id,
-                    system=request.client,
-                    provider=request.provider,
-                    service=request.service,
-                    fault=fault,
-                )
-                out.append(
-                    (admission.reply_to or self.topics.inbox(request.client), encode(result), request.client)
-                )
-                EXCHANGES.labels(fault.code).inc()
             rows.append(row)
         await self._insert(rows)
         await self.bus.send_all(out)
+
+    def _result(
+        self,
+        request: ServiceRequest,
+        reply_to: str | None,
+        *,
+        payload: dict[str, Any] | None = None,
+        fault: Fault | None = None,
+    ) -> tuple[str, bytes, str | None]:
+        """An immediate answer to a request that goes no further than the hub."""
+        return self._deliver(
+            ExchangeId(request.message_id, request.client, request.provider, request.service, reply_to),
+            payload=payload,
+            fault=fault,
+        )
+
+    def _deliver(
+        self,
+        exchange: "ExchangeId",
+        *,
+        payload: dict[str, Any] | None = None,
+        fault: Fault | None = None,
+        crossed_ngsp: bool = False,
+    ) -> tuple[str, bytes, str | None]:
+        """The result of an exchange, addressed to where its client waits for it."""
+        result = ServiceResult(
+            exchange_id=exchange.id,
+            system=exchange.client,
+            provider=exchange.provider,
+            service=exchange.service,
+            payload=payload,
+            fault=fault,
+            crossed_ngsp=crossed_ngsp,
+        )
+        destination = exchange.reply_to or self.topics.inbox(exchange.client)
+        return destination, encode(result), exchange.client
 
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
         # Insert-or-ignore keyed by exchange id: a redelivered batch adds nothing.
@@ -186,35 +252,51 @@ class ExchangeRouter:
         """Settle pending records with the providers' answers and pass the answers on to the clients."""
         directory = await self.directory()
         rejections: list[Rejection] = []
+        answers: list[Answer] = []
+        for delivery in deliveries:
+            response = delivery.message
+            if directory.session_of(response.provider) != response.session_id:
+                directory = await self.directory(max_age=0.2)
+                if directory.session_of(response.provider) != response.session_id:
+                    rejections.append(Rejection(delivery, "unknown_session", "response outside a session"))
+                    continue
+            fault = response.fault
+            if fault is not None:  # the provider's own code, kept in the message under one stable code
+                fault = Fault(code="server.provider_error", message=f"{fault.code}: {fault.message}"[:1000])
+            answers.append(Answer(response.exchange_id, response.provider, delivery, response.payload, fault))
+        await self._settle(answers)
+        return rejections
+
+    async def on_ngsp_results(self, deliveries: Sequence[Delivery[NgspServiceResult]]) -> list[Rejection]:
+        """Settle the exchanges that went through the NGSP with its answers."""
+        await self._settle(
+            [
+                Answer(d.message.exchange_id, d.message.provider, d, d.message.payload, d.message.fault)
+                for d in deliveries
+            ]
+        )
+        return []
+
+    async def _settle(self, answers: Sequence["Answer"]) -> None:
+        # Only a pending record of this provider settles (an atomic conditional update), so a late answer
+        # after a timeout, a redelivered one or one from another provider changes nothing.
         out: Outgoing = []
         async with self.database.engine.begin() as conn:
-            for delivery in deliveries:
-                response = delivery.message
-                if directory.session_of(response.provider) != response.session_id:
-                    directory = await self.directory(max_age=0.2)
-                    if directory.session_of(response.provider) != response.session_id:
-                        rejections.append(
-                            Rejection(delivery, "unknown_session", "response outside a session")
-                        )
-                        continue
+            for answer in answers:
                 now = utcnow()
-                fault = response.fault
-                if fault is not None:
-                    fault = Fault(
-                        code="server.provider_error", message=f"{fault.code}: {fault.message}"[:1000]
-                    )
+                fault = answer.fault
                 settled = (
                     await conn.execute(
                         update(ExchangeRecord)
                         .where(
-                            col(ExchangeRecord.id) == str(response.exchange_id),
-                            col(ExchangeRecord.provider) == response.provider,
+                            col(ExchangeRecord.id) == str(answer.exchange_id),
+                            col(ExchangeRecord.provider) == answer.provider,
                             col(ExchangeRecord.outcome) == Outcome.PENDING.value,
                         )
                         .values(
-                            response_in_at=delivery.received_at,
+                            response_in_at=answer.delivery.received_at,
                             response_out_at=now,
-                            response_size=delivery.size,
+                            response_size=answer.delivery.size,
                             outcome=(Outcome.FAULT if fault else Outcome.SUCCESS).value,
                             fault_code=fault.code if fault else None,
                             fault_message=fault.message if fault else None,
@@ -224,25 +306,20 @@ class ExchangeRouter:
                             col(ExchangeRecord.service),
                             col(ExchangeRecord.request_in_at),
                             col(ExchangeRecord.reply_to),
+                            col(ExchangeRecord.crossed_ngsp),
                         )
                     )
                 ).first()
                 if settled is None:
-                    continue  # late (already timed out), redelivered, or not this provider's: nothing to do
-                client, service, request_in_at, reply_to = settled
-                result = ServiceResult(
-                    exchange_id=response.exchange_id,
-                    system=client,
-                    provider=response.provider,
-                    service=service,
-                    payload=response.payload,
-                    fault=fault,
+                    continue
+                client, service, request_in_at, reply_to, crossed_ngsp = settled
+                exchange = ExchangeId(answer.exchange_id, client, answer.provider, service, reply_to)
+                out.append(
+                    self._deliver(exchange, payload=answer.payload, fault=fault, crossed_ngsp=crossed_ngsp)
                 )
-                out.append((reply_to or self.topics.inbox(client), encode(result), client))
                 EXCHANGES.labels(fault.code if fault else "success").inc()
                 EXCHANGE_DURATION.observe((now - request_in_at).total_seconds())
         await self.bus.send_all(out)
-        return rejections
 
     async def sweep_timeouts(self) -> int:
         """Answer `server.timeout` for every pending exchange past its deadline; returns how many."""
@@ -272,16 +349,15 @@ class ExchangeRouter:
                         col(ExchangeRecord.provider),
                         col(ExchangeRecord.service),
                         col(ExchangeRecord.reply_to),
+                        col(ExchangeRecord.crossed_ngsp),
                     )
                 )
             ).all()
         out: Outgoing = []
-        for exchange_id, client, provider, service, reply_to in expired:
-            fault = Fault(code="server.timeout", message="the provider did not answer in time")
-            result = ServiceResult(
-                exchange_id=exchange_id, system=client, provider=provider, service=service, fault=fault
-            )
-            out.append((reply_to or self.topics.inbox(client), encode(result), client))
+        fault = Fault(code="server.timeout", message="the provider did not answer in time")
+        for exchange_id, client, provider, service, reply_to, crossed_ngsp in expired:
+            exchange = ExchangeId(UUID(exchange_id), client, provider, service, reply_to)
+            out.append(self._deliver(exchange, fault=fault, crossed_ngsp=crossed_ngsp))
             EXCHANGES.labels("server.timeout").inc()
         await self.bus.send_all(out)
         return len(expired)

@@ -2,7 +2,9 @@
 
 It keeps its own database (the national side is another organisation) and talks to the hub only over
 its topics. To probe a system it sends the probe into the system's inbox and reads the reply on its own
-topic, so a success proves the whole path hub -> NGSP -> system -> NGSP -> hub.
+topic, so a success proves the whole path hub -> NGSP -> system -> NGSP -> hub. Service calls for the
+national databases and other provinces are answered by the national side (`national.py`), to clients
+the national catalogue holds: access beyond the province is the NGSP's to grant.
 """
 
 import asyncio
@@ -10,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,16 +20,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from lgsp.connectivity.service import check_probe_reply, make_probe
 from lgsp.db import Database, UTCDateTime
+from lgsp.ngsp.national import NationalSide
 from lgsp.settings import Settings
 from schemas.common import Link, utcnow
 from schemas.messages import (
     NGSP_REQUESTS,
     PROBE_REPLIES,
+    Fault,
     Message,
     NgspAck,
     NgspProbeRequest,
     NgspProbeResult,
     NgspRegistration,
+    NgspServiceCall,
+    NgspServiceResult,
     ProbeReply,
     encode,
 )
@@ -49,14 +56,17 @@ national_catalogue = sa.Table(
 class NationalGateway:
     """Consumes the NGSP topics and answers the hub, like the national platform would."""
 
-    def __init__(self, settings: Settings, database: Database, bus: Bus) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, bus: Bus, national: NationalSide | None = None
+    ) -> None:
         self.settings = settings
         self.database = database
         self.bus = bus
+        self.national = national
         self.topics = bus.topics
         self._key = secrets.token_bytes(32)
         group = f"{self.topics.prefix}.ngsp"
-        self.requests: Worker[NgspRegistration | NgspProbeRequest] = Worker(
+        self.requests: Worker[NgspRegistration | NgspProbeRequest | NgspServiceCall] = Worker(
             bus,
             "ngsp-requests",
             self.topics.ngsp_requests,
@@ -92,9 +102,10 @@ class NationalGateway:
             return {r.system: r.registered for r in rows}
 
     async def on_requests(
-        self, deliveries: Sequence[Delivery[NgspRegistration | NgspProbeRequest]]
+        self, deliveries: Sequence[Delivery[NgspRegistration | NgspProbeRequest | NgspServiceCall]]
     ) -> list[Rejection]:
-        """Record registrations (idempotent upserts), then acknowledge them and send the asked-for probes."""
+        """Record registrations (idempotent upserts), then acknowledge them, send the asked-for probes and
+        answer the service calls."""
         registrations = [d.message for d in deliveries if isinstance(d.message, NgspRegistration)]
         if registrations:
             await self._upsert(registrations)
@@ -106,6 +117,9 @@ class NationalGateway:
             if isinstance(message, NgspRegistration):
                 reply = NgspAck(system=message.system, registered=not message.withdraw)
                 out.append((self.topics.ngsp_events, encode(reply), message.system))
+            elif isinstance(message, NgspServiceCall):
+                result = await self._serve(message, registered=bool(catalogue.get(message.client)))
+                out.append((self.topics.ngsp_results, encode(result), message.client))
             elif catalogue.get(message.system):
                 probe = make_probe(self._key, message.system, Link.NGSP, self.topics.ngsp_probe_replies)
                 out.append((self.topics.inbox(message.system), encode(probe), message.system))
@@ -116,6 +130,28 @@ class NationalGateway:
                 out.append((self.topics.ngsp_events, encode(reply), message.system))
         await self.bus.send_all(out)
         return []
+
+    async def _serve(self, call: NgspServiceCall, *, registered: bool) -> NgspServiceResult:
+        answer: dict[str, Any] | Fault
+        if not registered:
+            answer = Fault(
+                code="client.access_denied", message=f"{call.client} is not in the national catalogue"
+            )
+        elif call.deadline < utcnow():
+            answer = Fault(code="server.timeout", message="the call reached the NGSP after its deadline")
+        elif self.national is None:
+            answer = Fault(code="server.provider_unreachable", message="the national databases are offline")
+        else:
+            answer = await self.national.answer(call.provider, call.service, call.payload)
+        fault = answer if isinstance(answer, Fault) else None
+        payload = None if isinstance(answer, Fault) else answer
+        return NgspServiceResult(
+            exchange_id=call.exchange_id,
+            client=call.client,
+            provider=call.provider,
+            payload=payload,
+            fault=fault,
+        )
 
     async def _upsert(self, registrations: list[NgspRegistration]) -> None:
         latest: dict[str, NgspRegistration] = {}

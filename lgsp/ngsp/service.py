@@ -4,21 +4,30 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from connectors.datasets import Datasets
 from lgsp.api.app import new_bus
 from lgsp.bus.kafka import shared_topics
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
 from lgsp.ngsp.gateway import NationalGateway
+from lgsp.ngsp.national import NationalSide
 from lgsp.settings import Settings
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: Settings, bootstrap: str) -> AsyncIterator[NationalGateway]:
-    """The national gateway stub, consuming its topics until the context exits."""
+async def running_gateway(
+    settings: Settings, bootstrap: str, datasets: Datasets | None = None
+) -> AsyncIterator[NationalGateway]:
+    """The national gateway stub, consuming its topics until the context exits.
+
+    With `datasets`, it serves the national databases and the other provinces from them; without, calls
+    beyond the province are answered `server.provider_unreachable`.
+    """
     database = Database(settings.ngsp_database_url)
     await wait_for(database)
     bus = new_bus(settings, bootstrap, client_id="ngsp")
-    gateway = NationalGateway(settings, database, bus)
+    national = await NationalSide.open(datasets) if datasets is not None else None
+    gateway = NationalGateway(settings, database, bus, national)
     tasks: list[asyncio.Task[None]] = []
     try:
         await gateway.prepare()
@@ -31,3 +40,5 @@ async def running_gateway(settings: Settings, bootstrap: str) -> AsyncIterator[N
         await asyncio.gather(*tasks, return_exceptions=True)
         await bus.stop()
         await database.dispose()
+        if national is not None:
+            await national.close()

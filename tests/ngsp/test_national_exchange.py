@@ -1,0 +1,144 @@
+"""Exchanges beyond the province on the real broker: hub -> NGSP stub -> national DBs and other provinces."""
+
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from connectors.datasets import BusinessStore, Datasets, PopulationStore, generate_all
+from connectors.sdk import Connector, ExchangeError
+from lgsp.bus.broker import EmbeddedBroker
+from lgsp.ngsp.gateway import NationalGateway
+from lgsp.ngsp.national import PROVINCES
+from lgsp.ngsp.service import running_gateway
+from lgsp.settings import Settings
+from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
+from tests.exchange.conftest import records
+
+
+@pytest.fixture(scope="session")
+async def national_datasets(tmp_path_factory: pytest.TempPathFactory) -> Datasets:
+    """A small population with migrants from other provinces, and its businesses."""
+    return await generate_all(tmp_path_factory.mktemp("national"), citizens=3000, seed=11)
+
+
+@dataclass
+class Beyond:
+    gateway: NationalGateway
+    client: Connector
+    exempt: Connector
+    datasets: Datasets
+    settings: Settings
+
+
+@pytest.fixture
+async def beyond(
+    hub: Hub, broker: EmbeddedBroker, settings: Settings, national_datasets: Datasets
+) -> AsyncIterator[Beyond]:
+    """MOT-CUA (in the national catalogue) and MAT-CA (exempt, so not in it), both connected."""
+    await make_agency(hub.client, "VP-UBND")
+    await make_agency(hub.client, "CONG-AN")
+    client = await make_system(hub.client, "MOT-CUA", "VP-UBND")
+    exempt = await make_system(hub.client, "MAT-CA", "CONG-AN", exempt=True, exempt_reason="state secrets")
+    async with running_gateway(settings, broker.bootstrap, national_datasets) as gateway:
+        connectors = [connector_for(s, settings, broker.bootstrap) for s in (client, exempt)]
+        for connector in connectors:
+            await connector.start()
+
+        async def registered() -> bool:
+            return (await gateway.registered()).get("MOT-CUA", False)
+
+        await eventually(registered, what="MOT-CUA in the national catalogue")
+        try:
+            yield Beyond(gateway, connectors[0], connectors[1], national_datasets, settings)
+        finally:
+            for connector in connectors:
+                await connector.stop()
+
+
+def migrant(datasets: Datasets) -> tuple[str, str]:
+    """A citizen registered at birth in one of the other provinces, and that province's area code."""
+    prefixes = {prefix: area for area, (prefix, _) in PROVINCES.items()}
+    with sqlite3.connect(datasets.path(PopulationStore)) as db:
+        for (citizen_id,) in db.execute("SELECT citizen_id FROM citizens ORDER BY citizen_id"):
+            if citizen_id[:3] in prefixes:
+                return citizen_id, prefixes[citizen_id[:3]]
+    raise AssertionError("the dataset has no migrant from a simulated province")
+
+
+async def test_a_national_request_crosses_the_ngsp_and_is_marked(beyond: Beyond) -> None:
+    async with await beyond.datasets.open(PopulationStore) as people:
+        [citizen] = await people.sample_citizens(1, seed=3)
+        expected = await people.person(citizen)
+    assert expected is not None
+    answer = await beyond.client.request("VN/DAN-CU", "citizen.get", {"citizen_id": citizen}, subject=citizen)
+    assert answer["found"] and answer["record"]["full_name"] == expected["full_name"]
+    [record] = await records(beyond.settings)
+    assert (record.client, record.provider, record.service) == ("MOT-CUA", "VN/DAN-CU", "citizen.get")
+    assert record.crossed_ngsp and record.outcome == "success"
+    assert record.request_in_at <= record.request_out_at <= record.response_in_at <= record.response_out_at  # type: ignore[operator]
+    assert record.subject_hash and citizen not in record.subject_hash
+
+
+async def test_the_national_business_register_answers_by_tax_code(beyond: Beyond) -> None:
+    async with await beyond.datasets.open(BusinessStore) as firms:
+        [tax_code] = await firms.sample_tax_codes(1, seed=5)
+        expected = await firms.business(tax_code)
+    answer = await beyond.client.request("VN/DKDN", "enterprise.get", {"tax_code": tax_code})
+    assert answer == {"found": True, "record": expected}
+
+
+async def test_an_inter_provincial_request_reaches_the_province_of_birth(beyond: Beyond) -> None:
+    citizen, area = migrant(beyond.datasets)
+    answer = await beyond.client.request(f"{area}/HO-TICH", "birth-record.get", {"citizen_id": citizen})
+    assert answer["found"] and answer["record"]["registered_in"] == PROVINCES[area][1]
+    other = next(a for a in PROVINCES if a != area)  # the other province holds no record of this birth
+    assert (await beyond.client.request(f"{other}/HO-TICH", "birth-record.get", {"citizen_id": citizen})) == {
+        "found": False,
+        "record": None,
+    }
+    assert [r.crossed_ngsp for r in await records(beyond.settings)] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("who", "provider", "service", "payload", "code"),
+    [
+        ("exempt", "VN/DAN-CU", "citizen.get", {"citizen_id": "079203001234"}, "client.access_denied"),
+        ("client", "VN/DAN-CU", "land.get", {}, "client.unknown_service"),
+        (
+            "client",
+            "XYZ/HO-TICH",
+            "birth-record.get",
+            {"citizen_id": "079203001234"},
+            "client.unknown_service",
+        ),
+        ("client", "VN/DAN-CU", "citizen.get", {"citizen_id": "79"}, "client.bad_request"),
+    ],
+)
+async def test_the_ngsp_refuses_with_a_code_and_a_record(
+    beyond: Beyond, who: str, provider: str, service: str, payload: dict[str, str], code: str
+) -> None:
+    connector: Connector = getattr(beyond, who)
+    with pytest.raises(ExchangeError) as failed:
+        await connector.request(provider, service, payload)
+    assert failed.value.code == code
+    [record] = await records(beyond.settings)
+    assert (record.outcome, record.fault_code, record.crossed_ngsp) == ("fault", code, True)
+
+
+async def test_without_the_ngsp_a_national_request_times_out(
+    hub: Hub, broker: EmbeddedBroker, settings: Settings, tmp_path: Path
+) -> None:
+    await make_agency(hub.client, "VP-UBND")
+    client = connector_for(await make_system(hub.client, "MOT-CUA", "VP-UBND"), settings, broker.bootstrap)
+    await client.start()
+    try:
+        with pytest.raises(ExchangeError) as failed:
+            await client.request("VN/DAN-CU", "citizen.get", {"citizen_id": "079203001234"}, timeout=1.0)
+        assert failed.value.code == "server.timeout"
+    finally:
+        await client.stop()
+    [record] = await records(settings)
+    assert (record.fault_code, record.crossed_ngsp) == ("server.timeout", True)
