@@ -101,6 +101,17 @@ class Connector:
             metadata_max_age_ms=5_000,  # notice repartitioned topics soon (e.g. after a broker restart)
         )
         await self._producer.start()
+        # aiokafka's metadata refresh covers only topics it was told about; one known only from the first
+        # full fetch is dropped by the next refresh and its records then wait for a leader until they
+        # time out. Name every topic this connector publishes to.
+        for topic in (
+            self.topics.connectivity,
+            self.topics.requests,
+            self.topics.responses,
+            self.topics.ngsp_probe_replies,
+            self.topics.dossiers,
+        ):
+            self._producer.client.add_topic(topic)
         self._heartbeats = asyncio.create_task(self._heartbeat_loop(), name=f"{self.system}-heartbeat")
         await self._restart_inbox()
 

@@ -33,6 +33,7 @@ def shared_topics(topics: Topics, partitions: int) -> dict[str, int]:
         topics.connectivity: partitions,
         topics.requests: partitions,
         topics.responses: partitions,
+        topics.dossiers: partitions,
         topics.ngsp_requests: partitions,
         topics.ngsp_events: partitions,
         topics.ngsp_probe_replies: partitions,
@@ -60,6 +61,8 @@ class Bus:
         self._wanted: dict[str, int] = {}
         self._last_repair = 0.0
         self._starting = asyncio.Lock()  # several tasks may connect at once; one producer only
+        self._ensured = asyncio.Event()  # set (then replaced) each time topics are added to _wanted
+        self._tracked: set[str] = set()  # topics the producer's metadata refresh covers
 
     @property
     def connected(self) -> bool:
@@ -87,6 +90,7 @@ class Bus:
             await admin.close()
             raise
         self._producer, self._admin = producer, admin
+        self._tracked = set()
 
     async def connect(self, topics: dict[str, int]) -> None:
         """Start, retrying with backoff while the broker is away, then ensure `topics`.
@@ -128,9 +132,17 @@ class Bus:
 
     async def send_all(self, items: Iterable[tuple[str, bytes, str | None]]) -> None:
         """Publish many records at once (batched by the producer) and wait for every acknowledgement."""
+        items = list(items)
+        producer = self.producer
+        # aiokafka refreshes metadata only for topics it was asked to wait for; a topic it knew from its
+        # first full metadata fetch is dropped by the next refresh, and a record for it then waits for a
+        # leader until it times out. Registering every topic we send to keeps them all in the refresh.
+        for topic in {topic for topic, _, _ in items} - self._tracked:
+            producer.client.add_topic(topic)
+            self._tracked.add(topic)
         try:
             futures = [
-                await self.producer.send(topic, value, key=key.encode() if key else None)
+                await producer.send(topic, value, key=key.encode() if key else None)
                 for topic, value, key in items
             ]
             if futures:
@@ -145,6 +157,17 @@ class Bus:
         if new:
             await self._create_missing(new)
             self._wanted.update(new)
+            self._ensured.set()
+            self._ensured = asyncio.Event()
+
+    async def topic_ready(self, topic: str) -> None:
+        """Wait until `topic` has been ensured by `connect` or `ensure_topics`.
+
+        A consumer that subscribes before its topic exists sees no partitions until its next metadata
+        refresh, seconds later; waiting here makes a fresh process consume from its first second.
+        """
+        while topic not in self._wanted:
+            await self._ensured.wait()
 
     async def _create_missing(self, partitions: dict[str, int]) -> None:
         if self._admin is None:
@@ -259,6 +282,7 @@ class Worker(Generic[M]):
                 backoff = 0.5
 
     async def _consume(self) -> None:
+        await self.bus.topic_ready(self.topic)
         consumer = AIOKafkaConsumer(
             self.topic,
             bootstrap_servers=self.bus.bootstrap,
