@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from schemas.messages import (
     INBOX,
     DecodeError,
+    DossierReport,
     Fault,
     Heartbeat,
     Hello,
@@ -182,10 +183,15 @@ class Connector:
     ) -> None:
         await self.stop()
 
-    async def _send(self, topic: str, message: Message) -> None:
+    async def _send(self, topic: str, message: Message, key: str | None = None) -> None:
         assert self._producer is not None
         async with asyncio.timeout(max(self.heartbeat_interval, 5.0)):
-            await self._producer.send_and_wait(topic, encode(message), key=self.system.encode())
+            await self._producer.send_and_wait(topic, encode(message), key=(key or self.system).encode())
+
+    async def report_dossier(self, report: DossierReport) -> None:
+        """Publish a completed dossier to the hub's once-only ledger (keyed by applicant, so one
+        applicant's dossiers stay in order). `report.session_id` must be this connector's session."""
+        await self._send(self.topics.dossiers, report, key=report.applicant)
 
     async def say_hello(self) -> None:
         """Open (or reopen) the session with the hub."""

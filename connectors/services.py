@@ -1,7 +1,9 @@
 """The services the mock provincial systems offer, answered from their own datasets.
 
 Each offering names its provider, its code and request schema (declared in the hub's catalogue), and
-the store lookup that answers it. `serve_datasets` wires a connector's handlers to its stores.
+the store lookup that answers it. `serve_datasets` wires a connector's handlers to its stores, and a
+system holding document types in the once-only catalogue also serves the evidence services
+(`evidence_declarations` gives their declarations for the hub's catalogue).
 """
 
 from collections.abc import Awaitable, Callable
@@ -16,7 +18,17 @@ from connectors.datasets import (
     SocialInsuranceStore,
     SqliteStore,
 )
+from connectors.evidence import EvidenceHolder, evidence_stores
 from connectors.sdk import Connector
+from schemas.onceonly import (
+    EVIDENCE_GET,
+    EVIDENCE_REGISTER,
+    Catalogue,
+    EvidenceAnswer,
+    EvidenceQuery,
+    EvidenceRegistration,
+    load_catalogue,
+)
 
 
 def _by(key: str, pattern: str) -> dict[str, Any]:
@@ -98,13 +110,52 @@ def offerings_of(system: str) -> list[Offering]:
     return [o for o in OFFERINGS if o.system == system]
 
 
-async def serve_datasets(connector: Connector, datasets: Datasets) -> list[SqliteStore]:
-    """Register the connector's handlers over its stores; returns the opened stores (close them after)."""
+def evidence_declarations() -> list[dict[str, Any]]:
+    """The bodies of POST /api/v1/systems/{id}/services declaring a holder's evidence services.
+
+    Request schemas are the contract's own JSON Schemas (Draft 2020-12, local `$defs` references), so
+    the hub refuses a malformed payload before it reaches the holder.
+    """
+    return [
+        {
+            "code": EVIDENCE_GET,
+            "description": "Tra cứu giấy tờ đã có (evidence lookup by document type, subject and day)",
+            "request_schema": EvidenceQuery.model_json_schema(),
+            "response_schema": EvidenceAnswer.model_json_schema(),
+        },
+        {
+            "code": EVIDENCE_REGISTER,
+            "description": "Ghi nhận giấy tờ mới cấp (register a document a completed dossier issued)",
+            "request_schema": EvidenceRegistration.model_json_schema(),
+        },
+    ]
+
+
+async def serve_datasets(
+    connector: Connector, datasets: Datasets, catalogue: Catalogue | None = None
+) -> list[SqliteStore]:
+    """Register the connector's handlers over its stores; returns the opened stores (close them after).
+
+    A system holding document types in `catalogue` (the shipped one by default) also serves
+    `evidence.get` and `evidence.register` over them.
+    """
     stores: dict[type[SqliteStore], SqliteStore] = {}
+
+    async def opened(store: type[SqliteStore]) -> SqliteStore:
+        if store not in stores:
+            stores[store] = await datasets.open(store)
+        return stores[store]
+
     for offering in offerings_of(connector.system):
-        if offering.store not in stores:
-            stores[offering.store] = await datasets.open(offering.store)
-        connector.service(offering.code)(_handler(offering, stores[offering.store]))
+        connector.service(offering.code)(_handler(offering, await opened(offering.store)))
+    catalogue = catalogue or load_catalogue()
+    needed = evidence_stores(connector.system, catalogue)
+    if needed:
+        holder = EvidenceHolder(
+            connector.system, catalogue, [await opened(store) for store in needed], as_of=datasets.as_of
+        )
+        for code, handler in holder.handlers().items():
+            connector.service(code)(handler)
     return list(stores.values())
 
 

@@ -75,6 +75,40 @@ def demo(
 
 
 @app.command()
+def simulate(
+    applicants: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Citizens and businesses filing")
+    ] = 200,
+    dossiers: Annotated[int, typer.Option(min=1, max=10_000_000, help="Dossiers to file")] = 400,
+    rate: Annotated[float, typer.Option(min=0.1, max=10_000, help="Dossiers started per second")] = 50.0,
+    fault_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Chance a holder system is down in each epoch")
+    ] = 0.2,
+    days: Annotated[int, typer.Option(min=1, max=36_500, help="Simulated days the dossiers span")] = 365,
+    citizens: Annotated[int, typer.Option(min=100, max=2_000_000, help="Simulated population")] = 2000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="API port while it runs")] = 8000,
+    seed: Annotated[int, typer.Option(help="Same seed, same plan and faults")] = 7,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report JSON here")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """File dossiers through the one-stop shop while holders fail; print the once-only indicators."""
+    import json
+
+    from lgsp.demo import DemoOptions, run_simulation
+    from lgsp.simulation import SimulationOptions
+
+    _logging(verbose)
+    # The provincial core only: the one-stop shop, the holders, and the exempt system.
+    world = DemoOptions(systems=7, citizens=citizens, port=port, seed=seed)
+    plan = SimulationOptions(
+        applicants=applicants, dossiers=dossiers, rate=rate, fault_rate=fault_rate, days=days, seed=seed
+    )
+    report = _run(run_simulation(Settings(), world, plan, console))
+    if output is not None and report:
+        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@app.command()
 def hub(verbose: Verbose = False) -> None:
     """Run the hub: REST API and bus workers (embedded broker if LGSP_KAFKA_BOOTSTRAP is unset)."""
     from lgsp.api.app import create_app

@@ -6,6 +6,7 @@ import random
 import secrets
 import tempfile
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,13 +27,16 @@ from connectors.datasets import BusinessStore, Datasets, PopulationStore, genera
 from connectors.mock import MockSystem, mock_systems
 from connectors.registration import register_system
 from connectors.sdk import Connector, ExchangeError
-from connectors.services import OFFERINGS, serve_datasets
+from connectors.services import OFFERINGS, evidence_declarations, serve_datasets
 from lgsp.api.app import create_app
 from lgsp.api.server import serving
 from lgsp.bus.broker import bootstrap_servers
+from lgsp.ngsp.gateway import NationalGateway
 from lgsp.ngsp.service import running_gateway
 from lgsp.settings import Settings
+from lgsp.simulation import Simulation, SimulationOptions, prepare, provincial
 from schemas.common import utcnow
+from schemas.onceonly import load_catalogue
 
 
 @dataclass
@@ -43,6 +47,7 @@ class DemoOptions:
     duration: float | None = None
     port: int = 8000
     seed: int = 7
+    dossier_rate: float = 5.0
     fault_every: float = 6.0
     outage: tuple[float, float] = (8.0, 20.0)
 
@@ -82,7 +87,8 @@ class Fleet:
                 await self.connectors[code].start()
                 del self.down_until[code]
                 self._log(f"[green]{code} back up[/]")
-        candidates = [c for c in self.connectors if c not in self.down_until]
+        # The one-stop shop is the client of every exchange and dossier: faults hit the others.
+        candidates = [c for c in self.connectors if c not in self.down_until and c != "MOT-CUA"]
         if candidates:
             code = self.rng.choice(candidates)
             await self.connectors[code].stop()
@@ -176,10 +182,11 @@ def render(
     links: list[dict[str, Any]],
     fleet: Fleet,
     workload: Workload,
+    simulation: Simulation,
     elapsed: float,
     url: str,
 ) -> Group:
-    """The live view: both ratios against target, the systems table, recent faults."""
+    """The live view: both indicators against target, the systems table, exchanges and recent faults."""
     conn = indicators["connectivity"]
     ratios = Panel(
         Group(
@@ -187,6 +194,23 @@ def render(
             _ratio_bar("NGSP", conn["ngsp"]["connected"], conn["ngsp"]["in_scope"], conn["ngsp"]["target"]),
         ),
         title="100% of in-scope systems connected through the LGSP and to the NGSP",
+    )
+    once = indicators["once_only"]
+    once_only = Panel(
+        Group(
+            *(
+                _ratio_bar(label, m["numerator"], m["denominator"], m["target"])
+                for label, m in (
+                    ("dossier", once["by_dossier"]),
+                    ("person", once["by_applicant"]),
+                    ("reuse", once["reuse"]),
+                )
+            )
+        ),
+        title=(
+            "80% of citizens and businesses do not re-provide documents already accepted "
+            f"({simulation.result.filed} dossiers filed)"
+        ),
     )
     table = Table(expand=True, title=f"Systems  ({url})")
     for column in ("system", "agency", "level", "scope", "LGSP", "NGSP", "for", "why"):
@@ -207,11 +231,28 @@ def render(
             else row["ngsp_reason"],
         )
     faults = Panel("\n".join(fleet.events) or "none yet", title="fault schedule")
-    return Group(ratios, table, Columns([_exchanges_panel(workload, elapsed), faults], expand=True))
+    return Group(
+        ratios, once_only, table, Columns([_exchanges_panel(workload, elapsed), faults], expand=True)
+    )
 
 
-async def run_demo(base: Settings, options: DemoOptions, console: Console) -> dict[str, Any]:
-    """Run everything until `duration` passes (or forever); return the last indicators."""
+@dataclass
+class World:
+    """Everything `running_world` started: the hub's URL and an admin client, the fleet, the data."""
+
+    settings: Settings
+    client: httpx.AsyncClient
+    fleet: Fleet
+    datasets: Datasets
+    gateway: NationalGateway
+    url: str
+    ids: dict[str, int]  # system code -> registry id
+
+
+@contextlib.asynccontextmanager
+async def running_world(base: Settings, options: DemoOptions, console: Console) -> AsyncIterator[World]:
+    """Data, broker, NGSP stub, hub and the mock fleet with its services declared and granted to the
+    one-stop shop's agency; everything stops when the context exits."""
     with tempfile.TemporaryDirectory(prefix="lgsp-demo-") as tmp:
         settings = demo_settings(base, options.port, Path(tmp))
         token = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -235,11 +276,35 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> di
                 stack.push_async_callback(connector.stop)
                 for store in await serve_datasets(connector, datasets):
                     stack.push_async_callback(store.close)
-            national = gateway.national.services.values() if gateway.national else []
-            beyond = [Target(s.provider, s.code, s.key) for s in national]
-            workload = await _workload(client, fleet, datasets, beyond, options)
-            return await _watch(client, fleet, workload, options, console, url)
-    raise AssertionError("unreachable")
+            ids = {
+                s["code"]: s["id"]
+                for s in (await client.get("/api/v1/systems", params={"limit": 1000})).json()["items"]
+            }
+            await _declare_services(client, fleet, ids)
+            yield World(settings, client, fleet, datasets, gateway, url, ids)
+
+
+async def run_demo(base: Settings, options: DemoOptions, console: Console) -> dict[str, Any]:
+    """Run everything until `duration` passes (or forever); return the last indicators."""
+    async with running_world(base, options, console) as world:
+        national = world.gateway.national.services.values() if world.gateway.national else []
+        beyond = [Target(s.provider, s.code, s.key) for s in national]
+        workload = await _workload(world, beyond, options)
+        # The demo's own fault schedule takes holders down; the simulation leaves them alone.
+        dossiers = SimulationOptions(
+            applicants=min(300, options.citizens),
+            dossiers=100_000,
+            rate=options.dossier_rate,
+            seed=options.seed,
+        )
+        prepared = await prepare(world.fleet.connectors, world.datasets, dossiers, control_holders=False)
+        filing = asyncio.create_task(prepared.simulation.run(prepared.dossiers), name="dossiers")
+        try:
+            return await _watch(world, workload, prepared.simulation, options, console)
+        finally:
+            filing.cancel()
+            await asyncio.gather(filing, return_exceptions=True)
+            await prepared.close()
 
 
 async def generate_datasets(directory: Path, citizens: int, seed: int, console: Console) -> Datasets:
@@ -255,28 +320,31 @@ async def generate_datasets(directory: Path, citizens: int, seed: int, console: 
         return await generate_all(directory, citizens=citizens, seed=seed, progress=report)
 
 
-async def _workload(
-    client: httpx.AsyncClient, fleet: Fleet, datasets: Datasets, beyond: list[Target], options: DemoOptions
-) -> Workload:
-    """Declare the providers' services, grant them to the one-stop-shop's agency, and sample subjects.
+async def _declare_services(client: httpx.AsyncClient, fleet: Fleet, ids: dict[str, int]) -> None:
+    """Declare the mock systems' services (and the holders' evidence services) and grant them all to the
+    one-stop shop's agency."""
+    holders = load_catalogue().holders()
+    for code in fleet.connectors:
+        declarations = [o.declaration() for o in OFFERINGS if o.system == code]
+        declarations += evidence_declarations() if code in holders else []
+        for declaration in declarations:
+            declared = await client.post(f"/api/v1/systems/{ids[code]}/services", json=declaration)
+            declared.raise_for_status()
+            granted = await client.post(
+                f"/api/v1/systems/{ids[code]}/grants",
+                json={"service": declaration["code"], "client_agency": "VP-UBND"},
+            )
+            granted.raise_for_status()
 
-    The workload calls those and the services `beyond` the province (through the NGSP)."""
+
+async def _workload(world: World, beyond: list[Target], options: DemoOptions) -> Workload:
+    """The exchange workload over the declared services and the services `beyond` the province."""
+    fleet = world.fleet
     present = [o for o in OFFERINGS if o.system in fleet.connectors]
-    ids = {
-        s["code"]: s["id"]
-        for s in (await client.get("/api/v1/systems", params={"limit": 1000})).json()["items"]
-    }
-    for offering in present:
-        declared = await client.post(
-            f"/api/v1/systems/{ids[offering.system]}/services", json=offering.declaration()
-        )
-        declared.raise_for_status()
-        granted = await client.post(
-            f"/api/v1/systems/{ids[offering.system]}/grants",
-            json={"service": offering.code, "client_agency": "VP-UBND"},
-        )
-        granted.raise_for_status()
-    async with await datasets.open(PopulationStore) as people, await datasets.open(BusinessStore) as firms:
+    async with (
+        await world.datasets.open(PopulationStore) as people,
+        await world.datasets.open(BusinessStore) as firms,
+    ):
         citizens = await people.sample_citizens(min(500, options.citizens), options.seed)
         # About one person in twenty-five owns a business: sample well within that.
         tax_codes = await firms.sample_tax_codes(max(1, options.citizens // 50), options.seed)
@@ -326,12 +394,7 @@ async def _connect(
 
 
 async def _watch(
-    client: httpx.AsyncClient,
-    fleet: Fleet,
-    workload: Workload,
-    options: DemoOptions,
-    console: Console,
-    url: str,
+    world: World, workload: Workload, simulation: Simulation, options: DemoOptions, console: Console
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -339,7 +402,7 @@ async def _watch(
     indicators: dict[str, Any] = {}
     traffic = asyncio.create_task(workload.run(options.rate), name="workload")
     try:
-        indicators = await _live(client, fleet, workload, options, console, url, started, next_fault)
+        indicators = await _live(world, workload, simulation, options, console, started, next_fault)
     finally:
         traffic.cancel()
         workload.stop()
@@ -347,29 +410,121 @@ async def _watch(
     return indicators | {
         "exchanges": dict(workload.outcomes),
         "exchanges_per_second": sum(workload.outcomes.values()) / elapsed,
+        "dossiers_filed": simulation.result.filed,
     }
 
 
 async def _live(
-    client: httpx.AsyncClient,
-    fleet: Fleet,
+    world: World,
     workload: Workload,
+    simulation: Simulation,
     options: DemoOptions,
     console: Console,
-    url: str,
     started: float,
     next_fault: float,
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     indicators: dict[str, Any] = {}
+    client = world.client
     with Live(console=console, refresh_per_second=2, transient=False) as live:
         while options.duration is None or loop.time() - started < options.duration:
             now = loop.time()
             if now >= next_fault:
-                await fleet.fault_step(now, options.outage)
+                await world.fleet.fault_step(now, options.outage)
                 next_fault = now + options.fault_every
             indicators = (await client.get("/api/v1/indicators")).json()
             links = (await client.get("/api/v1/connectivity/systems", params={"limit": 1000})).json()["items"]
-            live.update(render(indicators, links, fleet, workload, loop.time() - started, url))
+            view = render(
+                indicators, links, world.fleet, workload, simulation, loop.time() - started, world.url
+            )
+            live.update(view)
             await asyncio.sleep(1)
     return indicators
+
+
+async def run_simulation(
+    base: Settings, options: DemoOptions, simulation: SimulationOptions, console: Console
+) -> dict[str, Any]:
+    """`lgsp simulate`: file a seeded plan of dossiers with holder faults, then report what the hub
+    measured (the once-only report of the simulated period)."""
+    async with running_world(base, options, console) as world:
+
+        async def connected(code: str, link: str = "lgsp") -> bool:
+            status = (await world.client.get(f"/api/v1/systems/{world.ids[code]}/status")).json()
+            return bool(status[f"{link}_connected"])
+
+        async def wait_connected(code: str) -> None:
+            await until(lambda: connected(code), what=f"{code} to connect")
+
+        with console.status("waiting for the one-stop shop and the holders to connect..."):
+            # National lookups need the one-stop shop in the national catalogue: its NGSP link.
+            await until(lambda: connected("MOT-CUA", "ngsp"), what="MOT-CUA to reach the NGSP")
+            for code in provincial(load_catalogue().holders()):
+                await wait_connected(code)
+        prepared = await prepare(
+            world.fleet.connectors, world.datasets, simulation, wait_connected=wait_connected
+        )
+        try:
+            with Progress(*Progress.get_default_columns(), console=console) as progress:
+                bar = progress.add_task("filing dossiers", total=len(prepared.dossiers))
+                await prepared.simulation.run(prepared.dossiers, lambda n: progress.advance(bar, n))
+        finally:
+            await prepared.close()
+        result = prepared.simulation.result
+
+        async def recorded() -> bool:
+            indicators = (await world.client.get("/api/v1/indicators")).json()
+            return bool(indicators["once_only"]["by_dossier"]["denominator"] >= result.filed)
+
+        with console.status("waiting for the ledger to record every dossier..."):
+            await until(recorded, what="the ledger to record every dossier")
+        report: dict[str, Any] = (await world.client.get("/api/v1/reports/once-only")).json()
+        console.print(summary(report, result.filed, result.refused, result.outages))
+        return report | {"filed": result.filed, "refused": result.refused, "outages": result.outages}
+
+
+async def until(check: Callable[[], Awaitable[bool]], *, what: str, patience: float = 60.0) -> None:
+    """Wait until `check()` holds; TimeoutError naming `what` after `patience` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        if await check():
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"gave up waiting for {what} after {patience:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+def summary(report: dict[str, Any], filed: int, refused: int, outages: int) -> Group:
+    """The final tables of a simulation: the three measures, and where re-submissions came from."""
+    measures = Table(title=f"once-only, {filed} dossiers filed ({refused} refused, {outages} holder outages)")
+    for column in ("measure", "numerator", "denominator", "ratio", "target"):
+        measures.add_column(column, justify="left" if column == "measure" else "right")
+    m = report["measures"]
+    for name in ("by_dossier", "by_applicant", "reuse"):
+        value = m[name]
+        ratio = value["ratio"]
+        colour = "green" if ratio is not None and ratio >= value["target"] else "red"
+        shown = f"[{colour}]{ratio:.1%}[/]" if ratio is not None else "-"
+        measures.add_row(
+            name, str(value["numerator"]), str(value["denominator"]), shown, f"{value['target']:.0%}"
+        )
+    points = m["reuse"]["points"]
+    shown_points = "-" if points is None else f"{points:.3f}"
+    measures.caption = f"Decision 766 reuse score: {shown_points} of {m['reuse']['max_points']}"
+    documents = Table(title="documents by type")
+    for column in ("document type", "reused", "first submissions", "re-submissions"):
+        documents.add_column(column, justify="left" if column == "document type" else "right")
+    for line in report["by_document_type"]:
+        documents.add_row(
+            line["document_type"],
+            str(line["reused"]),
+            str(line["first_submissions"]),
+            str(line["resubmissions"]),
+        )
+    causes = Table(title="re-submissions by cause")
+    causes.add_column("cause")
+    causes.add_column("re-submissions", justify="right")
+    for line in report["by_cause"]:
+        causes.add_row(line["cause"], str(line["resubmissions"]))
+    return Group(measures, documents, causes)

@@ -4,12 +4,16 @@ from lgsp.bus.outbox import OutboxMessage
 from lgsp.catalogue.models import Grant, Service
 from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
 from lgsp.exchange.models import ExchangeRecord
+from lgsp.onceonly.models import AcceptedDocument, Dossier, DossierComponentRecord
 from lgsp.registry.models import Agency, ApiKey, System
 from lgsp.security import PlatformSecret
 
 __all__ = [
+    "AcceptedDocument",
     "Agency",
     "ApiKey",
+    "Dossier",
+    "DossierComponentRecord",
     "ExchangeRecord",
     "Grant",
     "HubUptime",

@@ -53,6 +53,11 @@ def keyed_hash(key: bytes, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
+def subject_hash(key: bytes, subject: str) -> str:
+    """The keyed hash a personal id or tax code is stored as, the same in every table."""
+    return keyed_hash(key, f"subject:{subject}")
+
+
 class PlatformSecret(SQLModel, table=True):
     """Secrets generated on first start and shared by every hub process through the database."""
 

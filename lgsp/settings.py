@@ -1,6 +1,7 @@
 """Settings of every LGSP process, from the environment (prefix `LGSP_`) or a `.env` file."""
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,14 @@ class Settings(BaseSettings):
     probe_timeout: float = Field(default=5.0, gt=0, description="A probe answered later than this fails")
     evaluate_interval: float = Field(
         default=1.0, gt=0, description="Seconds between connectivity evaluations"
+    )
+
+    catalogue: Path | None = Field(
+        default=None, description="Once-only catalogue YAML (document types, procedures); unset: shipped"
+    )
+    once_only_target: float = Field(default=0.8, gt=0, le=1, description="Target of the once-only ratios")
+    reuse_max_points: float = Field(
+        default=1.0, gt=0, description="Full points of the Decision 766 reuse indicator on your scorecard"
     )
 
     host: str = "127.0.0.1"

@@ -28,3 +28,18 @@ EXCHANGE_DURATION = Histogram(
     "Request in to response out at the hub, for exchanges a provider answered",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+DOSSIERS = Counter(
+    "lgsp_dossiers_total",
+    "Dossiers recorded in the once-only ledger, by whether any document was re-submitted",
+    ["outcome"],
+)
+DOSSIER_COMPONENTS = Counter(
+    "lgsp_dossier_components_total",
+    "Required documents of recorded dossiers: reused, first_submission or resubmission",
+    ["outcome"],
+)
+ONCE_ONLY_RATIO = Gauge(
+    "lgsp_once_only_ratio",
+    "Once-only measures over every recorded dossier: by_dossier, by_applicant, reuse (NaN: no dossier)",
+    ["measure"],
+)

@@ -1,13 +1,14 @@
 """Every message that travels on the bus, as pydantic models with a `type` discriminator."""
 
 import base64
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from schemas.common import AgencyCode, Link, ProviderAddress, SystemCode, utcnow
+from schemas.onceonly import Code, Document
 
 
 class Message(BaseModel):
@@ -196,6 +197,44 @@ class NgspProbeResult(Message):
     reason: str = Field(default="", max_length=200)
 
 
+class DossierComponent(BaseModel):
+    """What happened to one required document of a dossier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_type: Code
+    #: reused: fetched from the holder, nothing asked of the applicant; submitted: the applicant gave it.
+    source: Literal["reused", "submitted"]
+    #: What the evidence lookup found: held, not_held (the holder answered no), holder_unreachable
+    #: (no answer: disconnected, timed out or failed).
+    lookup: Literal["held", "not_held", "holder_unreachable"]
+    reason: str = Field(default="", max_length=200, description="The holder's reason or the fault code")
+    holder: ProviderAddress
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    issued_on: date
+    valid_until: date | None = None
+
+
+class DossierReport(Message):
+    """One-stop shop -> hub (dossiers topic, keyed by applicant): a completed dossier, for the ledger.
+
+    The hub classifies each submitted component against the ledger of accepted documents (a re-submission
+    matches type, subject and content hash of a document still valid on `received_on`), stores the dossier
+    and makes its inputs and `outputs` accepted documents. `applicant` travels like exchange payloads do;
+    the hub keeps only its keyed hash.
+    """
+
+    type: Literal["dossier_report"] = "dossier_report"
+    dossier_id: UUID
+    office: SystemCode
+    session_id: UUID
+    procedure: Code
+    applicant: str = Field(min_length=1, max_length=64, description="Citizen id or tax code")
+    received_on: date = Field(description="The day the dossier was received (the office's calendar)")
+    components: list[DossierComponent] = Field(min_length=1, max_length=50)
+    outputs: list[Document] = Field(default=[], max_length=50)
+
+
 class DeadLetter(Message):
     """A record a consumer rejected, kept whole so nothing is lost."""
 
@@ -264,3 +303,4 @@ NGSP_REQUESTS: Codec[NgspRegistration | NgspProbeRequest | NgspServiceCall] = Co
 NGSP_RESULTS: Codec[NgspServiceResult] = Codec(NgspServiceResult)
 NGSP_EVENTS: Codec[NgspAck | NgspProbeResult] = Codec(NgspEvent)
 PROBE_REPLIES: Codec[ProbeReply] = Codec(ProbeReply)
+DOSSIERS: Codec[DossierReport] = Codec(DossierReport)

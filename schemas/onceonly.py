@@ -19,7 +19,10 @@ registration filed by a parent produces the child's certificate).
 """
 
 import functools
+import hashlib
+import json
 from collections.abc import Hashable, Iterable
+from datetime import date
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -286,3 +289,71 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.append(key)
         return super().construct_mapping(node, deep)
+
+
+# --- Evidence exchange: what holders answer, and what the one-stop shop reports to the hub ---------
+
+
+def content_hash(document_type: str, subject: str, content: dict[str, Any]) -> str:
+    """The fingerprint of a document's content: SHA-256 over canonical JSON of type, subject, content.
+
+    Holders put it in their answers and applicants' copies carry the same content, so a copy handed in
+    again matches the document accepted before, whoever computes it.
+    """
+    canonical = json.dumps(
+        {"type": document_type, "subject": subject, "content": content},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Document(BaseModel):
+    """One issued document as a holder describes it (evidence, in OOTS terms)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_type: Code
+    subject: str = Field(min_length=1, max_length=64, description="Citizen id or tax code")
+    issued_on: date
+    valid_until: date | None = Field(default=None, description="Last day it is valid; None: no expiry")
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    def valid_on(self, day: date) -> bool:
+        """Issued by `day` and not expired on it."""
+        return self.issued_on <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+class EvidenceQuery(BaseModel):
+    """Payload of a holder's `evidence.get`: does it hold a valid `document_type` about `subject` on `on`?"""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_type: Code
+    subject: str = Field(min_length=1, max_length=64)
+    on: date
+
+
+class EvidenceAnswer(BaseModel):
+    """Answer of `evidence.get`: the document if held and valid on the asked day; else why not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    held: bool
+    document: Document | None = None
+    reason: str = Field(default="", max_length=200, description="Why not held: 'not found', 'expired'...")
+
+
+class EvidenceRegistration(BaseModel):
+    """Payload of a holder's `evidence.register`: a document a completed dossier issued, to hold from now."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document: Document
+
+
+#: The services every holder offers, by code.
+EVIDENCE_GET = "evidence.get"
+EVIDENCE_REGISTER = "evidence.register"

@@ -25,6 +25,11 @@ class Topics:
         return f"{self.prefix}.responses"
 
     @property
+    def dossiers(self) -> str:
+        """One-stop shops -> hub: completed dossiers for the once-only ledger, keyed by applicant."""
+        return f"{self.prefix}.dossiers"
+
+    @property
     def ngsp_requests(self) -> str:
         """Hub -> NGSP: catalogue registrations, probe requests and service calls beyond the province."""
         return f"{self.prefix}.ngsp.requests"

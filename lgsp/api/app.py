@@ -25,10 +25,13 @@ from lgsp.exchange import router as exchange_router
 from lgsp.exchange.facade import ExchangeFacade
 from lgsp.exchange.service import ExchangeRouter
 from lgsp.indicators import router as indicators_router
+from lgsp.onceonly import router as onceonly_router
+from lgsp.onceonly.service import Ledger
 from lgsp.registry import router as registry_router
 from lgsp.runtime import Runtime
 from lgsp.security import platform_key
 from lgsp.settings import Settings
+from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -84,7 +87,9 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         tracker = ConnectivityTracker(settings, database, bus, key)
         router = ExchangeRouter(settings, database, bus, key)
         facade = ExchangeFacade(router)
+        ledger = Ledger(settings, database, bus, key, router.directory, load_catalogue(settings.catalogue))
         app.state.facade = facade
+        app.state.catalogue = ledger.catalogue
         outbox = OutboxRelay(database, bus)
         app.state.settings = settings
         app.state.database = database
@@ -101,6 +106,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
                 router.requests,
                 router.responses,
                 router.ngsp_results,
+                ledger.worker,
             ],
         )
         # The API serves as soon as the database is ready; the bus connects in the background, and
@@ -111,6 +117,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
             ),
             *tracker.tasks(),
             *router.tasks(),
+            *ledger.tasks(),
             *facade.tasks(),
             asyncio.create_task(outbox.run(), name="outbox"),
         ]
@@ -138,4 +145,5 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
     app.include_router(connectivity_router.router)
     app.include_router(exchange_router.router)
     app.include_router(indicators_router.router)
+    app.include_router(onceonly_router.router)
     return app

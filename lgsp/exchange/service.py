@@ -16,7 +16,7 @@ from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
 from lgsp.exchange.directory import HUB, Directory, load_directory
 from lgsp.exchange.models import ExchangeRecord, Outcome
-from lgsp.security import keyed_hash
+from lgsp.security import subject_hash
 from lgsp.settings import Settings
 from monitoring.metrics import EXCHANGE_DURATION, EXCHANGES
 from schemas.common import split_address, utcnow
@@ -147,9 +147,7 @@ class ExchangeRouter:
                 "client": request.client,
                 "provider": request.provider,
                 "service": request.service,
-                "subject_hash": keyed_hash(self.key, f"subject:{request.subject}")
-                if request.subject
-                else None,
+                "subject_hash": subject_hash(self.key, request.subject) if request.subject else None,
                 "request_in_at": admission.received_at,
                 "request_size": admission.size,
                 "deadline": admission.received_at + timedelta(milliseconds=request.timeout_ms),

@@ -1,6 +1,6 @@
 """The published indicators: the shape DESIGN.md section 8 fixes for GET /api/v1/indicators."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -28,10 +28,21 @@ class RatioIndicator(BaseModel):
     target: float = 0.8
 
 
+class ReuseIndicator(RatioIndicator):
+    """The reuse rate with its Decision 766/QĐ-TTg score: full points from 80%, else pro rata."""
+
+    points: float | None = Field(description="rate * max_points / 0.8, at most max_points; null: no dossier")
+    max_points: float
+
+
 class OnceOnlyIndicators(BaseModel):
+    """The three measures of DESIGN.md section 6 over dossiers received in [start, end)."""
+
+    start: date | None = Field(description="First day counted; null: from the first dossier")
+    end: date | None = Field(description="Day after the last one counted; null: up to now")
     by_dossier: RatioIndicator
     by_applicant: RatioIndicator
-    reuse: RatioIndicator
+    reuse: ReuseIndicator
 
 
 class Indicators(BaseModel):
@@ -45,3 +56,14 @@ class Indicators(BaseModel):
 def ratio(numerator: int, denominator: int) -> float | None:
     """numerator / denominator, or None when there is nothing to divide by."""
     return numerator / denominator if denominator else None
+
+
+#: Decision 766/QĐ-TTg gives the reuse indicator full points at this rate or more.
+FULL_POINTS_AT = 0.8
+
+
+def points_766(rate: float | None, max_points: float) -> float | None:
+    """The Decision 766 score of a reuse rate: max_points from 80%, else rate * max_points / 80%."""
+    if rate is None:
+        return None
+    return max_points if rate >= FULL_POINTS_AT else rate * max_points / FULL_POINTS_AT

@@ -1,15 +1,34 @@
 """GET /api/v1/indicators: public, the published figures."""
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from lgsp.db import SessionDep
+from lgsp.errors import BadRequest
 from lgsp.indicators.models import Indicators
 from lgsp.indicators.service import current_indicators
+from lgsp.runtime import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["indicators"])
 
+#: A reporting period as query parameters: dossiers received from `from` up to the day before `to`.
+PeriodStart = Annotated[date | None, Query(alias="from", description="First day counted (inclusive)")]
+PeriodEnd = Annotated[date | None, Query(alias="to", description="Day after the last one counted")]
+
+
+def check_period(start: date | None, end: date | None) -> None:
+    """A period must not end before it starts."""
+    if start is not None and end is not None and end <= start:
+        raise BadRequest(f"the period ends ({end}) before it starts ({start})")
+
 
 @router.get("/indicators", response_model=Indicators)
-async def get_indicators(session: SessionDep) -> Indicators:
-    """Connectivity (LGSP and NGSP links) and once-only indicators, now. No key needed."""
-    return await current_indicators(session)
+async def get_indicators(
+    session: SessionDep, runtime: RuntimeDep, start: PeriodStart = None, end: PeriodEnd = None
+) -> Indicators:
+    """Connectivity (LGSP and NGSP links) now, and the once-only measures over a period of dossiers
+    (every dossier when no period is given). No key needed."""
+    check_period(start, end)
+    return await current_indicators(session, runtime.settings, start, end)

@@ -5,16 +5,23 @@ answer from the population and business stores of the generated datasets. Other 
 here too: a province's civil-status system holds the birth records of the citizens whose id says they
 were registered there (the first three digits of a citizen id are the province of registration), so a
 request from this province about a migrant goes to the province the migrant was born in.
+
+The population database also holds document types of the once-only catalogue (identity, residence
+confirmation): it answers `evidence.get` and `evidence.register` like the mock provincial holders do,
+with the same `EvidenceHolder`.
 """
 
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from connectors.datasets import BusinessStore, Datasets, PopulationStore
+from connectors.datasets import DEFAULT_AS_OF, BusinessStore, Datasets, PopulationStore
+from connectors.evidence import EvidenceHolder
 from schemas.common import NATIONAL
 from schemas.messages import Fault
+from schemas.onceonly import Catalogue, load_catalogue
 
 Lookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 
@@ -49,9 +56,21 @@ class NationalService:
 
 
 class NationalSide:
-    """The services the NGSP reaches beyond this province, answered from the national stores."""
+    """The services the NGSP reaches beyond this province, answered from the national stores.
 
-    def __init__(self, population: PopulationStore, business: BusinessStore) -> None:
+    `services` are the record lookups asked by one key; `holders` the national holders of once-only
+    document types (those of `catalogue`, the shipped one by default, at a `VN/` address) by provider,
+    serving the evidence services. `as_of` is the datasets' reference date.
+    """
+
+    def __init__(
+        self,
+        population: PopulationStore,
+        business: BusinessStore,
+        *,
+        catalogue: Catalogue | None = None,
+        as_of: date = DEFAULT_AS_OF,
+    ) -> None:
         self.population = population
         self.business = business
         services = [
@@ -84,11 +103,20 @@ class NationalSide:
                 )
             )
         self.services = {(s.provider, s.code): s for s in services}
+        # Kept apart from the keyed lookups: an evidence payload is a structured document query, and
+        # callers (the demo's workload) read `services` as lookups by one key.
+        catalogue = catalogue or load_catalogue()
+        self.holders = {
+            holder: EvidenceHolder(holder, catalogue, [population, business], as_of=as_of)
+            for holder in sorted(catalogue.holders())
+            if holder.startswith(f"{NATIONAL}/")
+        }
 
     @classmethod
     async def open(cls, datasets: Datasets) -> "NationalSide":
         """The national side over the population and business stores of `datasets`."""
-        return cls(await datasets.open(PopulationStore), await datasets.open(BusinessStore))
+        population, business = await datasets.open(PopulationStore), await datasets.open(BusinessStore)
+        return cls(population, business, as_of=datasets.as_of)
 
     async def close(self) -> None:
         """Close the stores."""
@@ -97,10 +125,17 @@ class NationalSide:
 
     def providers(self) -> set[str]:
         """Every provider address served here."""
-        return {provider for provider, _ in self.services}
+        return {provider for provider, _ in self.services} | set(self.holders)
 
     async def answer(self, provider: str, service: str, payload: dict[str, Any]) -> dict[str, Any] | Fault:
         """The answer of `provider`'s `service`, shaped like the provincial mock systems' answers."""
+        holder = self.holders.get(provider)
+        evidence = holder.handlers().get(service) if holder is not None else None
+        if evidence is not None:
+            try:
+                return await evidence(payload)
+            except ValueError as exc:  # a malformed query, or a type this holder does not hold
+                return Fault(code="client.bad_request", message=str(exc)[:1000])
         offered = self.services.get((provider, service))
         if offered is None:
             what = "no such provider" if provider not in self.providers() else f"no service {service}"

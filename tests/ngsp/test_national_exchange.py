@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from connectors.datasets import BusinessStore, Datasets, PopulationStore, generate_all
+from connectors.evidence import dataset_document
 from connectors.sdk import Connector, ExchangeError
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.ngsp.gateway import NationalGateway
 from lgsp.ngsp.national import PROVINCES
 from lgsp.ngsp.service import running_gateway
 from lgsp.settings import Settings
+from schemas.onceonly import EVIDENCE_GET, EVIDENCE_REGISTER, Document, EvidenceAnswer, content_hash
 from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
 from tests.exchange.conftest import records
 
@@ -102,6 +104,38 @@ async def test_an_inter_provincial_request_reaches_the_province_of_birth(beyond:
     assert [r.crossed_ngsp for r in await records(beyond.settings)] == [True, True]
 
 
+async def test_the_population_database_holds_identity_evidence_and_takes_registrations(
+    beyond: Beyond,
+) -> None:
+    async with await beyond.datasets.open(PopulationStore) as people:
+        [citizen] = await people.sample_citizens(1, seed=7)
+        person = await people.person(citizen)
+    on = beyond.datasets.as_of
+    query = {"document_type": "identity", "subject": citizen, "on": on.isoformat()}
+    answer = EvidenceAnswer.model_validate(
+        await beyond.client.request("VN/DAN-CU", EVIDENCE_GET, query, subject=citizen)
+    )
+    assert answer.held
+    assert answer.document == dataset_document("identity", citizen, person, None, on=on, as_of=on)
+    issued = Document(
+        document_type="residence-confirmation",
+        subject=citizen,
+        issued_on=on,
+        valid_until=None,
+        content_hash=content_hash("residence-confirmation", citizen, {"household_id": "new"}),
+    )
+    registration = {"document": issued.model_dump(mode="json")}
+    assert await beyond.client.request("VN/DAN-CU", EVIDENCE_REGISTER, registration) == {"registered": True}
+    query["document_type"] = "residence-confirmation"
+    answer = EvidenceAnswer.model_validate(await beyond.client.request("VN/DAN-CU", EVIDENCE_GET, query))
+    assert answer.document == issued
+    assert [(r.service, r.outcome, r.crossed_ngsp) for r in await records(beyond.settings)] == [
+        (EVIDENCE_GET, "success", True),
+        (EVIDENCE_REGISTER, "success", True),
+        (EVIDENCE_GET, "success", True),
+    ]
+
+
 @pytest.mark.parametrize(
     ("who", "provider", "service", "payload", "code"),
     [
@@ -115,6 +149,13 @@ async def test_an_inter_provincial_request_reaches_the_province_of_birth(beyond:
             "client.unknown_service",
         ),
         ("client", "VN/DAN-CU", "citizen.get", {"citizen_id": "79"}, "client.bad_request"),
+        (
+            "client",
+            "VN/DAN-CU",
+            "evidence.get",
+            {"document_type": "birth-certificate", "subject": "079203001234", "on": "2026-07-01"},
+            "client.bad_request",
+        ),
     ],
 )
 async def test_the_ngsp_refuses_with_a_code_and_a_record(

@@ -1,0 +1,112 @@
+"""Dossiers and the once-only report over REST: for admins, operators and auditors."""
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from lgsp.api.paging import Limit, Offset, Page
+from lgsp.db import SessionDep
+from lgsp.errors import NotFound
+from lgsp.indicators.router import PeriodEnd, PeriodStart, check_period
+from lgsp.onceonly.models import Dossier, DossierComponentPublic, DossierComponentRecord, DossierPublic
+from lgsp.onceonly.report import OnceOnlyReport, once_only_report, report_csv, report_html
+from lgsp.registry.auth import CallerDep
+from lgsp.registry.models import Role
+from lgsp.runtime import RuntimeDep
+
+router = APIRouter(prefix="/api/v1", tags=["once-only"])
+READERS = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR)
+
+
+class DossierDetail(DossierPublic):
+    """A dossier with what happened to each of its required documents."""
+
+    documents: list[DossierComponentPublic]
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    HTML = "html"
+
+
+@router.get("/dossiers", response_model=Page[DossierPublic])
+async def list_dossiers(
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    procedure: Annotated[str | None, Query(max_length=64)] = None,
+    resubmitted: Annotated[bool | None, Query(description="Only dossiers with (or without) one")] = None,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
+) -> Page[DossierPublic]:
+    """Recorded dossiers, newest first; applicants appear only as keyed hashes."""
+    caller.require(*READERS)
+    check_period(start, end)
+    query = select(Dossier)
+    if procedure is not None:
+        query = query.where(col(Dossier.procedure) == procedure)
+    if resubmitted is not None:
+        query = query.where((col(Dossier.resubmissions) > 0) == resubmitted)
+    if start is not None:
+        query = query.where(col(Dossier.received_on) >= start)
+    if end is not None:
+        query = query.where(col(Dossier.received_on) < end)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.exec(
+        query.order_by(col(Dossier.received_on).desc(), col(Dossier.id)).limit(limit).offset(offset)
+    )
+    return Page(
+        items=[DossierPublic.model_validate(r) for r in rows],
+        total=int(total or 0),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/dossiers/{dossier_id}", response_model=DossierDetail)
+async def get_dossier(dossier_id: str, session: SessionDep, caller: CallerDep) -> DossierDetail:
+    """One dossier with its documents: reused, submitted first time, or re-submitted and why."""
+    caller.require(*READERS)
+    dossier = await session.get(Dossier, dossier_id[:36])
+    if dossier is None:
+        raise NotFound(f"no dossier {dossier_id}")
+    parts = await session.exec(
+        select(DossierComponentRecord)
+        .where(col(DossierComponentRecord.dossier_id) == dossier.id)
+        .order_by(col(DossierComponentRecord.id))
+    )
+    return DossierDetail.model_validate(
+        dossier, update={"documents": [DossierComponentPublic.model_validate(p) for p in parts]}
+    )
+
+
+@router.get(
+    "/reports/once-only",
+    response_model=OnceOnlyReport,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+async def get_once_only_report(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
+    format: ReportFormat = ReportFormat.JSON,
+) -> OnceOnlyReport | Response:
+    """The three once-only measures for a period, by procedure, by document type and by cause of
+    re-submission; as JSON, CSV or a printable HTML page."""
+    caller.require(*READERS)
+    check_period(start, end)
+    report = await once_only_report(session, runtime.settings, request.app.state.catalogue, start, end)
+    if format is ReportFormat.CSV:
+        return PlainTextResponse(report_csv(report), media_type="text/csv")
+    if format is ReportFormat.HTML:
+        return HTMLResponse(report_html(report))
+    return report
