@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/lgsp demo $(ARGS)
 
 test: $(STAMP)
+	scripts/ensure-tools.sh
 	scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
