@@ -244,3 +244,32 @@ def db_upgrade() -> None:
 
     _run(main())
     console.print("database is at the newest revision")
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: a hash chain over records and changes.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain in LGSP_DATABASE_URL; exit 1 at the first broken link, saying what broke."""
+    from lgsp.audit.service import verify
+    from lgsp.db import Database
+
+    async def main() -> Any:
+        database = Database(Settings().database_url)
+        try:
+            with console.status("verifying the audit chain..."):
+                return await verify(database)
+        finally:
+            await database.dispose()
+
+    result = _run(main())
+    if result.ok:
+        console.print(f"[green]audit chain intact[/]: {result.links:,} links, last hash {result.last_hash}")
+        return
+    console.print(
+        f"[red]audit chain broken at link {result.broken_at}[/] ({result.kind} {result.ref}): "
+        f"{result.problem}; {result.links:,} links verified before it"
+    )
+    raise typer.Exit(1)

@@ -1,5 +1,6 @@
 """Imports every table module so the metadata (and Alembic) sees the whole schema."""
 
+from lgsp.audit.models import AuditEntry, IndicatorSnapshot, RegistryEvent
 from lgsp.bus.outbox import OutboxMessage
 from lgsp.catalogue.models import Grant, Service
 from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
@@ -12,14 +13,17 @@ __all__ = [
     "AcceptedDocument",
     "Agency",
     "ApiKey",
+    "AuditEntry",
     "Dossier",
     "DossierComponentRecord",
     "ExchangeRecord",
     "Grant",
     "HubUptime",
+    "IndicatorSnapshot",
     "LinkStateChange",
     "OutboxMessage",
     "PlatformSecret",
+    "RegistryEvent",
     "Service",
     "System",
     "SystemStatus",

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Full points of the Decision 766 reuse indicator on your scorecard"
     )
 
+    audit_seal_interval: float = Field(default=1.0, gt=0, description="Seconds between audit-chain sealing")
+    audit_snapshot_interval: float = Field(
+        default=900.0, gt=0, description="Seconds between indicator snapshots kept in the audit trail"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 
 from lgsp import __version__
 from lgsp.api import health
+from lgsp.audit import router as audit_router
+from lgsp.audit.service import AuditTrail
 from lgsp.bus.kafka import Bus, shared_topics
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.catalogue import router as catalogue_router
@@ -87,6 +89,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         tracker = ConnectivityTracker(settings, database, bus, key)
         router = ExchangeRouter(settings, database, bus, key)
         facade = ExchangeFacade(router)
+        audit = AuditTrail(settings, database)
         ledger = Ledger(settings, database, bus, key, router.directory, load_catalogue(settings.catalogue))
         app.state.facade = facade
         app.state.catalogue = ledger.catalogue
@@ -118,6 +121,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
             *tracker.tasks(),
             *router.tasks(),
             *ledger.tasks(),
+            *audit.tasks(),
             *facade.tasks(),
             asyncio.create_task(outbox.run(), name="outbox"),
         ]
@@ -146,4 +150,5 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
     app.include_router(exchange_router.router)
     app.include_router(indicators_router.router)
     app.include_router(onceonly_router.router)
+    app.include_router(audit_router.router)
     return app

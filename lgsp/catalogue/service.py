@@ -4,6 +4,7 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lgsp.audit.events import record_event
 from lgsp.catalogue.models import Grant, GrantCreate, GrantPublic, Service, ServiceCreate, ServicePublic
 from lgsp.errors import BadRequest, Conflict, NotFound
 from lgsp.registry.auth import Caller
@@ -29,6 +30,7 @@ async def declare_service(
         raise Conflict(f"system {provider.code} already provides service {data.code}")
     service = Service.model_validate(data, update={"system_id": system_id})
     session.add(service)
+    record_event(session, caller, "service.declared", f"{provider.code}/{data.code}")
     await session.commit()
     return _public(service, provider)
 
@@ -58,6 +60,7 @@ async def withdraw_service(session: AsyncSession, caller: Caller, system_id: int
     service = await _service(session, system_id, code)
     await session.exec(delete(Grant).where(col(Grant.service_id) == service.id))
     await session.delete(service)
+    record_event(session, caller, "service.withdrawn", f"{provider.code}/{code}")
     await session.commit()
 
 
@@ -96,6 +99,14 @@ async def grant_access(
     session.add(grant)
     service.updated_at = utcnow()  # so caches keyed on catalogue changes see it
     session.add(service)
+    record_event(
+        session,
+        caller,
+        "grant.issued",
+        f"{provider.code}/{service.code}",
+        client_system=data.client_system,
+        client_agency=data.client_agency,
+    )
     await session.commit()
     return GrantPublic(
         id=grant.id or 0,
@@ -137,6 +148,7 @@ async def revoke_grant(session: AsyncSession, caller: Caller, system_id: int, gr
     if grant is None or service is None or service.system_id != system_id:
         raise NotFound(f"no grant {grant_id} on system {system_id}")
     await session.delete(grant)
+    record_event(session, caller, "grant.revoked", f"{provider.code}/{service.code}", grant=grant_id)
     await session.commit()
 
 

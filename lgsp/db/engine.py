@@ -1,6 +1,7 @@
 """Async engine and sessions on SQLite (aiosqlite) or PostgreSQL (asyncpg), one code path for both."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,7 +14,7 @@ from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -58,6 +59,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Advisory lock ids of the work only one process may do at a time.
+MIGRATION_LOCK = 7239001
+AUDIT_LOCK = 7239002
+
+
 class Database:
     """One engine and its session factory."""
 
@@ -76,16 +82,23 @@ class Database:
         """`sqlite` or `postgresql`."""
         return self.engine.dialect.name
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (idempotent; safe with several hubs on PG)."""
+    @contextlib.asynccontextmanager
+    async def exclusive(self, lock: int) -> AsyncIterator[AsyncConnection]:
+        """A transaction that holds `lock` against every other process of the installation until it ends.
+
+        PostgreSQL: a transaction-scoped advisory lock. SQLite: the database's write lock, taken at the
+        start (pysqlite would otherwise begin late, and DDL outside any transaction).
+        """
         async with self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                # Several hub processes may start at once: serialise their migrations.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(7239001)"))
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
             elif self.dialect == "sqlite":
-                # pysqlite runs DDL outside any transaction: take the write lock first, so the migration is
-                # atomic and a second process waits for it (busy_timeout) instead of failing half-way.
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent; safe with several hubs at once)."""
+        async with self.exclusive(MIGRATION_LOCK) as conn:
             await conn.run_sync(_upgrade)
 
     async def ping(self) -> None:

@@ -41,6 +41,7 @@ class ExchangeRecord(ExchangeRecordBase, table=True):
 
     deadline: datetime = Field(sa_type=UTCDateTime)
     reply_to: str | None = Field(default=None, max_length=249, description="Result topic, if not the inbox")
+    audit_seq: int | None = Field(default=None, index=True, description="Its link in the audit chain")
 
 
 class ExchangeRecordPublic(ExchangeRecordBase):

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 async def create_agency(data: AgencyCreate, session: SessionDep, caller: CallerDep) -> AgencyPublic:
     """Register an agency (admin)."""
     caller.require(Role.ADMIN)
-    return AgencyPublic.model_validate(await service.create_agency(session, data))
+    return AgencyPublic.model_validate(await service.create_agency(session, caller, data))
 
 
 @router.get("/agencies", response_model=list[AgencyPublic])

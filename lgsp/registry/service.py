@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lgsp.audit.events import record_event
 from lgsp.bus.outbox import enqueue
 from lgsp.connectivity.models import SystemStatus
 from lgsp.errors import BadRequest, Conflict, NotFound
@@ -37,12 +38,13 @@ def may_exist(row_id: int) -> bool:
     return 1 <= row_id <= _MAX_ID
 
 
-async def create_agency(session: AsyncSession, data: AgencyCreate) -> Agency:
+async def create_agency(session: AsyncSession, caller: Caller, data: AgencyCreate) -> Agency:
     """Register an agency; 409 if its code is taken."""
     if await session.get(Agency, data.code) is not None:
         raise Conflict(f"agency {data.code} already exists")
     agency = Agency.model_validate(data)
     session.add(agency)
+    record_event(session, caller, "agency.registered", agency.code, name=agency.name, level=agency.level)
     await session.commit()
     return agency
 
@@ -106,6 +108,16 @@ async def register_system(
     session.add(key)
     if not system.exempt:
         enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+    record_event(
+        session,
+        caller,
+        "system.registered",
+        system.code,
+        agency=system.agency_code,
+        level=system.level,
+        kind=system.kind,
+        exempt=system.exempt,
+    )
     await session.commit()
     return system, plaintext
 
@@ -149,6 +161,7 @@ async def update_system(
     session.add(system)
     if system.exempt != was_exempt or "name" in changes:
         enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+    record_event(session, caller, "system.updated", system.code, **changes)
     await session.commit()
     return system
 
@@ -165,6 +178,7 @@ async def retire_system(
     session.add(system)
     await _revoke_system_keys(session, system_id)
     enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+    record_event(session, caller, "system.retired", system.code)
     await session.commit()
 
 
@@ -185,6 +199,7 @@ async def rotate_system_key(session: AsyncSession, caller: Caller, system_id: in
     await _revoke_system_keys(session, system_id)
     key, plaintext = _new_system_key(system)
     session.add(key)
+    record_event(session, caller, "system.key_rotated", system.code)
     await session.commit()
     return plaintext
 
@@ -203,6 +218,10 @@ async def create_key(session: AsyncSession, caller: Caller, data: ApiKeyCreate) 
         label=data.label,
     )
     session.add(key)
+    await session.flush()
+    record_event(
+        session, caller, "key.issued", str(key.id), role=key.role, agency=key.agency_code, label=key.label
+    )
     await session.commit()
     return key, issued.plaintext
 
@@ -222,4 +241,5 @@ async def revoke_key(session: AsyncSession, caller: Caller, key_id: int) -> None
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        record_event(session, caller, "key.revoked", str(key_id))
         await session.commit()
