@@ -205,8 +205,8 @@ def connector(
     With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH) also serves its services from them.
     """
     from connectors.datasets import Datasets
-    from connectors.sdk import Connector
     from connectors.services import serve_datasets
+    from lgsp.demo import tuned_connector
 
     _logging(verbose)
     settings = Settings()
@@ -214,13 +214,7 @@ def connector(
         raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
 
     async def main() -> None:
-        async with Connector(
-            system,
-            api_key,
-            settings.kafka_bootstrap or "",
-            topic_prefix=settings.topic_prefix,
-            heartbeat_interval=settings.heartbeat_interval,
-        ) as running:
+        async with tuned_connector(settings, system, api_key, settings.kafka_bootstrap or "") as running:
             stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
             try:
                 console.print(f"{system} connected to {settings.kafka_bootstrap}")

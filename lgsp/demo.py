@@ -72,6 +72,19 @@ def demo_settings(base: Settings, port: int, workdir: Path) -> Settings:
     return base.model_copy(update=changes)
 
 
+def tuned_connector(settings: Settings, system: str, api_key: str, bootstrap: str) -> Connector:
+    """A connector whose heartbeats, consumer session and inbox watchdog match the hub's `settings`."""
+    return Connector(
+        system,
+        api_key,
+        bootstrap,
+        topic_prefix=settings.topic_prefix,
+        heartbeat_interval=settings.heartbeat_interval,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        inbox_watchdog=3 * settings.probe_interval,
+    )
+
+
 @dataclass
 class Fleet:
     """The mock systems' connectors and the fault schedule that takes them down and up."""
@@ -380,15 +393,7 @@ async def _connect(
     client: httpx.AsyncClient, system: MockSystem, settings: Settings, bootstrap: str
 ) -> Connector:
     registered = await register_system(client, system.registration())
-    connector = Connector(
-        registered.code,
-        registered.api_key,
-        bootstrap,
-        topic_prefix=settings.topic_prefix,
-        heartbeat_interval=settings.heartbeat_interval,
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        inbox_watchdog=3 * settings.probe_interval,
-    )
+    connector = tuned_connector(settings, registered.code, registered.api_key, bootstrap)
     await connector.start()
     return connector
 

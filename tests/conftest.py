@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from connectors.sdk import Connector
 from lgsp.api.app import create_app
 from lgsp.bus.broker import EmbeddedBroker
+from lgsp.demo import tuned_connector
 from lgsp.settings import Settings
 
 PG_SERVER = os.environ.get("LGSP_TEST_PG", "postgres@127.0.0.1:5432")
@@ -157,12 +158,4 @@ async def make_system(
 
 def connector_for(system: dict[str, Any], settings: Settings, bootstrap: str) -> Connector:
     """A connector for a system registered with `make_system`, tuned like the hub in `settings`."""
-    return Connector(
-        system["code"],
-        system["api_key"],
-        bootstrap,
-        topic_prefix=settings.topic_prefix,
-        heartbeat_interval=settings.heartbeat_interval,
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        inbox_watchdog=3 * settings.probe_interval,
-    )
+    return tuned_connector(settings, system["code"], system["api_key"], bootstrap)
