@@ -41,6 +41,7 @@ class Directory:
 
     members: dict[str, Member]
     offers: dict[tuple[str, str], Offer]
+    codes: dict[int, str] = field(default_factory=dict)  # live system id -> code
 
     def session_of(self, system: str) -> UUID | None:
         """The session a system's hello opened, if any."""
@@ -49,7 +50,7 @@ class Directory:
 
     def code_of(self, system_id: int) -> str | None:
         """A live system's code from its id."""
-        return next((code for code, m in self.members.items() if m.id == system_id), None)
+        return self.codes.get(system_id)
 
     def check(self, request: ServiceRequest, *, authenticated: bool = False) -> Fault | None:
         """Deny by default: the first reason this request may not go through, or None.
@@ -134,4 +135,4 @@ async def load_directory(session: AsyncSession) -> Directory:
             granted.clients.add(grant.client_system_id)
         if grant.client_agency_code is not None:
             granted.agencies.add(grant.client_agency_code)
-    return Directory(members, offers)
+    return Directory(members, offers, ids)
