@@ -129,35 +129,33 @@ class Simulation:
                 await asyncio.gather(*tasks)  # outages change between epochs, never under a dossier
                 tasks.clear()
                 await self._draw_faults()
-            lock = self._locks[dossier.applicant]
-            await lock.acquire()  # taken in plan order, so the applicant's dossiers stay in order
-            tasks.append(asyncio.create_task(self._file(dossier, lock, progress)))
+            tasks.append(asyncio.create_task(self._file(dossier, progress)))
             await asyncio.sleep(1 / self.options.rate)
         await asyncio.gather(*tasks)
         await self._draw_faults(clear=True)
 
-    async def _file(
-        self, dossier: PlannedDossier, lock: asyncio.Lock, progress: Callable[[int], None] | None
-    ) -> None:
+    async def _file(self, dossier: PlannedDossier, progress: Callable[[int], None] | None) -> None:
+        # Tasks start in creation order and the lock queues its waiters first come, first served, so one
+        # applicant's dossiers are filed in plan order while other applicants' go ahead.
+        async with self._locks[dossier.applicant]:
+            await self._file_now(dossier)
+        if progress is not None:
+            progress(1)
+
+    async def _file_now(self, dossier: PlannedDossier) -> None:
+        requires = self.catalogue.procedure(dossier.procedure).requires
+        brought = {t: await self._copy(t, dossier) for t in requires}
+        filing = Filing(
+            dossier.procedure, dossier.applicant, dossier.day, brought, issued_to=self._issued_to(dossier)
+        )
         try:
-            brought = {
-                t: await self._copy(t, dossier) for t in self.catalogue.procedure(dossier.procedure).requires
-            }
-            filing = Filing(
-                dossier.procedure, dossier.applicant, dossier.day, brought, issued_to=self._issued_to(dossier)
-            )
-            try:
-                report = await self.shop.file(filing)
-            except MissingDocument:
-                self.result.refused += 1
-                return
-            self.result.filed += 1
-            for output in report.outputs:
-                self.wallets[output.subject][output.document_type] = output
-        finally:
-            lock.release()
-            if progress is not None:
-                progress(1)
+            report = await self.shop.file(filing)
+        except MissingDocument:
+            self.result.refused += 1
+            return
+        self.result.filed += 1
+        for output in report.outputs:
+            self.wallets[output.subject][output.document_type] = output
 
     def _issued_to(self, dossier: PlannedDossier) -> dict[str, str]:
         """A business registered by a citizen gets its own tax code (derived from the dossier)."""
