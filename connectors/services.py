@@ -1,14 +1,18 @@
 """The services the mock provincial systems offer, answered from their own datasets.
 
 Each offering names its provider, its code and request schema (declared in the hub's catalogue), and
-the store lookup that answers it. `serve_datasets` wires a connector's handlers to its stores, and a
+how its store answers a payload: most are read-only lookups (`lookup`), the document-management
+system's `document.route` writes. `serve_datasets` wires a connector's handlers to its stores, and a
 system holding document types in the once-only catalogue also serves the evidence services
 (`evidence_declarations` gives their declarations for the hub's catalogue).
 """
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from connectors.datasets import (
     BusinessStore,
@@ -18,6 +22,7 @@ from connectors.datasets import (
     SocialInsuranceStore,
     SqliteStore,
 )
+from connectors.datasets.documents import KINDS, NUMBER_PATTERN, URGENCIES, DocumentStore
 from connectors.evidence import EvidenceHolder, evidence_stores
 from connectors.sdk import Connector
 from schemas.onceonly import (
@@ -40,9 +45,61 @@ def _by(key: str, pattern: str) -> dict[str, Any]:
     }
 
 
+AGENCY_CODE = "^[A-Z0-9]+(-[A-Z0-9]+)*$"  # "SO-TP", "UBND-H05"
 BY_CITIZEN = _by("citizen_id", "^[0-9]{12}$")
 BY_TAX_CODE = _by("tax_code", "^[0-9]{10}(-[0-9]{3})?$")
-Lookup = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any] | list[dict[str, Any]] | None]]
+BY_DOCUMENT = _by("document_id", "^VB-[0-9A-F]{16}$")
+BY_AGENCY = _by("agency", AGENCY_CODE)
+RECEIVED_LIMIT = 20  # documents.received answers an agency's newest documents, like an inbox's first page
+
+
+def _text(longest: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": longest}
+
+
+DOCUMENT_ROUTE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "number": {"type": "string", "pattern": NUMBER_PATTERN, "maxLength": 50},
+        "kind": {"enum": list(KINDS)},
+        "issuing_agency": {"type": "string", "pattern": AGENCY_CODE},
+        "receiving_agency": {"type": "string", "pattern": AGENCY_CODE},
+        "subject": _text(500),
+        "issued_on": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "urgency": {"enum": list(URGENCIES)},
+        "signer": _text(100),
+        "signer_title": _text(100),
+    },
+    "required": ["number", "kind", "issuing_agency", "receiving_agency", "subject", "issued_on", "urgency"],
+    "additionalProperties": False,
+}
+_ROUTE_VALIDATOR = Draft202012Validator(DOCUMENT_ROUTE)
+
+Found = dict[str, Any] | list[dict[str, Any]] | None
+Answer = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""How an offering answers a payload, given its system's opened store."""
+
+
+def lookup(fetch: Callable[[Any, dict[str, Any]], Awaitable[Found]]) -> Answer:
+    """A read-only service: whether `fetch` found anything, and the record (or records) it found."""
+
+    async def answer(store: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        found = await fetch(store, payload)
+        return {"found": bool(found), "record" if not isinstance(found, list) else "records": found}
+
+    return answer
+
+
+async def route_document(store: DocumentStore, payload: dict[str, Any]) -> dict[str, Any]:
+    """`document.route`: deliver the document to its receiving agency (see `DocumentStore.route`).
+
+    The hub checks the payload against DOCUMENT_ROUTE before delivering it; checking again here keeps a
+    direct call from storing a malformed document. ValueError (the caller's fault) on a bad payload.
+    """
+    problems = sorted(error.message for error in _ROUTE_VALIDATOR.iter_errors(payload))
+    if problems:
+        raise ValueError(f"bad document.route payload: {'; '.join(problems)}")
+    return {"routed": True, "document_id": await store.route(payload)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +111,7 @@ class Offering:
     description: str
     request_schema: dict[str, Any]
     store: type[SqliteStore]
-    lookup: Lookup
+    answer: Answer
 
     def declaration(self) -> dict[str, Any]:
         """The body of POST /api/v1/systems/{id}/services."""
@@ -68,7 +125,7 @@ OFFERINGS = [
         "Trích lục khai sinh (birth record) by citizen id",
         BY_CITIZEN,
         CivilStatusStore,
-        lambda s, p: s.birth_record(p["citizen_id"]),
+        lookup(lambda s, p: s.birth_record(p["citizen_id"])),
     ),
     Offering(
         "HO-TICH",
@@ -76,7 +133,7 @@ OFFERINGS = [
         "Đăng ký kết hôn (marriage records) by citizen id",
         BY_CITIZEN,
         CivilStatusStore,
-        lambda s, p: s.marriage_records(p["citizen_id"]),
+        lookup(lambda s, p: s.marriage_records(p["citizen_id"])),
     ),
     Offering(
         "DAT-DAI",
@@ -84,7 +141,7 @@ OFFERINGS = [
         "Giấy chứng nhận quyền sử dụng đất by holder",
         BY_CITIZEN,
         LandStore,
-        lambda s, p: s.land_certificates(p["citizen_id"]),
+        lookup(lambda s, p: s.land_certificates(p["citizen_id"])),
     ),
     Offering(
         "DKKD",
@@ -92,7 +149,7 @@ OFFERINGS = [
         "Đăng ký doanh nghiệp / hộ kinh doanh by tax code",
         BY_TAX_CODE,
         BusinessStore,
-        lambda s, p: s.business(p["tax_code"]),
+        lookup(lambda s, p: s.business(p["tax_code"])),
     ),
     Offering(
         "BHXH",
@@ -100,7 +157,31 @@ OFFERINGS = [
         "Thẻ bảo hiểm y tế (health-insurance card) by citizen id",
         BY_CITIZEN,
         SocialInsuranceStore,
-        lambda s, p: s.health_card(p["citizen_id"]),
+        lookup(lambda s, p: s.health_card(p["citizen_id"])),
+    ),
+    Offering(
+        "QLVB",
+        "document.get",
+        "Văn bản (official document) by document id",
+        BY_DOCUMENT,
+        DocumentStore,
+        lookup(lambda s, p: s.document(p["document_id"])),
+    ),
+    Offering(
+        "QLVB",
+        "documents.received",
+        f"Văn bản đến (documents received) by an agency, newest {RECEIVED_LIMIT} first",
+        BY_AGENCY,
+        DocumentStore,
+        lookup(lambda s, p: s.received_by(p["agency"], RECEIVED_LIMIT)),
+    ),
+    Offering(
+        "QLVB",
+        "document.route",
+        "Chuyển văn bản (deliver an official document to another agency); the same number again, the same id",
+        DOCUMENT_ROUTE,
+        DocumentStore,
+        route_document,
     ),
 ]
 
@@ -147,7 +228,7 @@ async def serve_datasets(
         return stores[store]
 
     for offering in offerings_of(connector.system):
-        connector.service(offering.code)(_handler(offering, await opened(offering.store)))
+        connector.service(offering.code)(functools.partial(offering.answer, await opened(offering.store)))
     catalogue = catalogue or load_catalogue()
     needed = evidence_stores(connector.system, catalogue)
     if needed:
@@ -157,11 +238,3 @@ async def serve_datasets(
         for code, handler in holder.handlers().items():
             connector.service(code)(handler)
     return list(stores.values())
-
-
-def _handler(offering: Offering, store: SqliteStore) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
-    async def handle(payload: dict[str, Any]) -> dict[str, Any]:
-        found = await offering.lookup(store, payload)
-        return {"found": bool(found), "record" if not isinstance(found, list) else "records": found}
-
-    return handle

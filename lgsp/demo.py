@@ -27,7 +27,7 @@ from connectors.datasets import BusinessStore, Datasets, PopulationStore, genera
 from connectors.mock import MockSystem, mock_systems
 from connectors.registration import register_system
 from connectors.sdk import Connector, ExchangeError
-from connectors.services import OFFERINGS, evidence_declarations, serve_datasets
+from connectors.services import BY_CITIZEN, BY_TAX_CODE, OFFERINGS, evidence_declarations, serve_datasets
 from lgsp.api.app import create_app
 from lgsp.api.server import serving
 from lgsp.bus.broker import bootstrap_servers
@@ -353,7 +353,9 @@ async def _declare_services(client: httpx.AsyncClient, fleet: Fleet, ids: dict[s
 async def _workload(world: World, beyond: list[Target], options: DemoOptions) -> Workload:
     """The exchange workload over the declared services and the services `beyond` the province."""
     fleet = world.fleet
-    present = [o for o in OFFERINGS if o.system in fleet.connectors]
+    # The workload asks for citizens' and businesses' records; QLVB's document services take other keys.
+    by_subject = (BY_CITIZEN, BY_TAX_CODE)
+    present = [o for o in OFFERINGS if o.system in fleet.connectors and o.request_schema in by_subject]
     async with (
         await world.datasets.open(PopulationStore) as people,
         await world.datasets.open(BusinessStore) as firms,

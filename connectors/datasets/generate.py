@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 from connectors.datasets.business import BusinessGenerator, BusinessStore
 from connectors.datasets.civil_status import CivilStatusGenerator, CivilStatusStore
+from connectors.datasets.documents import MIN_DOCUMENTS, DocumentGenerator, DocumentStore
 from connectors.datasets.land import LandGenerator, LandStore
 from connectors.datasets.population import Household, PopulationGenerator, PopulationStore, read_households
 from connectors.datasets.social_insurance import SocialInsuranceGenerator, SocialInsuranceStore
@@ -28,6 +29,7 @@ STORES: tuple[type[SqliteStore], ...] = (
     LandStore,
     BusinessStore,
     SocialInsuranceStore,
+    DocumentStore,
 )
 # A fixed reference date ("today" in the data) keeps output identical whenever it is generated.
 DEFAULT_AS_OF = date(2026, 7, 1)
@@ -42,6 +44,7 @@ class Profile:
     land_holding_share: float = 0.6  # households whose head holds a land-use-right certificate
     business_owner_share: float = 0.06  # adults who have registered a business
     insured_share: float = 0.93  # people with a health-insurance card (national coverage is about 93%)
+    documents_per_citizen: float = 0.05  # official documents in the QLVB register, never fewer than 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,7 @@ async def generate_all(
     The same arguments always give the same rows. Memory stays bounded by `batch_size`: the population
     is written batch by batch, then read back household by household to derive the other stores
     together, so millions of citizens fit as well as thousands. `progress` sees the population finish
-    first, then the four derived stores advance together.
+    first, then the derived stores advance together.
     """
     if citizens < 1:
         raise ValueError("citizens must be at least 1")
@@ -126,6 +129,12 @@ async def generate_all(
         ),
         SocialInsuranceStore: SocialInsuranceGenerator(
             _rng(seed, SocialInsuranceStore), as_of, insured_share=profile.insured_share
+        ),
+        DocumentStore: DocumentGenerator(
+            _rng(seed, DocumentStore),
+            as_of,
+            citizens=citizens,
+            documents=max(MIN_DOCUMENTS, round(citizens * profile.documents_per_citizen)),
         ),
     }
     households = read_households(directory / PopulationStore.file_name(), batch_size)

@@ -2,9 +2,9 @@
 
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,19 @@ from connectors.datasets import (
     generate_all,
 )
 from connectors.datasets.business import tax_code
+from connectors.datasets.documents import (
+    DOCUMENTS,
+    KINDS,
+    MIN_DOCUMENTS,
+    STATUSES,
+    URGENCIES,
+    DocumentStore,
+    document_id,
+)
 from connectors.datasets.places import COMMUNE_BY_CODE, COMMUNES, MIGRANT_PROVINCES
 from connectors.datasets.population import CITIZENS
 from connectors.datasets.sqlite import BatchWriter
+from connectors.mock import AGENCIES, DISTRICTS, district_agencies
 
 PROVINCE_CODES = {"079", *MIGRANT_PROVINCES.items}
 
@@ -334,3 +344,103 @@ async def test_a_medium_population_is_quick(tmp_path: Path) -> None:
     assert sum(datasets.counts.values()) > 50_000
     # About 0.8 s on the 2-core reference machine; the bound leaves room for a loaded CI runner.
     assert elapsed < 8, f"20,000 citizens took {elapsed:.1f} s"
+
+
+async def test_documents_are_reproducible_and_leave_the_other_stores_alone(tmp_path: Path) -> None:
+    first = await generate_all(tmp_path / "a", citizens=1_000, seed=11)
+    again = await generate_all(tmp_path / "b", citizens=1_000, seed=11, batch_size=97)
+    busier = await generate_all(
+        tmp_path / "c", citizens=1_000, seed=11, profile=Profile(documents_per_citizen=1)
+    )
+    reseeded = await generate_all(tmp_path / "d", citizens=1_000, seed=12)
+    dumps = [await dump(datasets) for datasets in (first, again, busier, reseeded)]
+    # The same seed gives the same register, however the population is batched.
+    assert dumps[0] == dumps[1]
+    assert dumps[3]["documents"] != dumps[0]["documents"]
+    # About one document per 20 citizens, never fewer than the minimum, or as the profile says.
+    assert first.counts["documents"] == MIN_DOCUMENTS
+    assert busier.counts["documents"] == 1_000
+    # The register draws from its own random stream: its size changes no other store.
+    others = [{name: rows for name, rows in d.items() if name != "documents"} for d in (dumps[0], dumps[2])]
+    assert others[0] == others[1]
+
+
+async def test_documents_look_like_a_real_register(datasets: Datasets) -> None:
+    columns = DOCUMENTS.column_names
+    rows = await query(
+        datasets.path(DocumentStore), f"SELECT {', '.join(columns)} FROM documents ORDER BY rowid"
+    )
+    documents = [dict(zip(columns, row, strict=True)) for row in rows]
+    assert len(documents) == datasets.counts["documents"] == max(MIN_DOCUMENTS, 5_000 // 20)
+    districts = {agency.code for agency in district_agencies(len(DISTRICTS))}
+    known = {agency.code for agency in AGENCIES} | districts
+    departments = {code for code in known if code.startswith(("SO-", "BHXH"))}
+    titles = {"Chủ tịch", "Giám đốc", "Chánh Văn phòng"}
+    first_day = date(DEFAULT_AS_OF.year - 2, 1, 1)
+    serials: defaultdict[tuple[str, int], list[int]] = defaultdict(list)
+    signers: defaultdict[str, set[str]] = defaultdict(set)
+    for document in documents:
+        issuer, receiver, kind = document["issuing_agency"], document["receiving_agency"], document["kind"]
+        assert issuer in known and receiver in known and issuer != receiver
+        issued = date.fromisoformat(document["issued_on"])
+        received = datetime.fromisoformat(document["received_at"])
+        assert first_day <= issued < DEFAULT_AS_OF and issued.weekday() < 5
+        assert issued <= received.date() < DEFAULT_AS_OF and 7 <= received.hour < 17
+        assert received.utcoffset() == timedelta(hours=7)
+        # "05/STP-HCTP" for a công văn (issuer, then drafting unit), "12/QĐ-UBND" for the other kinds.
+        number = re.fullmatch(r"(\d{2,})/([A-Za-zĐ]+)-([A-ZĐ0-9]+)", document["number"])
+        assert number, document
+        if kind == "Công văn":
+            assert number[2] not in KINDS.values() and document["subject"].startswith("V/v ")
+        else:
+            assert number[2] == KINDS[kind]
+        if kind in ("Quyết định", "Tờ trình"):
+            assert document["subject"].startswith("Về việc ")
+        if kind in ("Tờ trình", "Báo cáo"):  # submitted upwards
+            assert receiver == "UBND-TINH" or (issuer in districts and receiver in departments)
+        assert document["document_id"] == document_id(issuer, issued.year, document["number"])
+        assert document["urgency"] in URGENCIES and document["status"] in STATUSES
+        assert len(document["signer"].split()) >= 3
+        assert document["signer_title"].removeprefix("Phó ") in titles
+        assert "{" not in document["subject"]  # every template placeholder was filled
+        serials[issuer, issued.year].append(int(number[1]))
+        signers[issuer].add(document["signer"])
+    assert len({document["document_id"] for document in documents}) == len(documents)
+    # Rows are in issue order; each agency numbers its documents 1, 2, 3... afresh every year.
+    assert [d["issued_on"] for d in documents] == sorted(d["issued_on"] for d in documents)
+    assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in serials.values())
+    assert {year for _, year in serials} == {first_day.year, first_day.year + 1, DEFAULT_AS_OF.year}
+    # The same few leaders sign an agency's documents throughout.
+    assert all(len(names) <= 4 for names in signers.values())
+    kinds = Counter(document["kind"] for document in documents)
+    assert set(kinds) == set(KINDS) and kinds.most_common(1)[0][0] == "Công văn"
+    assert Counter(document["urgency"] for document in documents).most_common(1)[0][0] == "thường"
+    # Old documents have been dealt with; only recent ones may still wait.
+    old = [d for d in documents if d["received_at"] < (DEFAULT_AS_OF - timedelta(days=90)).isoformat()]
+    assert sum(d["status"] == "done" for d in old) / len(old) > 0.9
+    assert all(d["status"] != "received" for d in old)
+
+
+async def test_document_lookups_return_what_was_generated(
+    datasets: Datasets, stores: dict[type, Any]
+) -> None:
+    documents: DocumentStore = stores[DocumentStore]
+    ids = await documents.sample_ids(20, seed=3)
+    assert ids == await documents.sample_ids(20, seed=3) != await documents.sample_ids(20, seed=4)
+    assert len(set(ids)) == 20
+    for identifier in ids:
+        found = await documents.document(identifier)
+        assert found is not None and found["document_id"] == identifier
+
+    received = await documents.received_by("UBND-TINH", 10)
+    assert len(received) == 10 and {r["receiving_agency"] for r in received} == {"UBND-TINH"}
+    times = [r["received_at"] for r in received]
+    assert times == sorted(times, reverse=True)
+    ((latest,),) = await query(
+        datasets.path(DocumentStore),
+        "SELECT max(received_at) FROM documents WHERE receiving_agency = 'UBND-TINH'",
+    )
+    assert times[0] == latest
+
+    assert await documents.document("VB-0000000000000000") is None
+    assert await documents.received_by("UBND-H99") == []
