@@ -33,6 +33,8 @@ class Beyond:
     exempt: Connector
     datasets: Datasets
     settings: Settings
+    hub: Hub
+    client_key: str
 
 
 @pytest.fixture
@@ -54,7 +56,9 @@ async def beyond(
 
         await eventually(registered, what="MOT-CUA in the national catalogue")
         try:
-            yield Beyond(gateway, connectors[0], connectors[1], national_datasets, settings)
+            yield Beyond(
+                gateway, connectors[0], connectors[1], national_datasets, settings, hub, client["api_key"]
+            )
         finally:
             for connector in connectors:
                 await connector.stop()
@@ -183,3 +187,19 @@ async def test_without_the_ngsp_a_national_request_times_out(
         await client.stop()
     [record] = await records(settings)
     assert (record.fault_code, record.crossed_ngsp) == ("server.timeout", True)
+
+
+async def test_the_rest_facade_reaches_the_national_side_too(beyond: Beyond) -> None:
+    async with await beyond.datasets.open(PopulationStore) as people:
+        [citizen] = await people.sample_citizens(1, seed=9)
+        expected = await people.person(citizen)
+    assert expected is not None
+    response = await beyond.hub.client.post(
+        "/api/v1/exchange",
+        json={"provider": "VN/DAN-CU", "service": "citizen.get", "payload": {"citizen_id": citizen}},
+        headers=beyond.hub.as_key(beyond.client_key),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["payload"]["record"]["full_name"] == expected["full_name"]
+    [record] = await records(beyond.settings)
+    assert (record.provider, record.crossed_ngsp, record.outcome) == ("VN/DAN-CU", True, "success")
