@@ -20,6 +20,7 @@ from lgsp.bus.outbox import OutboxRelay
 from lgsp.catalogue import router as catalogue_router
 from lgsp.connectivity import router as connectivity_router
 from lgsp.connectivity.service import ConnectivityTracker
+from lgsp.dashboard import router as dashboard_router
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
 from lgsp.errors import DomainError
@@ -144,6 +145,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(health.router)
+    app.include_router(dashboard_router.router)
     app.include_router(registry_router.router)
     app.include_router(catalogue_router.router)
     app.include_router(connectivity_router.router)
