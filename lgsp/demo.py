@@ -279,7 +279,7 @@ async def running_world(base: Settings, options: DemoOptions, console: Console) 
                     serving(create_app(settings, bootstrap), settings.host, settings.port)
                 )
             url = f"http://{settings.host}:{settings.port}"
-            console.print(f"[bold]LGSP hub[/] on {url}  (API docs {url}/docs)  bus {bootstrap}")
+            console.print(f"[bold]LGSP hub[/] on {url}  (dashboard {url}/, API {url}/docs)  bus {bootstrap}")
             console.print(f"admin token: [bold]{token}[/]")
             client = await stack.enter_async_context(
                 httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
