@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         default=900.0, gt=0, description="Seconds between indicator snapshots kept in the audit trail"
     )
 
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body the API accepts (413 beyond)"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from lgsp import __version__
 from lgsp.api import health
+from lgsp.api.limits import BodyLimit
 from lgsp.audit import router as audit_router
 from lgsp.audit.service import AuditTrail
 from lgsp.bus.kafka import Bus, shared_topics
@@ -142,6 +143,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         description="Provincial data-sharing axis (LGSP) with its link to the national gateway (NGSP).",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(health.router)
