@@ -8,7 +8,7 @@ from lgsp.audit.events import record_event
 from lgsp.catalogue.models import Grant, GrantCreate, GrantPublic, Service, ServiceCreate, ServicePublic
 from lgsp.errors import BadRequest, Conflict, NotFound
 from lgsp.registry.auth import Caller
-from lgsp.registry.models import Agency, System
+from lgsp.registry.models import Agency, Role, System
 from lgsp.registry.service import get_system, may_exist
 from schemas.common import utcnow
 
@@ -21,6 +21,7 @@ async def declare_service(
     session: AsyncSession, caller: Caller, system_id: int, data: ServiceCreate
 ) -> ServicePublic:
     """Declare (or, if the code exists, redefine) a service the system provides."""
+    caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     provider = await get_system(session, system_id)
     caller.require_agency(provider.agency_code)
     existing = (
@@ -55,6 +56,7 @@ async def list_services(session: AsyncSession, system_id: int) -> list[ServicePu
 
 async def withdraw_service(session: AsyncSession, caller: Caller, system_id: int, code: str) -> None:
     """Stop offering a service; its grants go with it."""
+    caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     provider = await get_system(session, system_id)
     caller.require_agency(provider.agency_code)
     service = await _service(session, system_id, code)
@@ -68,6 +70,7 @@ async def grant_access(
     session: AsyncSession, caller: Caller, system_id: int, data: GrantCreate
 ) -> GrantPublic:
     """Let one client system, or every system of an agency, call one of the provider's services."""
+    caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     provider = await get_system(session, system_id)
     caller.require_agency(provider.agency_code)
     service = await _service(session, system_id, data.service)
@@ -141,6 +144,7 @@ async def list_grants(session: AsyncSession, system_id: int) -> list[GrantPublic
 
 async def revoke_grant(session: AsyncSession, caller: Caller, system_id: int, grant_id: int) -> None:
     """Withdraw a grant at once."""
+    caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     provider = await get_system(session, system_id)
     caller.require_agency(provider.agency_code)
     grant = await session.get(Grant, grant_id) if may_exist(grant_id) else None

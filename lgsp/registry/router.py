@@ -34,8 +34,7 @@ async def create_agency(data: AgencyCreate, session: SessionDep, caller: CallerD
 
 @router.get("/agencies", response_model=list[AgencyPublic])
 async def list_agencies(session: SessionDep, caller: CallerDep) -> list[AgencyPublic]:
-    """Every agency."""
-    caller.require_reader()
+    """Every agency; any valid key reads them (they are the public structure of the province)."""
     return [AgencyPublic.model_validate(a) for a in await service.list_agencies(session)]
 
 

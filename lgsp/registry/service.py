@@ -148,6 +148,7 @@ async def update_system(
     session: AsyncSession, caller: Caller, system_id: int, data: SystemUpdate, topics: Topics, province: str
 ) -> System:
     """Change a system's description or scope; a scope change registers or withdraws it nationally."""
+    caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     system = await get_system(session, system_id)
     caller.require_agency(system.agency_code)
     changes = data.model_dump(exclude_unset=True)
@@ -170,6 +171,7 @@ async def retire_system(
     session: AsyncSession, caller: Caller, system_id: int, topics: Topics, province: str
 ) -> None:
     """Take a system out of the registry: its keys are revoked, the NGSP withdraws it, history stays."""
+    caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     system = await get_system(session, system_id)
     caller.require_agency(system.agency_code)
     now = utcnow()
@@ -194,6 +196,7 @@ async def _revoke_system_keys(session: AsyncSession, system_id: int) -> None:
 
 async def rotate_system_key(session: AsyncSession, caller: Caller, system_id: int) -> str:
     """Revoke a system's keys and issue a new one (shown once)."""
+    caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     system = await get_system(session, system_id)
     caller.require_agency(system.agency_code)
     await _revoke_system_keys(session, system_id)
