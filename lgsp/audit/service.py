@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +59,10 @@ KINDS = (
 BY_KIND = {k.kind: k for k in KINDS}
 
 
-def digest(row: SQLModel) -> str:
-    """SHA-256 of a record's canonical JSON: every column but its own audit link."""
-    fields = {k: plain(v) for k, v in row.model_dump().items() if k != "audit_seq"}
+def digest(row: Mapping[Any, Any]) -> str:
+    """SHA-256 of a record's canonical JSON: every column (as the database returns it) but its own
+    audit link. Rows are hashed as mappings, not models: sealing is on the hub's busiest path."""
+    fields = {k: plain(v) for k, v in row.items() if k != "audit_seq"}
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -97,9 +98,9 @@ async def seal(database: Database) -> int:
             ).all()
             links: list[dict[str, Any]] = []
             for row in rows:
-                record = kind.table.model_validate(row._mapping)
+                record = row._mapping
                 seq += 1
-                ref = str(getattr(record, kind.key))
+                ref = str(record[kind.key])
                 record_digest = digest(record)
                 prev_hash, prev = prev, link_hash(prev, seq, kind.kind, ref, record_digest)
                 entries.append(
@@ -113,7 +114,7 @@ async def seal(database: Database) -> int:
                         "hash": prev,
                     }
                 )
-                links.append({"_ref": getattr(record, kind.key), "_seq": seq})
+                links.append({"_ref": record[kind.key], "_seq": seq})
             if links:
                 await conn.execute(
                     update(kind.table).where(key == bindparam("_ref")).values(audit_seq=bindparam("_seq")),
@@ -189,7 +190,7 @@ async def verify(database: Database) -> Verification:
     return Verification(ok=True, links=links, last_hash=prev)
 
 
-def _check(entry: AuditEntry, prev: str, expected: int, record: SQLModel | None) -> str | None:
+def _check(entry: AuditEntry, prev: str, expected: int, record: Mapping[Any, Any] | None) -> str | None:
     if entry.seq != expected:
         return "a link is missing before this one"
     if entry.prev_hash != prev:
@@ -203,9 +204,11 @@ def _check(entry: AuditEntry, prev: str, expected: int, record: SQLModel | None)
     return None
 
 
-async def _records(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> dict[tuple[str, str], SQLModel]:
+async def _records(
+    conn: AsyncConnection, entries: Sequence[AuditEntry]
+) -> dict[tuple[str, str], Mapping[Any, Any]]:
     """The records a page of links points at, one query per kind."""
-    found: dict[tuple[str, str], SQLModel] = {}
+    found: dict[tuple[str, str], Mapping[Any, Any]] = {}
     for kind in KINDS:
         refs = [e.ref for e in entries if e.kind == kind.kind]
         if not refs:
@@ -215,8 +218,7 @@ async def _records(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> dict
             [int(r) for r in refs] if kind.key == "id" and kind.table is not ExchangeRecord else refs
         )
         for row in (await conn.execute(select(kind.table).where(col(key).in_(keys)))).all():
-            record = kind.table.model_validate(row._mapping)
-            found[(kind.kind, str(getattr(record, kind.key)))] = record
+            found[(kind.kind, str(row._mapping[kind.key]))] = row._mapping
     return found
 
 
