@@ -3,7 +3,9 @@
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -267,3 +269,84 @@ def audit_verify() -> None:
         f"{result.problem}; {result.links:,} links verified before it"
     )
     raise typer.Exit(1)
+
+
+report_app = typer.Typer(
+    no_args_is_help=True, help="Auditors' reports for a period, computed straight from LGSP_DATABASE_URL."
+)
+app.add_typer(report_app, name="report")
+
+ReportFrom = Annotated[
+    datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day counted (UTC, inclusive)")
+]
+ReportTo = Annotated[
+    datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Day after the last one counted")
+]
+ReportFormatOption = Annotated[str, typer.Option("--format", "-f", help="json, csv or html")]
+ReportOutput = Annotated[
+    Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write the report here, not to stdout")
+]
+
+
+def _report(
+    kind: str,
+    start: datetime | None,
+    end: datetime | None,
+    fmt: str,
+    output: Path | None,
+    outages: bool = False,
+) -> None:
+    """Compute a report against the database of the settings and write it to `output` or stdout."""
+    first, last = (start.date() if start else None), (end.date() if end else None)
+    if first is not None and last is not None and last <= first:
+        raise typer.BadParameter(f"the period ends ({last}) before it starts ({first})", param_hint="--to")
+    from lgsp.onceonly.router import ReportFormat
+    from lgsp.reports.offline import ReportKind, render_report
+
+    try:
+        output_format = ReportFormat(fmt)
+    except ValueError:
+        raise typer.BadParameter(f"{fmt!r} is not json, csv or html", param_hint="--format") from None
+    progress = Console(stderr=True)  # stdout may carry the report itself
+
+    async def main() -> str:
+        with progress.status(f"computing the {kind} report..."):
+            return await render_report(
+                Settings(), ReportKind(kind), first, last, output_format, outages=outages
+            )
+
+    text = _run(main())
+    if text is None:
+        raise typer.Exit(130)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        progress.print(f"{kind} report written to {output}")
+
+
+@report_app.command("connectivity")
+def report_connectivity(
+    start: ReportFrom = None,
+    end: ReportTo = None,
+    fmt: ReportFormatOption = "json",
+    output: ReportOutput = None,
+    outages: Annotated[
+        bool, typer.Option("--outages", help="List every outage too (html always does)")
+    ] = False,
+) -> None:
+    """Connected share of time per system and link, outages, exchanges, and the province's ratios.
+
+    Days are UTC. Without --to: up to now; without --from: from the start of the quarter it ends in."""
+    _report("connectivity", start, end, fmt, output, outages)
+
+
+@report_app.command("once-only")
+def report_once_only(
+    start: ReportFrom = None,
+    end: ReportTo = None,
+    fmt: ReportFormatOption = "json",
+    output: ReportOutput = None,
+) -> None:
+    """The once-only measures by procedure, document type and cause (no period: every dossier)."""
+    _report("once-only", start, end, fmt, output)

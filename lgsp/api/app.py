@@ -32,6 +32,7 @@ from lgsp.indicators import router as indicators_router
 from lgsp.onceonly import router as onceonly_router
 from lgsp.onceonly.service import Ledger
 from lgsp.registry import router as registry_router
+from lgsp.reports import router as reports_router
 from lgsp.runtime import Runtime
 from lgsp.security import platform_key
 from lgsp.settings import Settings
@@ -154,5 +155,6 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
     app.include_router(exchange_router.router)
     app.include_router(indicators_router.router)
     app.include_router(onceonly_router.router)
+    app.include_router(reports_router.router)
     app.include_router(audit_router.router)
     return app

@@ -17,8 +17,8 @@ class Outcome(StrEnum):
 
 class ExchangeRecordBase(SQLModel):
     id: str = Field(primary_key=True, max_length=36, description="The exchange id (the request's message id)")
-    client: str = Field(max_length=64, index=True)
-    provider: str = Field(max_length=73, index=True, description="A system code, or AREA/CODE beyond it")
+    client: str = Field(max_length=64)
+    provider: str = Field(max_length=73, description="A system code, or AREA/CODE beyond it")
     service: str = Field(max_length=64)
     subject_hash: str | None = Field(
         default=None, max_length=64, description="Keyed hash of the subject's id"
@@ -37,7 +37,13 @@ class ExchangeRecordBase(SQLModel):
 
 class ExchangeRecord(ExchangeRecordBase, table=True):
     __tablename__ = "exchange_record"
-    __table_args__ = (Index("ix_exchange_record_pending_deadline", "outcome", "deadline"),)
+    __table_args__ = (
+        Index("ix_exchange_record_pending_deadline", "outcome", "deadline"),
+        # A party's records in time order; they also let SQLite count exchanges per party over a
+        # period from the index alone (the connectivity report).
+        Index("ix_exchange_record_client_request_in_at", "client", "request_in_at"),
+        Index("ix_exchange_record_provider_request_in_at", "provider", "request_in_at"),
+    )
 
     deadline: datetime = Field(sa_type=UTCDateTime)
     reply_to: str | None = Field(default=None, max_length=249, description="Result topic, if not the inbox")

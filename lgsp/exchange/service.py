@@ -2,14 +2,16 @@
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
@@ -240,11 +242,15 @@ class ExchangeRouter:
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
         # Insert-or-ignore keyed by exchange id: a redelivered batch adds nothing.
         insert = postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert
-        columns = sorted({c for row in rows for c in row})
-        normalised = [{c: row.get(c) for c in columns} for row in rows]
+        if not rows:
+            return
+        first = rows[0].keys()
+        if any(row.keys() != first for row in rows):  # a fault or a metaservice answer sets more columns
+            columns = sorted({c for row in rows for c in row})
+            rows = [{c: row.get(c) for c in columns} for row in rows]
         statement = insert(ExchangeRecord).on_conflict_do_nothing(index_elements=["id"])
         async with self.database.engine.begin() as conn:
-            await conn.execute(statement, normalised)
+            await conn.execute(statement, rows)
 
     async def on_responses(self, deliveries: Sequence[Delivery[ServiceResponse]]) -> list[Rejection]:
         """Settle pending records with the providers' answers and pass the answers on to the clients."""
@@ -277,47 +283,70 @@ class ExchangeRouter:
 
     async def _settle(self, answers: Sequence["Answer"]) -> None:
         # Only a pending record of this provider settles (an atomic conditional update), so a late answer
-        # after a timeout, a redelivered one or one from another provider changes nothing.
+        # after a timeout, a redelivered one or one from another provider changes nothing. One UPDATE ...
+        # RETURNING settles a whole group of answers (same arrival and outcome); answers repeating an
+        # exchange id go to a later round, so as with one update per answer, the first that matches wins.
         out: Outgoing = []
         async with self.database.engine.begin() as conn:
-            for answer in answers:
-                now = utcnow()
-                fault = answer.fault
-                settled = (
-                    await conn.execute(
-                        update(ExchangeRecord)
-                        .where(
-                            col(ExchangeRecord.id) == str(answer.exchange_id),
-                            col(ExchangeRecord.provider) == answer.provider,
-                            col(ExchangeRecord.outcome) == Outcome.PENDING.value,
-                        )
-                        .values(
-                            response_in_at=answer.delivery.received_at,
-                            response_out_at=now,
-                            response_size=answer.delivery.size,
-                            outcome=(Outcome.FAULT if fault else Outcome.SUCCESS).value,
-                            fault_code=fault.code if fault else None,
-                            fault_message=fault.message if fault else None,
-                        )
-                        .returning(
-                            col(ExchangeRecord.client),
-                            col(ExchangeRecord.service),
-                            col(ExchangeRecord.request_in_at),
-                            col(ExchangeRecord.reply_to),
-                            col(ExchangeRecord.crossed_ngsp),
+            for round_ in _rounds(answers):
+                settled: dict[str, Any] = {}
+                for (received_at, fault), group in _groups(round_).items():
+                    for start in range(0, len(group), SETTLE_CHUNK):
+                        chunk = group[start : start + SETTLE_CHUNK]
+                        settled |= await self._settle_group(conn, chunk, received_at, fault)
+                sizes = [
+                    {"settled_id": key, "settled_size": answer.delivery.size}
+                    for answer in round_
+                    if (key := str(answer.exchange_id)) in settled
+                ]
+                if sizes:
+                    await conn.execute(_SET_RESPONSE_SIZE, sizes)
+                for answer in round_:
+                    row = settled.get(str(answer.exchange_id))
+                    if row is None:
+                        continue
+                    client, service, request_in_at, reply_to, crossed_ngsp, out_at = row
+                    exchange = ExchangeId(answer.exchange_id, client, answer.provider, service, reply_to)
+                    out.append(
+                        self._deliver(
+                            exchange, payload=answer.payload, fault=answer.fault, crossed_ngsp=crossed_ngsp
                         )
                     )
-                ).first()
-                if settled is None:
-                    continue
-                client, service, request_in_at, reply_to, crossed_ngsp = settled
-                exchange = ExchangeId(answer.exchange_id, client, answer.provider, service, reply_to)
-                out.append(
-                    self._deliver(exchange, payload=answer.payload, fault=fault, crossed_ngsp=crossed_ngsp)
-                )
-                EXCHANGES.labels(fault.code if fault else "success").inc()
-                EXCHANGE_DURATION.observe((now - request_in_at).total_seconds())
+                    EXCHANGES.labels(answer.fault.code if answer.fault else "success").inc()
+                    EXCHANGE_DURATION.observe((out_at - request_in_at).total_seconds())
         await self.bus.send_all(out)
+
+    async def _settle_group(
+        self, conn: AsyncConnection, answers: Sequence["Answer"], received_at: datetime, fault: Fault | None
+    ) -> dict[str, Any]:
+        """Settle the pending records these answers (distinct exchange ids) are for; returns what each
+        settled record needs for its result, by exchange id."""
+        now = utcnow()
+        settled = await conn.execute(
+            update(ExchangeRecord)
+            .where(
+                tuple_(col(ExchangeRecord.id), col(ExchangeRecord.provider)).in_(
+                    [(str(a.exchange_id), a.provider) for a in answers]
+                ),
+                col(ExchangeRecord.outcome) == Outcome.PENDING.value,
+            )
+            .values(
+                response_in_at=received_at,
+                response_out_at=now,
+                outcome=(Outcome.FAULT if fault else Outcome.SUCCESS).value,
+                fault_code=fault.code if fault else None,
+                fault_message=fault.message if fault else None,
+            )
+            .returning(
+                col(ExchangeRecord.id),
+                col(ExchangeRecord.client),
+                col(ExchangeRecord.service),
+                col(ExchangeRecord.request_in_at),
+                col(ExchangeRecord.reply_to),
+                col(ExchangeRecord.crossed_ngsp),
+            )
+        )
+        return {exchange_id: (*rest, now) for exchange_id, *rest in settled}
 
     async def sweep_timeouts(self) -> int:
         """Answer `server.timeout` for every pending exchange past its deadline; returns how many."""
@@ -369,3 +398,34 @@ class ExchangeRouter:
             except Exception as exc:
                 log.warning("timeout sweep failed: %s", exc)
             await asyncio.sleep(0.2)
+
+
+#: Answers settled by one statement at most (its parameters stay well below both databases' limits).
+SETTLE_CHUNK = 1000
+_SET_RESPONSE_SIZE = (
+    update(ExchangeRecord)
+    .where(col(ExchangeRecord.id) == bindparam("settled_id"))
+    .values(response_size=bindparam("settled_size"))
+)
+
+
+def _rounds(answers: Sequence[Answer]) -> list[list[Answer]]:
+    """The answers in arrival order, split so that no round holds an exchange id twice: the nth answer
+    for an exchange goes to round n (almost always there is one round)."""
+    rounds: list[list[Answer]] = []
+    seen: Counter[UUID] = Counter()
+    for answer in answers:
+        n = seen[answer.exchange_id]
+        seen[answer.exchange_id] += 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(answer)
+    return rounds
+
+
+def _groups(answers: Sequence[Answer]) -> dict[tuple[datetime, Fault | None], list[Answer]]:
+    """Answers that settle with the same values (arrival time and outcome), together."""
+    groups: dict[tuple[datetime, Fault | None], list[Answer]] = {}
+    for answer in answers:
+        groups.setdefault((answer.delivery.received_at, answer.fault), []).append(answer)
+    return groups

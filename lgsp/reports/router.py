@@ -1,0 +1,51 @@
+"""GET /api/v1/reports/connectivity: the auditors' connectivity report, for admins, operators and auditors."""
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from lgsp.indicators.router import PeriodEnd, PeriodStart, check_period
+from lgsp.onceonly.router import READERS, ReportFormat
+from lgsp.registry.auth import CallerDep
+from lgsp.reports.connectivity import ConnectivityReport, connectivity_report, report_csv, report_html
+from lgsp.runtime import RuntimeDep
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+
+@router.get(
+    "/reports/connectivity",
+    response_model=ConnectivityReport,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+async def get_connectivity_report(
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
+    format: ReportFormat = ReportFormat.JSON,
+    outages: Annotated[
+        bool, Query(description="List every outage too (the HTML page always does, for its timeline)")
+    ] = False,
+) -> ConnectivityReport | Response:
+    """Each system's connected share of time on the LGSP and NGSP links, outages and exchanges, and the
+    province's time-weighted ratios, over the days [from, to) in UTC; as JSON, CSV or a printable HTML
+    page with charts.
+
+    `to` defaults to now and `from` to the first day of the quarter the period ends in, so without either
+    the report covers the current quarter so far. Time after now is not counted, and time when no hub
+    was running is platform downtime, shown apart and left out of every system's figures. Every outage
+    (system, link, start, end) is listed with `outages=true`: there can be 100,000s."""
+    caller.require(*READERS)
+    check_period(start, end)
+    report = await connectivity_report(
+        runtime.database, runtime.settings, start, end, outages=outages or format is ReportFormat.HTML
+    )
+    # Rendering a province-sized report takes a while: off the event loop, which the bus workers share.
+    if format is ReportFormat.CSV:
+        return PlainTextResponse(await asyncio.to_thread(report_csv, report), media_type="text/csv")
+    if format is ReportFormat.HTML:
+        return HTMLResponse(await asyncio.to_thread(report_html, report))
+    return report
