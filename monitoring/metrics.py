@@ -1,9 +1,20 @@
-"""Every Prometheus metric of the axis, defined once. Labels are bounded: never a system or citizen id."""
+"""Every Prometheus metric of the axis, defined once. Labels are bounded: never a system or citizen id.
+
+Each hub process exports its own registry. Counters, histograms and the consumer lag count this
+process's work (Prometheus sums them over processes in `rules/recording.yml`); the connectivity,
+once-only and outbox gauges are read from the shared database, so every process exports the same figure.
+"""
 
 from prometheus_client import Counter, Gauge, Histogram
 
 SYSTEMS_IN_SCOPE = Gauge("lgsp_systems_in_scope", "Registered systems that count toward the indicator")
 SYSTEMS_CONNECTED = Gauge("lgsp_systems_connected", "In-scope systems connected now, per link", ["link"])
+SYSTEMS_DISCONNECTED_MAX = Gauge(
+    "lgsp_systems_disconnected_seconds_max",
+    "Longest current outage among in-scope systems, per link (0: all connected); a system never"
+    " connected counts from its registration",
+    ["link"],
+)
 CONNECTIVITY_RATIO = Gauge(
     "lgsp_connectivity_ratio", "Connected in-scope systems / in-scope systems, per link", ["link"]
 )
@@ -17,7 +28,24 @@ STATE_CHANGES = Counter(
 DEAD_LETTERS = Counter(
     "lgsp_dead_letters_total", "Records sent to the dead-letter topic, by reason", ["reason"]
 )
+# Exported at 0 from the start: rate() cannot see the first increment of a series that appears at 1.
+DEAD_LETTER_REASONS = (
+    "malformed",
+    "invalid",
+    "unauthenticated",
+    "unknown_session",
+    "unknown_system",
+    "bad_token",
+)
+for _reason in DEAD_LETTER_REASONS:
+    DEAD_LETTERS.labels(_reason)
 CONSUMED = Counter("lgsp_bus_records_consumed_total", "Records consumed by hub workers", ["worker"])
+CONSUMER_LAG = Gauge(
+    "lgsp_bus_consumer_lag_records",
+    "Records waiting in the broker for a worker: high watermark minus position, summed over the"
+    " partitions this process is assigned",
+    ["worker"],
+)
 OUTBOX_SENT = Counter("lgsp_outbox_sent_total", "Outbox messages published to the bus")
 OUTBOX_BACKLOG = Gauge("lgsp_outbox_backlog", "Outbox messages waiting for the bus")
 EXCHANGES = Counter(

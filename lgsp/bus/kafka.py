@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
-from monitoring.metrics import CONSUMED, DEAD_LETTERS
+from monitoring.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 from schemas.common import utcnow
 from schemas.messages import Codec, DeadLetter, DecodeError, Message, encode
 from schemas.topics import Topics
@@ -304,6 +304,7 @@ class Worker(Generic[M]):
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+                await self._record_lag(consumer)
                 if batches:  # records prove the broker answers
                     self.healthy, checked = True, loop.time()
                 elif loop.time() - checked >= self.health_check_interval:
@@ -322,6 +323,20 @@ class Worker(Generic[M]):
             self._consumer = None
             self.healthy = False
             await consumer.stop()
+
+    async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Set this worker's consumer lag from what the fetches already reported (no broker round trip).
+
+        Partitions not fetched yet have no high watermark and are left out; a negative difference (the
+        embedded broker's watermarks can undercount batches) counts as none.
+        """
+        lag = 0
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                # A fetched partition has a valid position: position() returns at once, without I/O.
+                lag += max(0, highwater - await consumer.position(tp))
+        CONSUMER_LAG.labels(self.name).set(lag)
 
     async def _check_group(self, consumer: AIOKafkaConsumer) -> tuple[bool, bool]:
         """Whether the group coordinator answers, and whether offsets this consumer committed are gone.

@@ -1,13 +1,32 @@
-"""Connectivity tracking: ingest hellos, heartbeats and probe replies; probe; evaluate; count."""
+"""Connectivity tracking: ingest hellos, heartbeats and probe replies; probe; evaluate; count.
+
+Built to stay cheap with ten thousand systems heartbeating (bench/registry_scale.py):
+
+- ingest turns a batch of up to a thousand records into a few set-based UPDATEs on one connection (no
+  ORM objects): one for every heartbeat of the batch, one executemany for the probe replies and the
+  hellos;
+- the evaluator asks the database only for the systems whose stored verdict no longer holds
+  (`rules.stale_verdicts`, the rules of DESIGN.md section 5 as SQL); usually none, or the few that just
+  connected or went stale, instead of loading every system every second;
+- the prober spreads each round over half the probe interval in slices of PROBE_SLICE systems, so the
+  event loop (serving the API as well) is never held for long, and re-registers a system the NGSP did not
+  acknowledge at most every `reregister_after` seconds rather than every round.
+"""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import case, func, update
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from sqlalchemy import ColumnElement, bindparam, case, func, insert, or_, update
+from sqlalchemy import select as columns
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,8 +39,8 @@ from lgsp.connectivity.models import (
     SystemLinks,
     SystemStatus,
 )
-from lgsp.connectivity.rules import Thresholds, Verdict, lgsp_verdict, ngsp_verdict
-from lgsp.db import Database
+from lgsp.connectivity.rules import REASON_LENGTH, Thresholds, Verdict, stale_verdicts, verdicts
+from lgsp.db import Database, UTCDateTime
 from lgsp.errors import NotFound
 from lgsp.registry.models import ApiKey, Role, System
 from lgsp.security import digest_key, keyed_hash, same_secret, split_key
@@ -32,6 +51,7 @@ from monitoring.metrics import (
     PROBES,
     STATE_CHANGES,
     SYSTEMS_CONNECTED,
+    SYSTEMS_DISCONNECTED_MAX,
     SYSTEMS_IN_SCOPE,
 )
 from schemas.common import Link, utcnow
@@ -53,6 +73,19 @@ from schemas.messages import (
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
+
+#: Systems probed per slice of a probe round; a round is spread over PROBE_SPREAD of the probe interval.
+PROBE_SLICE = 50
+PROBE_SPREAD = 0.5
+#: At most this many ids in one `IN (...)` list.
+IN_CHUNK = 1000
+#: Systems whose verdict changed handled between two yields of the event loop.
+EVALUATE_CHUNK = 500
+#: How often the prober's producer refreshes the metadata of the inbox topics it sends to: every 5 s,
+#: or 5 ms per topic (a refresh costs about 15 µs per topic), at most every 5 minutes.
+INBOX_METADATA_MIN_AGE = 5.0
+INBOX_METADATA_SECONDS_PER_TOPIC = 0.005
+INBOX_METADATA_MAX_AGE = 300.0
 
 
 def probe_token(key: bytes, probe_id: UUID, system: str, via: Link, sent_at: datetime) -> str:
@@ -92,21 +125,45 @@ class LinkCounts:
     ngsp_connected: int
 
 
+def _down_since(connected: bool, since: datetime | None) -> ColumnElement[datetime]:
+    return func.min(case((col(connected).is_(False), func.coalesce(col(since), col(System.created_at)))))
+
+
+#: Over in-scope live systems: how many, how many connected per link, and when each link's oldest
+#: current outage began. One aggregate over the join, the figures of the indicator and the gauges.
+_SUMMARY = (
+    columns(
+        func.count(),
+        func.coalesce(func.sum(case((col(SystemStatus.lgsp_connected), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((col(SystemStatus.ngsp_connected), 1), else_=0)), 0),
+        _down_since(SystemStatus.lgsp_connected, SystemStatus.lgsp_since),
+        _down_since(SystemStatus.ngsp_connected, SystemStatus.ngsp_since),
+    )
+    .select_from(System)
+    .join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
+    .where(col(System.exempt).is_(False), col(System.retired_at).is_(None))
+)
+
+
+async def _summary(conn: AsyncConnection) -> tuple[LinkCounts, dict[Link, datetime | None]]:
+    row = (await conn.execute(_SUMMARY)).one()
+    counts = LinkCounts(int(row[0]), int(row[1]), int(row[2]))
+    return counts, {Link.LGSP: row[3], Link.NGSP: row[4]}
+
+
 async def current_counts(session: AsyncSession) -> LinkCounts:
     """Count in-scope live systems and the connected ones per link, in one aggregate query."""
-    row = (
-        await session.exec(
-            select(
-                func.count(),
-                func.coalesce(func.sum(case((col(SystemStatus.lgsp_connected), 1), else_=0)), 0),
-                func.coalesce(func.sum(case((col(SystemStatus.ngsp_connected), 1), else_=0)), 0),
-            )
-            .select_from(System)
-            .join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
-            .where(col(System.exempt).is_(False), col(System.retired_at).is_(None))
-        )
-    ).one()
-    return LinkCounts(int(row[0]), int(row[1]), int(row[2]))
+    counts, _ = await _summary(await session.connection())
+    return counts
+
+
+async def oldest_outages(session: AsyncSession) -> dict[Link, datetime | None]:
+    """Per link, when the oldest current outage among in-scope live systems began (None: none is down).
+
+    A system never connected on a link has been down on it since its registration.
+    """
+    _, outages = await _summary(await session.connection())
+    return outages
 
 
 async def system_connectivity(session: AsyncSession, system: System, history: int = 20) -> SystemConnectivity:
@@ -159,17 +216,209 @@ async def list_links(session: AsyncSession, *, limit: int, offset: int) -> tuple
     return page, int(total or 0)
 
 
-async def _load(session: AsyncSession, codes: Iterable[str]) -> dict[str, tuple[System, SystemStatus]]:
-    rows = await session.exec(
-        select(System, SystemStatus)
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    return (ids[i : i + IN_CHUNK] for i in range(0, len(ids), IN_CHUNK))
+
+
+async def _live_systems(conn: AsyncConnection, codes: Iterable[str]) -> dict[str, tuple[int, UUID | None]]:
+    """Live systems among `codes`: code -> (id, the session their last hello opened)."""
+    rows = await conn.execute(
+        select(col(System.code), col(System.id), col(SystemStatus.session_id))
         .join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
         .where(col(System.code).in_(list(codes)), col(System.retired_at).is_(None))
     )
-    return {system.code: (system, status) for system, status in rows}
+    return {code: (int(system_id or 0), session_id) for code, system_id, session_id in rows}
 
 
-def _later(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b > a else a
+async def _system_keys(conn: AsyncConnection, api_keys: Iterable[str]) -> dict[str, Any]:
+    """The stored keys whose lookup part matches one of `api_keys`, by lookup."""
+    lookups = {lookup for key in api_keys if (lookup := split_key(key)) is not None}
+    if not lookups:
+        return {}
+    rows = await conn.execute(
+        columns(
+            col(ApiKey.lookup),
+            col(ApiKey.digest),
+            col(ApiKey.role),
+            col(ApiKey.system_id),
+            col(ApiKey.revoked_at),
+        ).where(col(ApiKey.lookup).in_(lookups))
+    )
+    return {row.lookup: row for row in rows}
+
+
+def _key_matches(keys: dict[str, Any], system_id: int, api_key: str) -> bool:
+    lookup = split_key(api_key)
+    key = keys.get(lookup) if lookup is not None else None
+    return (
+        key is not None
+        and key.role == Role.SYSTEM
+        and key.system_id == system_id
+        and key.revoked_at is None
+        and same_secret(key.digest, digest_key(api_key))
+    )
+
+
+def _later_sql(column: Any) -> Any:
+    """SQL: the later of `column` and the bound time `b_at`."""
+    at = bindparam("b_at", type_=UTCDateTime())
+    return case((or_(col(column).is_(None), col(column) < at), at), else_=col(column))
+
+
+async def _raise_to(conn: AsyncConnection, column: Any, latest: dict[int, datetime]) -> None:
+    """Set `column` of each system's status to its time in `latest` unless it already holds a later one.
+
+    The records of a batch share their receive time, so this is usually one UPDATE for the whole batch.
+    """
+    by_time: dict[datetime, list[int]] = {}
+    for system_id, at in latest.items():
+        by_time.setdefault(at, []).append(system_id)
+    if len(by_time) > 4:
+        await conn.execute(
+            update(SystemStatus)
+            .where(col(SystemStatus.system_id) == bindparam("b_id"))
+            .values({column: _later_sql(column)}),
+            [{"b_id": system_id, "b_at": at} for system_id, at in latest.items()],
+        )
+        return
+    for at, ids in by_time.items():
+        for chunk in _chunks(ids):
+            await conn.execute(
+                update(SystemStatus)
+                .where(
+                    col(SystemStatus.system_id).in_(chunk),
+                    or_(col(column).is_(None), col(column) < at),
+                )
+                .values({column: at})
+            )
+
+
+_HELLO = (
+    update(SystemStatus)
+    .where(col(SystemStatus.system_id) == bindparam("b_id"))
+    .values(session_id=bindparam("b_session"), last_hello_at=bindparam("b_at"))
+)
+_PROBE_OK = (
+    update(SystemStatus)
+    .where(col(SystemStatus.system_id) == bindparam("b_id"))
+    .values(
+        last_probe_ok_at=_later_sql(SystemStatus.last_probe_ok_at),
+        last_probe_rtt_seconds=bindparam("b_rtt"),
+    )
+)
+_NGSP_ACK = (
+    update(SystemStatus)
+    .where(col(SystemStatus.system_id) == bindparam("b_id"))
+    .values(ngsp_registered=bindparam("b_registered"), ngsp_registered_at=bindparam("b_at"))
+)
+_LINKS = (
+    update(SystemStatus)
+    .where(col(SystemStatus.system_id) == bindparam("b_id"))
+    .values(
+        lgsp_connected=bindparam("b_lgsp_connected"),
+        lgsp_since=bindparam("b_lgsp_since"),
+        lgsp_reason=bindparam("b_lgsp_reason"),
+        ngsp_connected=bindparam("b_ngsp_connected"),
+        ngsp_since=bindparam("b_ngsp_since"),
+        ngsp_reason=bindparam("b_ngsp_reason"),
+    )
+)
+
+
+class InboxProducer:
+    """The prober's own producer, for the probes to the systems' inbox topics.
+
+    A Kafka producer refreshes the metadata of every topic it ever sent to; the bus's producer does so
+    every 5 s, because a restarted memory-only broker may recreate topics with other partition counts (and
+    then accepts records for partitions that no longer exist). With ten thousand inbox topics one refresh
+    decodes ten thousand topics in Python, about 150 ms of CPU during which the event loop serves nothing,
+    so the probes go through this producer, which refreshes every 5 s while it sends to few topics and
+    less often as their number grows (INBOX_METADATA_SECONDS_PER_TOPIC, at most
+    INBOX_METADATA_MAX_AGE): at most about 0.1 % of the loop's time. After any error it is replaced by a
+    fresh producer at the next round; a lost probe is only a missed round.
+    """
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._producer: AIOKafkaProducer | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._topics: set[str] = set()
+
+    def refresh_interval(self) -> float:
+        """Seconds between two refreshes of the metadata of every inbox topic sent to."""
+        per_topic = len(self._topics) * INBOX_METADATA_SECONDS_PER_TOPIC
+        return min(INBOX_METADATA_MAX_AGE, max(INBOX_METADATA_MIN_AGE, per_topic))
+
+    async def _started(self) -> AIOKafkaProducer:
+        async with self._starting:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bus.bootstrap,
+                    client_id=f"{self.bus.client_id}-prober",
+                    acks="all",
+                    linger_ms=2,
+                    request_timeout_ms=10_000,
+                    metadata_max_age_ms=int(INBOX_METADATA_MAX_AGE * 1000),
+                )
+                try:
+                    await producer.start()
+                    await self._learn(producer, self._topics)
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+                self._refresher = asyncio.create_task(self._refresh_forever(producer), name="inbox-metadata")
+            return self._producer
+
+    async def _refresh_forever(self, producer: AIOKafkaProducer) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_interval())
+            try:
+                await producer.client.force_metadata_update()
+            except KafkaError as exc:  # the broker is away: the next refresh or a fresh producer retries
+                log.debug("inbox metadata not refreshed: %s", exc)
+
+    @staticmethod
+    async def _learn(producer: AIOKafkaProducer, topics: Iterable[str]) -> None:
+        """Fetch the metadata of `topics` in one refresh (sending to each new one would cost one each)."""
+        topics = list(topics)
+        for topic in topics:
+            producer.client.add_topic(topic)
+        if topics:
+            await producer.client.force_metadata_update()
+
+    async def track(self, topics: Iterable[str]) -> None:
+        """Keep the metadata of `topics` from now on."""
+        topics = set(topics) - self._topics
+        self._topics |= topics
+        await self._learn(await self._started(), topics)
+
+    async def send_all(self, items: Sequence[tuple[str, bytes, str]]) -> None:
+        """Publish records and wait for every acknowledgement."""
+        producer = await self._started()
+        try:
+            futures = [await producer.send(topic, value, key=key.encode()) for topic, value, key in items]
+            await asyncio.gather(*futures)
+        except KafkaError:
+            await self.bus.repair()  # a restarted broker may have lost the topics
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Flush and close the producer."""
+        producer, self._producer = self._producer, None
+        refresher, self._refresher = self._refresher, None
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+        if producer is not None:
+            await producer.stop()
 
 
 class ConnectivityTracker:
@@ -195,6 +444,14 @@ class ConnectivityTracker:
         # disconnection until every connected system has had the chance to heartbeat and be probed.
         warmup = max(settings.heartbeat_ttl, settings.probe_interval + settings.probe_timeout)
         self.warm_until = self.started_at + timedelta(seconds=warmup)
+        #: A registration the NGSP did not acknowledge is sent again after this many seconds.
+        self.reregister_after = max(settings.probe_ttl, 10 * settings.probe_interval)
+        self._registration_sent: dict[str, float] = {}  # system code -> loop time
+        self._inboxes: set[str] = set()  # inbox topics ensured by this process
+        self._partitions: dict[str, int] = {}  # system code -> connectivity partition
+        self._partition_count = 0
+        self._uptime_recorded = False
+        self.inboxes = InboxProducer(bus)
         group = f"{self.topics.prefix}.hub"
         self.connectivity_worker: Worker[Hello | Heartbeat | ProbeReply] = Worker(
             bus,
@@ -218,7 +475,7 @@ class ConnectivityTracker:
         return [
             asyncio.create_task(self.connectivity_worker.run(), name="connectivity-worker"),
             asyncio.create_task(self.ngsp_worker.run(), name="ngsp-events-worker"),
-            asyncio.create_task(self._every(self.settings.probe_interval, self.probe_once), name="prober"),
+            asyncio.create_task(self._probe_forever(), name="prober"),
             asyncio.create_task(
                 self._every(self.settings.evaluate_interval, self.evaluate_once), name="evaluator"
             ),
@@ -235,6 +492,23 @@ class ConnectivityTracker:
                 log.warning("%s failed: %s", getattr(step, "__name__", "step"), exc)
             await asyncio.sleep(interval)
 
+    async def _probe_forever(self) -> None:
+        """A probe round every probe interval (from start to start), each spread over part of it."""
+        loop = asyncio.get_running_loop()
+        interval = self.settings.probe_interval
+        try:
+            while True:
+                started = loop.time()
+                try:
+                    await self.probe_once(spread=interval * PROBE_SPREAD)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database or broker away: try again next round
+                    log.warning("probe_once failed: %s", exc)
+                await asyncio.sleep(max(0.0, started + interval - loop.time()))
+        finally:
+            await self.inboxes.stop()
+
     # -- ingest -------------------------------------------------------------------------------------
 
     async def on_connectivity(
@@ -244,8 +518,14 @@ class ConnectivityTracker:
         rejections: list[Rejection] = []
         resets: list[SessionReset] = []
         heartbeats = 0
-        async with self.database.sessions() as session:
-            known = await _load(session, {d.message.system for d in deliveries})
+        hellos: dict[int, dict[str, Any]] = {}
+        beats: dict[int, datetime] = {}
+        probes: dict[int, tuple[datetime, float]] = {}
+        async with self.database.engine.begin() as conn:
+            known = await _live_systems(conn, {d.message.system for d in deliveries})
+            keys = await _system_keys(
+                conn, [d.message.api_key for d in deliveries if isinstance(d.message, Hello)]
+            )
             for delivery in deliveries:
                 message = delivery.message
                 found = known.get(message.system)
@@ -254,114 +534,154 @@ class ConnectivityTracker:
                         Rejection(delivery, "unknown_system", f"no live system {message.system}")
                     )
                     continue
-                system, status = found
+                system_id, session_id = found
+                at = delivery.received_at
                 if isinstance(message, Hello):
-                    if await self._key_matches(session, system, message.api_key):
-                        status.session_id = message.session_id
-                        status.last_hello_at = delivery.received_at
-                        status.last_heartbeat_at = _later(status.last_heartbeat_at, delivery.received_at)
+                    if _key_matches(keys, system_id, message.api_key):
+                        known[message.system] = (system_id, message.session_id)
+                        hellos[system_id] = {"b_id": system_id, "b_session": message.session_id, "b_at": at}
+                        beats[system_id] = _later(beats.get(system_id), at)
                     else:
                         rejections.append(Rejection(delivery, "unauthenticated", "API key does not match"))
                 elif isinstance(message, Heartbeat):
-                    if status.session_id == message.session_id:
-                        status.last_heartbeat_at = _later(status.last_heartbeat_at, delivery.received_at)
+                    if session_id == message.session_id:
+                        beats[system_id] = _later(beats.get(system_id), at)
                         heartbeats += 1
                     else:
                         rejections.append(Rejection(delivery, "unknown_session", "heartbeat without hello"))
-                        resets.append(SessionReset(system=system.code, reason="unknown session"))
+                        resets.append(SessionReset(system=message.system, reason="unknown session"))
                 else:
-                    outcome = check_probe_reply(
-                        self.key, message, delivery.received_at, self.settings.probe_timeout
-                    )
+                    outcome = check_probe_reply(self.key, message, at, self.settings.probe_timeout)
                     PROBES.labels(message.via.value, outcome).inc()
                     if outcome == "bad_token":
                         rejections.append(Rejection(delivery, "bad_token", "probe token does not verify"))
                     elif outcome == "ok":
-                        status.last_probe_ok_at = _later(status.last_probe_ok_at, delivery.received_at)
-                        status.last_probe_rtt_seconds = (
-                            delivery.received_at - message.probe_sent_at
-                        ).total_seconds()
-                session.add(status)
-            await session.commit()
+                        previous = probes.get(system_id)
+                        rtt = (at - message.probe_sent_at).total_seconds()
+                        probes[system_id] = (_later(previous[0] if previous else None, at), rtt)
+            if hellos:
+                await conn.execute(_HELLO, list(hellos.values()))
+            if beats:
+                await _raise_to(conn, SystemStatus.last_heartbeat_at, beats)
+            if probes:
+                await conn.execute(
+                    _PROBE_OK,
+                    [{"b_id": sid, "b_at": at, "b_rtt": rtt} for sid, (at, rtt) in probes.items()],
+                )
         HEARTBEATS.inc(heartbeats)
         if resets:
             await self.bus.send_all((self.topics.inbox(r.system), encode(r), r.system) for r in resets)
         return rejections
 
-    async def _key_matches(self, session: AsyncSession, system: System, api_key: str) -> bool:
-        lookup = split_key(api_key)
-        if lookup is None:
-            return False
-        key = (await session.exec(select(ApiKey).where(ApiKey.lookup == lookup))).first()
-        return (
-            key is not None
-            and key.role == Role.SYSTEM
-            and key.system_id == system.id
-            and key.revoked_at is None
-            and same_secret(key.digest, digest_key(api_key))
-        )
-
     async def on_ngsp_events(
         self, deliveries: Sequence[Delivery[NgspAck | NgspProbeResult]]
     ) -> list[Rejection]:
         """Apply national-catalogue acknowledgements and NGSP probe results."""
-        rejections: list[Rejection] = []
-        async with self.database.sessions() as session:
-            known = await _load(session, {d.message.system for d in deliveries})
+        acks: dict[int, dict[str, Any]] = {}
+        probes_ok: dict[int, datetime] = {}
+        async with self.database.engine.begin() as conn:
+            known = await _live_systems(conn, {d.message.system for d in deliveries})
             for delivery in deliveries:
                 message = delivery.message
                 found = known.get(message.system)
                 if found is None:
                     continue  # a withdrawn system's late event: nothing to update
-                _, status = found
+                system_id, _ = found
                 if isinstance(message, NgspAck):
-                    status.ngsp_registered = message.registered
-                    status.ngsp_registered_at = delivery.received_at if message.registered else None
+                    at = delivery.received_at if message.registered else None
+                    acks[system_id] = {"b_id": system_id, "b_registered": message.registered, "b_at": at}
                 else:
                     PROBES.labels(Link.NGSP.value, "ok" if message.ok else "failed").inc()
                     if message.ok:
-                        status.last_ngsp_probe_ok_at = _later(
-                            status.last_ngsp_probe_ok_at, delivery.received_at
-                        )
-                session.add(status)
-            await session.commit()
-        return rejections
+                        probes_ok[system_id] = _later(probes_ok.get(system_id), delivery.received_at)
+            if acks:
+                await conn.execute(_NGSP_ACK, list(acks.values()))
+            if probes_ok:
+                await _raise_to(conn, SystemStatus.last_ngsp_probe_ok_at, probes_ok)
+        return []
 
     # -- probing and evaluation ---------------------------------------------------------------------
 
-    async def _owned(
-        self, session: AsyncSession, *, include_retired: bool
-    ) -> list[tuple[System, SystemStatus]]:
-        partitions, total = self.connectivity_worker.owned_partitions()
-        if not partitions:
-            return []
-        query = select(System, SystemStatus).join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
-        if not include_retired:
-            query = query.where(col(System.retired_at).is_(None))
-        rows = (await session.exec(query)).all()
-        return [(s, st) for s, st in rows if partition_for(s.code, total) in partitions]
+    def _partition(self, code: str, total: int) -> int:
+        """The connectivity partition of a system (murmur2 is slow in Python: computed once per code)."""
+        if total != self._partition_count:
+            self._partitions, self._partition_count = {}, total
+        partition = self._partitions.get(code)
+        if partition is None:
+            partition = self._partitions[code] = partition_for(code, total)
+        return partition
 
-    async def probe_once(self) -> None:
+    async def probe_once(self, spread: float = 0.0) -> None:
         """Probe every owned system through the hub, and through the NGSP when it is registered there.
 
         Systems not (or no longer) in the national catalogue as they should be are (re)registered or
-        withdrawn here as well, so the NGSP side converges even after messages were lost.
+        withdrawn here as well, at most every `reregister_after` seconds each, so the NGSP side converges
+        even after messages were lost. The round is sent in slices of PROBE_SLICE systems spread evenly
+        over `spread` seconds.
         """
-        async with self.database.sessions() as session:
-            owned = await self._owned(session, include_retired=False)
-            if not owned:
-                return
-            await self.bus.ensure_topics(
-                {self.topics.inbox(s.code): self.settings.inbox_partitions for s, _ in owned}
+        partitions, total = self.connectivity_worker.owned_partitions()
+        if not partitions:
+            return
+        async with self.database.engine.connect() as conn:
+            rows = await conn.execute(
+                columns(
+                    col(System.id),
+                    col(System.code),
+                    col(System.name),
+                    col(System.agency_code),
+                    col(System.exempt),
+                    col(SystemStatus.ngsp_registered),
+                )
+                .join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
+                .where(col(System.retired_at).is_(None))
+                .order_by(col(System.id))
             )
-            records: list[tuple[str, bytes, str | None]] = []
-            for system, status in owned:
-                probe = make_probe(self.key, system.code, Link.LGSP, self.topics.connectivity)
-                records.append((self.topics.inbox(system.code), encode(probe), system.code))
-                national: Message | None = None
-                if not system.exempt and status.ngsp_registered:
-                    national = NgspProbeRequest(system=system.code)
-                elif system.exempt == status.ngsp_registered:
+            owned = [row for row in rows if self._partition(row.code, total) in partitions]
+        if not owned:
+            return
+        new = {self.topics.inbox(row.code) for row in owned} - self._inboxes
+        if new:
+            await self.bus.ensure_topics({topic: self.settings.inbox_partitions for topic in new})
+            await self.inboxes.track(new)
+            self._inboxes |= new
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        slices = [owned[i : i + PROBE_SLICE] for i in range(0, len(owned), PROBE_SLICE)]
+        sent: dict[datetime, list[int]] = {}  # when (to the second), which systems
+        failure: Exception | None = None
+        try:
+            for n, part in enumerate(slices):
+                if n:
+                    await asyncio.sleep(max(0.0, start + n * spread / len(slices) - loop.time()))
+                await self._probe_slice(part, loop.time())
+                sent.setdefault(utcnow().replace(microsecond=0), []).extend(row.id for row in part)
+        except Exception as exc:  # the broker went away mid-round: record what went out, then fail
+            failure = exc
+        if sent:  # one short write per round, not one per slice: the database has one writer at a time
+            async with self.database.engine.begin() as conn:
+                for at, ids in sent.items():
+                    for chunk in _chunks(ids):
+                        await conn.execute(
+                            update(SystemStatus)
+                            .where(col(SystemStatus.system_id).in_(chunk))
+                            .values(last_probe_sent_at=at)
+                        )
+        if failure is not None:
+            raise failure
+
+    async def _probe_slice(self, systems: Sequence[Any], now: float) -> None:
+        probes: list[tuple[str, bytes, str]] = []
+        records: list[tuple[str, bytes, str | None]] = []
+        for system in systems:
+            probe = make_probe(self.key, system.code, Link.LGSP, self.topics.connectivity)
+            probes.append((self.topics.inbox(system.code), encode(probe), system.code))
+            national: Message | None = None
+            if not system.exempt and system.ngsp_registered:
+                national = NgspProbeRequest(system=system.code)
+            elif system.exempt == system.ngsp_registered:
+                sent = self._registration_sent.get(system.code)
+                if sent is None or now - sent >= self.reregister_after:
+                    self._registration_sent[system.code] = now
                     national = NgspRegistration(
                         system=system.code,
                         name=system.name,
@@ -369,80 +689,129 @@ class ConnectivityTracker:
                         province=self.settings.province,
                         withdraw=system.exempt,
                     )
-                if national is not None:
-                    records.append((self.topics.ngsp_requests, encode(national), system.code))
-            await self.bus.send_all(records)
-            PROBES.labels(Link.LGSP.value, "sent").inc(len(owned))
-            await session.exec(
-                update(SystemStatus)
-                .where(col(SystemStatus.system_id).in_([s.id for s, _ in owned]))
-                .values(last_probe_sent_at=utcnow())
-            )
-            await session.commit()
+            else:
+                self._registration_sent.pop(system.code, None)
+            if national is not None:
+                records.append((self.topics.ngsp_requests, encode(national), system.code))
+        await asyncio.gather(self.inboxes.send_all(probes), self.bus.send_all(records))
+        PROBES.labels(Link.LGSP.value, "sent").inc(len(systems))
 
     async def evaluate_once(self) -> None:
-        """Derive both links of every owned system, store the changes, and refresh the gauges."""
+        """Derive both links of the owned systems whose stored state no longer holds, store the changes,
+        and refresh the gauges."""
         now = utcnow()
         warm = now < self.warm_until
-        async with self.database.sessions() as session:
-            for system, status in await self._owned(session, include_retired=True):
-                if system.retired_at is not None:
-                    lgsp = ngsp = Verdict(False, "retired")
-                else:
-                    lgsp = lgsp_verdict(status, now, self.limits)
-                    ngsp = (
-                        Verdict(False, f"exempt ({system.exempt_reason}): not linked to the NGSP")
-                        if system.exempt
-                        else ngsp_verdict(status, lgsp, now, self.limits)
-                    )
-                if self._apply(session, status, Link.LGSP, lgsp, now, warm) | self._apply(
-                    session, status, Link.NGSP, ngsp, now, warm
-                ):
-                    session.add(status)
-            await self._beat(session, now)
-            await session.commit()
-            counts = await current_counts(session)
-        publish_gauges(counts)
+        partitions, total = self.connectivity_worker.owned_partitions()
+        async with self.database.engine.begin() as conn:
+            if partitions:
+                await self._evaluate(conn, partitions, total, now, warm)
+            await self._beat(conn, now)
+        async with self.database.engine.connect() as conn:
+            counts, outages = await _summary(conn)
+        publish_gauges(counts, outages)
 
+    async def _evaluate(
+        self, conn: AsyncConnection, partitions: set[int], total: int, now: datetime, warm: bool
+    ) -> None:
+        rows = await conn.execute(
+            columns(
+                col(System.id),
+                col(System.code),
+                col(System.exempt),
+                col(System.exempt_reason),
+                col(System.retired_at),
+                col(SystemStatus.session_id),
+                col(SystemStatus.last_heartbeat_at),
+                col(SystemStatus.last_probe_ok_at),
+                col(SystemStatus.ngsp_registered),
+                col(SystemStatus.last_ngsp_probe_ok_at),
+                col(SystemStatus.lgsp_connected),
+                col(SystemStatus.lgsp_since),
+                col(SystemStatus.lgsp_reason),
+                col(SystemStatus.ngsp_connected),
+                col(SystemStatus.ngsp_since),
+                col(SystemStatus.ngsp_reason),
+            )
+            .join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
+            .where(stale_verdicts(now, self.limits))
+        )
+        for chunk in rows.partitions(EVALUATE_CHUNK):  # many only when many systems change at once
+            links: list[dict[str, Any]] = []
+            changes: list[dict[str, Any]] = []
+            for row in chunk:
+                if self._partition(row.code, total) not in partitions:
+                    continue
+                lgsp, ngsp = verdicts(
+                    row,
+                    exempt=row.exempt,
+                    exempt_because=row.exempt_reason,
+                    retired=row.retired_at is not None,
+                    now=now,
+                    limits=self.limits,
+                )
+                values = {"b_id": row.id}
+                changed = False
+                for link, verdict in ((Link.LGSP, lgsp), (Link.NGSP, ngsp)):
+                    changed |= self._apply(row, link, verdict, now, warm, values, changes)
+                if changed:
+                    links.append(values)
+            if links:
+                await conn.execute(_LINKS, links)
+            if changes:
+                await conn.execute(insert(LinkStateChange), changes)
+            await asyncio.sleep(0)
+
+    @staticmethod
     def _apply(
-        self,
-        session: AsyncSession,
-        status: SystemStatus,
+        row: Any,
         link: Link,
         verdict: Verdict,
         now: datetime,
         warm: bool,
+        values: dict[str, Any],
+        changes: list[dict[str, Any]],
     ) -> bool:
-        connected: bool = getattr(status, f"{link.value}_connected")
-        reason: str = getattr(status, f"{link.value}_reason")
-        if connected and not verdict.connected and warm:
-            return False
-        if connected == verdict.connected:
-            if reason == verdict.reason:
-                return False
-            setattr(status, f"{link.value}_reason", verdict.reason)
-            return True
-        setattr(status, f"{link.value}_connected", verdict.connected)
-        setattr(status, f"{link.value}_since", now)
-        setattr(status, f"{link.value}_reason", verdict.reason)
-        session.add(
-            LinkStateChange(
-                system_id=status.system_id,
-                link=link,
-                connected=verdict.connected,
-                at=now,
-                reason=verdict.reason,
+        """Put the link's stored state (changed or not) into `values`, and a transition into `changes`;
+        whether anything changed."""
+        connected: bool = getattr(row, f"{link.value}_connected")
+        since: datetime | None = getattr(row, f"{link.value}_since")
+        reason: str = getattr(row, f"{link.value}_reason")
+        new_reason = verdict.reason[:REASON_LENGTH]
+        changed = True
+        if (connected and not verdict.connected and warm) or (
+            connected == verdict.connected and reason == new_reason
+        ):
+            changed = False
+        elif connected == verdict.connected:
+            reason = new_reason
+        else:
+            connected, since, reason = verdict.connected, now, new_reason
+            changes.append(
+                {"system_id": row.id, "link": link, "connected": connected, "at": now, "reason": reason}
+            )
+            STATE_CHANGES.labels(link.value, str(connected).lower()).inc()
+        values |= {
+            f"b_{link.value}_connected": connected,
+            f"b_{link.value}_since": since,
+            f"b_{link.value}_reason": reason,
+        }
+        return changed
+
+    async def _beat(self, conn: AsyncConnection, now: datetime) -> None:
+        if self._uptime_recorded:
+            result = await conn.execute(
+                update(HubUptime)
+                .where(col(HubUptime.instance_id) == self.instance_id)
+                .values(last_seen_at=now)
+            )
+            if result.rowcount:
+                return
+        await conn.execute(
+            insert(HubUptime).values(
+                instance_id=self.instance_id, started_at=self.started_at, last_seen_at=now
             )
         )
-        STATE_CHANGES.labels(link.value, str(verdict.connected).lower()).inc()
-        return True
-
-    async def _beat(self, session: AsyncSession, now: datetime) -> None:
-        uptime = await session.get(HubUptime, self.instance_id)
-        if uptime is None:
-            uptime = HubUptime(instance_id=self.instance_id, started_at=self.started_at)
-        uptime.last_seen_at = now
-        session.add(uptime)
+        self._uptime_recorded = True
 
     async def stopped(self) -> None:
         """Record a clean stop of this hub process."""
@@ -455,9 +824,14 @@ class ConnectivityTracker:
                 await session.commit()
 
 
-def publish_gauges(counts: LinkCounts) -> None:
-    """Set the connectivity gauges from fresh counts."""
+def publish_gauges(counts: LinkCounts, outages: dict[Link, datetime | None]) -> None:
+    """Set the connectivity gauges from fresh counts and outage starts."""
     SYSTEMS_IN_SCOPE.set(counts.in_scope)
+    now = utcnow()
+    for link, down_since in outages.items():
+        SYSTEMS_DISCONNECTED_MAX.labels(link.value).set(
+            max(0.0, (now - down_since).total_seconds()) if down_since else 0.0
+        )
     for link, connected in ((Link.LGSP, counts.lgsp_connected), (Link.NGSP, counts.ngsp_connected)):
         SYSTEMS_CONNECTED.labels(link.value).set(connected)
         CONNECTIVITY_RATIO.labels(link.value).set(

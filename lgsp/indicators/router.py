@@ -5,10 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from lgsp.db import SessionDep
 from lgsp.errors import BadRequest
 from lgsp.indicators.models import Indicators
-from lgsp.indicators.service import current_indicators
+from lgsp.indicators.service import indicator_cache
 from lgsp.runtime import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["indicators"])
@@ -25,10 +24,11 @@ def check_period(start: date | None, end: date | None) -> None:
 
 
 @router.get("/indicators", response_model=Indicators)
-async def get_indicators(
-    session: SessionDep, runtime: RuntimeDep, start: PeriodStart = None, end: PeriodEnd = None
-) -> Indicators:
+async def get_indicators(runtime: RuntimeDep, start: PeriodStart = None, end: PeriodEnd = None) -> Indicators:
     """Connectivity (LGSP and NGSP links) now, and the once-only measures over a period of dossiers
-    (every dossier when no period is given). No key needed."""
+    (every dossier when no period is given). No key needed.
+
+    Published figures, served from a cache at most a second old (`as_of` says when they were computed),
+    so any number of readers costs the database about one computation a second."""
     check_period(start, end)
-    return await current_indicators(session, runtime.settings, start, end)
+    return await indicator_cache(runtime.database, runtime.settings).get(start, end)

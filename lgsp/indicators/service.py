@@ -1,10 +1,15 @@
-"""Computes the published indicators from the stored state."""
+"""Computes the published indicators from the stored state, and serves them from a short cache."""
 
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
 from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.connectivity.service import current_counts
+from lgsp.db import Database
 from lgsp.indicators.models import (
     ConnectivityIndicators,
     Indicators,
@@ -18,6 +23,12 @@ from lgsp.indicators.models import (
 from lgsp.onceonly.service import once_only_counts
 from lgsp.settings import Settings
 from schemas.common import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Longest time a published answer is served from the cache, in seconds (shorter if the evaluator runs
+#: more often); a background refresh starts once an answer is half that old.
+MAX_AGE = 1.0
 
 
 async def once_only_indicators(
@@ -76,3 +87,81 @@ async def current_indicators(
         ),
         once_only=await once_only_indicators(session, settings, start, end),
     )
+
+
+Period = tuple[date | None, date | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    indicators: Indicators
+    computed_at: float  # event-loop time
+
+
+class IndicatorCache:
+    """`current_indicators` per period, computed at most about once a second however many readers ask.
+
+    The indicators are published figures (public, no key), and the connectivity state behind them changes
+    only when the evaluator runs, every `evaluate_interval`: an answer at most `max_age` old (1 s, or the
+    evaluation interval if shorter) tells a reader nothing less, and its `as_of` says when it was computed.
+    Under steady traffic no request waits for the database: once an answer is half `max_age` old the next
+    request gets it and starts one refresh in the background. A request finding no answer younger than
+    `max_age` computes one (concurrent ones share it), so a reader who waits `max_age` after a change
+    always sees it.
+    """
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self.max_age = min(MAX_AGE, settings.evaluate_interval)
+        self._entries: dict[Period, _Entry] = {}
+        self._computing: dict[Period, asyncio.Task[_Entry]] = {}
+
+    async def get(self, start: date | None = None, end: date | None = None) -> Indicators:
+        """The indicators for dossiers received in [start, end), at most `max_age` seconds old."""
+        period = (start, end)
+        now = asyncio.get_running_loop().time()
+        entry = self._entries.get(period)
+        if entry is not None and now - entry.computed_at < self.max_age:
+            if now - entry.computed_at >= self.max_age / 2:
+                self._refresh(period)
+            return entry.indicators
+        return (await asyncio.shield(self._refresh(period))).indicators
+
+    def _refresh(self, period: Period) -> "asyncio.Task[_Entry]":
+        task = self._computing.get(period)
+        if task is None:
+            task = self._computing[period] = asyncio.create_task(self._compute(period))
+            task.add_done_callback(lambda done: self._computed(period, done))
+        return task
+
+    async def _compute(self, period: Period) -> _Entry:
+        started = asyncio.get_running_loop().time()
+        async with self.database.sessions() as session:
+            indicators = await current_indicators(session, self.settings, *period)
+        return _Entry(indicators, started)
+
+    def _computed(self, period: Period, task: "asyncio.Task[_Entry]") -> None:
+        self._computing.pop(period, None)
+        if task.cancelled():
+            return
+        if (error := task.exception()) is not None:
+            log.debug("indicators not refreshed: %s", error)  # the request that waited raises it
+            return
+        entry = task.result()
+        current = self._entries.get(period)
+        if current is None or entry.computed_at >= current.computed_at:
+            if len(self._entries) >= 64 and period not in self._entries:
+                self._entries.clear()  # many distinct periods asked: keep the cache small
+            self._entries[period] = entry
+
+
+_caches: "weakref.WeakKeyDictionary[Database, IndicatorCache]" = weakref.WeakKeyDictionary()
+
+
+def indicator_cache(database: Database, settings: Settings) -> IndicatorCache:
+    """The cache of one hub's indicators (one per database object, so per running application)."""
+    cache = _caches.get(database)
+    if cache is None:
+        cache = _caches[database] = IndicatorCache(database, settings)
+    return cache

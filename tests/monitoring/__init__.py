@@ -1,0 +1,1 @@
+"""Monitoring: Prometheus config, rules, the Grafana dashboard and /metrics, checked with the real tools."""
