@@ -1,5 +1,9 @@
 """Domain errors with stable codes (X-Road style); the API turns them into 4xx answers."""
 
+from typing import Any
+
+from pydantic import BaseModel, Field
+
 
 class DomainError(Exception):
     """An error a caller can act on: a stable `code`, a human `message` and the HTTP status it maps to."""
@@ -40,3 +44,34 @@ class Conflict(DomainError):
 class Unavailable(DomainError):
     status = 503
     code = "server.unavailable"
+
+
+# --- how errors are declared in the OpenAPI schema ----------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: the stable code and a message for people."""
+
+    code: str = Field(examples=["client.not_found"])
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the API; a 422 of request validation adds pydantic's findings as `detail`."""
+
+    error: ErrorDetail
+    detail: list[dict[str, Any]] | None = None
+
+
+_MEANINGS = {
+    401: "No key, or a key that is unknown, revoked or malformed",
+    403: "The key's role (or agency) may not do this",
+    404: "No such object",
+    409: "It exists already",
+    422: "The request is not valid",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` declaring these error statuses, with the API's error shape."""
+    return {status: {"model": ErrorBody, "description": _MEANINGS[status]} for status in statuses}

@@ -3,11 +3,12 @@
 from fastapi import APIRouter
 
 from lgsp.audit.service import Verification, verify
+from lgsp.errors import error_responses
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import Role
 from lgsp.runtime import RuntimeDep
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 403))
 
 
 @router.get("/verify", response_model=Verification)

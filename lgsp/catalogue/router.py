@@ -7,13 +7,22 @@ from fastapi import APIRouter, Path, Response, status
 from lgsp.catalogue import service
 from lgsp.catalogue.models import SERVICE_PATTERN, GrantCreate, GrantPublic, ServiceCreate, ServicePublic
 from lgsp.db import SessionDep
+from lgsp.errors import error_responses
 from lgsp.registry.auth import CallerDep
 
-router = APIRouter(prefix="/api/v1/systems/{system_id}", tags=["catalogue"])
+#: Every route names a system, which may not exist: 404 everywhere.
+router = APIRouter(
+    prefix="/api/v1/systems/{system_id}", tags=["catalogue"], responses=error_responses(401, 403, 404, 422)
+)
 ServiceCode = Annotated[str, Path(max_length=64, pattern=SERVICE_PATTERN)]
 
 
-@router.post("/services", status_code=status.HTTP_201_CREATED, response_model=ServicePublic)
+@router.post(
+    "/services",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ServicePublic,
+    responses=error_responses(409),
+)
 async def declare_service(
     system_id: int, data: ServiceCreate, session: SessionDep, caller: CallerDep
 ) -> ServicePublic:
@@ -37,7 +46,9 @@ async def withdraw_service(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
+@router.post(
+    "/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic, responses=error_responses(409)
+)
 async def grant_access(
     system_id: int, data: GrantCreate, session: SessionDep, caller: CallerDep
 ) -> GrantPublic:

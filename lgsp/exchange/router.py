@@ -1,26 +1,26 @@
 """REST: POST /api/v1/exchange (synchronous façade over the bus)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from lgsp.api.paging import Limit, Offset, Page
 from lgsp.db import SessionDep
-from lgsp.errors import BadRequest, Forbidden
+from lgsp.errors import BadRequest, ErrorBody, Forbidden, error_responses
 from lgsp.exchange.facade import ExchangeFacade
 from lgsp.exchange.models import ExchangeRecord, ExchangeRecordPublic, Outcome
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import Role, System
-from schemas.common import ProviderAddress
+from schemas.common import ProviderAddress, SystemCode
 from schemas.messages import ServiceCode, ServiceRequest
 
-router = APIRouter(prefix="/api/v1", tags=["exchange"])
+router = APIRouter(prefix="/api/v1", tags=["exchange"], responses=error_responses(401, 403, 422))
 
 #: How a fault code answers over HTTP.
 FAULT_STATUS = {
@@ -32,6 +32,15 @@ FAULT_STATUS = {
     "server.provider_unreachable": 503,
     "server.timeout": 504,
 }
+
+
+class ExchangeAnswer(BaseModel):
+    """The provider's answer to a successful exchange."""
+
+    exchange_id: UUID
+    provider: str
+    service: str
+    payload: dict[str, Any] | None
 
 
 class ExchangeBody(BaseModel):
@@ -53,7 +62,32 @@ def get_facade(request: Request) -> ExchangeFacade:
 FacadeDep = Annotated[ExchangeFacade, Depends(get_facade)]
 
 
-@router.post("/exchange", responses={code: {"description": fault} for fault, code in FAULT_STATUS.items()})
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC; a time without offset is read as UTC, like every timestamp of the hub.
+
+    (The records' columns take aware UTC times only: a naive time, or one that leaves the datetime range
+    once in UTC such as 0001-01-01T00:00+05:00, reached the database as a 500.)
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+
+
+#: A query parameter naming an instant, with or without its UTC offset.
+Instant = Annotated[datetime, AfterValidator(_in_utc)]
+
+
+#: Faults answer with the error shape and the exchange id (when the exchange was recorded).
+EXCHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": ExchangeAnswer, "description": "The provider's answer"},
+    **{code: {"model": ErrorBody, "description": fault} for fault, code in FAULT_STATUS.items()},
+}
+
+
+@router.post("/exchange", responses=EXCHANGE_RESPONSES)
 async def exchange(
     body: ExchangeBody, request: Request, caller: CallerDep, facade: FacadeDep
 ) -> JSONResponse:
@@ -100,11 +134,12 @@ async def list_exchanges(
     caller: CallerDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    client: Annotated[str | None, Query(max_length=64)] = None,
-    provider: Annotated[str | None, Query(max_length=73)] = None,
+    # Typed as the codes they filter by: any other text matches nothing, and PostgreSQL would refuse a NUL.
+    client: Annotated[SystemCode | None, Query()] = None,
+    provider: Annotated[ProviderAddress | None, Query()] = None,
     outcome: Outcome | None = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[Instant | None, Query(alias="from", description="From this instant (inclusive)")] = None,
+    until: Annotated[Instant | None, Query(alias="to", description="Until this instant (exclusive)")] = None,
 ) -> Page[ExchangeRecordPublic]:
     """Operational-monitoring records, newest first. Integrators and systems see their own exchanges."""
     query = select(ExchangeRecord)

@@ -2,6 +2,7 @@
 
 from enum import StrEnum
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -10,15 +11,16 @@ from sqlmodel import col, select
 
 from lgsp.api.paging import Limit, Offset, Page
 from lgsp.db import SessionDep
-from lgsp.errors import NotFound
+from lgsp.errors import NotFound, error_responses
 from lgsp.indicators.router import PeriodEnd, PeriodStart, check_period
 from lgsp.onceonly.models import Dossier, DossierComponentPublic, DossierComponentRecord, DossierPublic
 from lgsp.onceonly.report import OnceOnlyReport, once_only_report, report_csv, report_html
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import Role
 from lgsp.runtime import RuntimeDep
+from schemas.onceonly import Code
 
-router = APIRouter(prefix="/api/v1", tags=["once-only"])
+router = APIRouter(prefix="/api/v1", tags=["once-only"], responses=error_responses(401, 403, 422))
 READERS = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR)
 
 
@@ -40,7 +42,8 @@ async def list_dossiers(
     caller: CallerDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    procedure: Annotated[str | None, Query(max_length=64)] = None,
+    # A procedure code or nothing: other text matches nothing, and PostgreSQL would refuse a NUL (a 500).
+    procedure: Annotated[Code | None, Query()] = None,
     resubmitted: Annotated[bool | None, Query(description="Only dossiers with (or without) one")] = None,
     start: PeriodStart = None,
     end: PeriodEnd = None,
@@ -69,11 +72,11 @@ async def list_dossiers(
     )
 
 
-@router.get("/dossiers/{dossier_id}", response_model=DossierDetail)
-async def get_dossier(dossier_id: str, session: SessionDep, caller: CallerDep) -> DossierDetail:
+@router.get("/dossiers/{dossier_id}", response_model=DossierDetail, responses=error_responses(404))
+async def get_dossier(dossier_id: UUID, session: SessionDep, caller: CallerDep) -> DossierDetail:
     """One dossier with its documents: reused, submitted first time, or re-submitted and why."""
     caller.require(*READERS)
-    dossier = await session.get(Dossier, dossier_id[:36])
+    dossier = await session.get(Dossier, str(dossier_id))
     if dossier is None:
         raise NotFound(f"no dossier {dossier_id}")
     parts = await session.exec(

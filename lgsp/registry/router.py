@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from lgsp.api.paging import Limit, Offset, Page
 from lgsp.db import SessionDep
+from lgsp.errors import error_responses
 from lgsp.registry import service
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import (
@@ -21,11 +22,17 @@ from lgsp.registry.models import (
     SystemUpdate,
 )
 from lgsp.runtime import RuntimeDep
+from schemas.common import AgencyCode
 
-router = APIRouter(prefix="/api/v1", tags=["registry"])
+router = APIRouter(prefix="/api/v1", tags=["registry"], responses=error_responses(401, 403, 422))
 
 
-@router.post("/agencies", status_code=status.HTTP_201_CREATED, response_model=AgencyPublic)
+@router.post(
+    "/agencies",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AgencyPublic,
+    responses=error_responses(409),
+)
 async def create_agency(data: AgencyCreate, session: SessionDep, caller: CallerDep) -> AgencyPublic:
     """Register an agency (admin)."""
     caller.require(Role.ADMIN)
@@ -38,7 +45,12 @@ async def list_agencies(session: SessionDep, caller: CallerDep) -> list[AgencyPu
     return [AgencyPublic.model_validate(a) for a in await service.list_agencies(session)]
 
 
-@router.post("/systems", status_code=status.HTTP_201_CREATED, response_model=SystemRegistered)
+@router.post(
+    "/systems",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SystemRegistered,
+    responses=error_responses(409),
+)
 async def register_system(
     data: SystemCreate, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
 ) -> SystemRegistered:
@@ -56,7 +68,8 @@ async def list_systems(
     caller: CallerDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    agency_code: Annotated[str | None, Query(max_length=64)] = None,
+    # An agency code or nothing: other text matches nothing, and PostgreSQL would refuse a NUL (a 500).
+    agency_code: Annotated[AgencyCode | None, Query()] = None,
     exempt: bool | None = None,
 ) -> Page[SystemPublic]:
     """Registered systems, a page at a time."""
@@ -67,14 +80,14 @@ async def list_systems(
     return Page(items=[SystemPublic.model_validate(s) for s in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/systems/{system_id}", response_model=SystemPublic)
+@router.get("/systems/{system_id}", response_model=SystemPublic, responses=error_responses(404))
 async def get_system(system_id: int, session: SessionDep, caller: CallerDep) -> SystemPublic:
     """One system."""
     caller.require_reader(system_id)
     return SystemPublic.model_validate(await service.get_system(session, system_id))
 
 
-@router.patch("/systems/{system_id}", response_model=SystemPublic)
+@router.patch("/systems/{system_id}", response_model=SystemPublic, responses=error_responses(404))
 async def update_system(
     system_id: int, data: SystemUpdate, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
 ) -> SystemPublic:
@@ -86,7 +99,7 @@ async def update_system(
     return SystemPublic.model_validate(system)
 
 
-@router.delete("/systems/{system_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/systems/{system_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
 async def delete_system(
     system_id: int, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
 ) -> Response:
@@ -96,7 +109,7 @@ async def delete_system(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/systems/{system_id}/key", status_code=status.HTTP_201_CREATED)
+@router.post("/systems/{system_id}/key", status_code=status.HTTP_201_CREATED, responses=error_responses(404))
 async def rotate_system_key(system_id: int, session: SessionDep, caller: CallerDep) -> dict[str, str]:
     """Revoke the system's keys and issue a new one, shown this once."""
     return {"api_key": await service.rotate_system_key(session, caller, system_id)}
@@ -115,7 +128,7 @@ async def list_keys(session: SessionDep, caller: CallerDep) -> list[ApiKeyPublic
     return [ApiKeyPublic.model_validate(k) for k in await service.list_keys(session, caller)]
 
 
-@router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
 async def revoke_key(key_id: int, session: SessionDep, caller: CallerDep) -> Response:
     """Revoke a key at once (admin)."""
     await service.revoke_key(session, caller, key_id)
