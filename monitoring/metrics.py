@@ -36,6 +36,7 @@ DEAD_LETTER_REASONS = (
     "unknown_session",
     "unknown_system",
     "bad_token",
+    "handler_failed",
 )
 for _reason in DEAD_LETTER_REASONS:
     DEAD_LETTERS.labels(_reason)

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
+from sqlalchemy import exc as sa_exc
 
 from monitoring.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 from schemas.common import utcnow
@@ -210,6 +211,21 @@ class Delivery(Generic[M]):
     size: int = 0  # bytes on the wire
 
 
+def transient(exc: BaseException) -> bool:
+    """Whether a handler's failure may pass on its own (database or broker away), so the batch is
+    retried; anything else is the record's own fault and retrying it would block its partition."""
+    return isinstance(
+        exc,
+        KafkaError
+        | OSError
+        | TimeoutError
+        | sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.DisconnectionError
+        | sa_exc.TimeoutError,
+    ) or bool(getattr(exc, "connection_invalidated", False))
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """A record the handler refused (e.g. unauthenticated): it goes to the dead-letter topic."""
@@ -379,7 +395,14 @@ class Worker(Generic[M]):
                 )
         CONSUMED.labels(self.name).inc(len(deliveries) + len(dead))
         try:
-            rejections = await self.handler(deliveries) if deliveries else ()
+            try:
+                rejections = list(await self.handler(deliveries)) if deliveries else []
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                # A record the handler can never take (bad data that passed validation) must not block
+                # its partition for ever: find it by handling the batch one record at a time.
+                rejections = await self._isolate(deliveries)
         except Exception:
             # Nothing is committed: go back to the batch's start so it is handled again.
             for tp, records in batches.items():
@@ -400,6 +423,21 @@ class Worker(Generic[M]):
             log.warning("worker %s: commit failed (%s); records may be replayed", self.name, exc)
             raise _BrokerReturned from exc
         self._committed.update(offsets)
+
+    async def _isolate(self, deliveries: Sequence[Delivery[M]]) -> list[Rejection]:
+        """Handle each delivery alone; those that fail for a reason that will not pass are rejected."""
+        rejections: list[Rejection] = []
+        for delivery in deliveries:
+            try:
+                rejections += await self.handler([delivery])
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                log.warning("worker %s: record at %d cannot be handled: %s", self.name, delivery.offset, exc)
+                rejections.append(
+                    Rejection(delivery, "handler_failed", f"{type(exc).__name__}: {exc}"[:1000])
+                )
+        return rejections
 
     async def _dead_letter(self, dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]]) -> None:
         items: list[tuple[str, bytes, str | None]] = []

@@ -640,11 +640,6 @@ POISONS: dict[str, tuple[str, str, Callable[[UUID], Message]]] = {
 JAM_WAIT = 3.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: a valid record whose handler fails deterministically is retried forever and blocks "
-    "its partition (NUL characters in text PostgreSQL stores; a probe reply timestamp in year 1)",
-)
 @pytest.mark.parametrize(
     ("poison", "database_url"),
     [(name, database) for name, (database, _, _) in POISONS.items()],
