@@ -10,13 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 from lgsp import __version__
 from lgsp.api import health
 from lgsp.api.limits import BodyLimit
 from lgsp.audit import router as audit_router
 from lgsp.audit.service import AuditTrail
-from lgsp.bus.kafka import Bus, shared_topics
+from lgsp.bus.kafka import Bus, shared_topics, transient
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.catalogue import router as catalogue_router
 from lgsp.connectivity import router as connectivity_router
@@ -58,6 +59,16 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
     body = error_body("client.bad_request", "; ".join(problems) or "invalid request")
     return JSONResponse(body | {"detail": jsonable_encoder(exc.errors()[:10])}, 422)
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, sa_exc.DBAPIError)
+    if transient(exc):
+        body = error_body("server.unavailable", "the database is not reachable now; try again shortly")
+        return JSONResponse(body, 503, headers={"Retry-After": "5"})
+    if "0x00" in str(exc.orig):  # PostgreSQL text cannot hold NUL; refuse it as bad input
+        return JSONResponse(error_body("client.bad_request", "text must not contain NUL characters"), 422)
+    raise exc
 
 
 def new_bus(settings: Settings, bootstrap: str, client_id: str) -> Bus:
@@ -147,6 +158,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     app.include_router(health.router)
     app.include_router(dashboard_router.router)
     app.include_router(registry_router.router)

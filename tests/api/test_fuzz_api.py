@@ -198,11 +198,6 @@ async def test_what_fuzzing_found_is_refused_with_a_4xx(hub: Hub) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: on PostgreSQL a NUL character in any stored text field of a body is a 500 "
-    "(asyncpg: invalid byte sequence for encoding UTF8: 0x00); refuse NUL at the API's edge",
-)
 async def test_a_nul_in_body_text_is_refused_not_a_500(hub: Hub) -> None:
     await make_agency(hub.client)
     system = await make_system(hub.client, "HO-TICH")
