@@ -43,13 +43,23 @@ class ExchangeError(Exception):
         self.message = message
 
 
+async def _waits_past_end(consumer: AIOKafkaConsumer) -> bool:
+    """Whether `consumer` has no partition or waits at an offset beyond the end of its log."""
+    assigned = list(consumer.assignment())
+    if not assigned:
+        return True
+    ends = await consumer.end_offsets(assigned)
+    return any(await consumer.position(tp) > end for tp, end in ends.items())
+
+
 class Connector:
     """A provincial system's presence on the axis.
 
     Start it with the system's code and API key (from registration); it says hello, heartbeats every
     `heartbeat_interval` seconds and answers the probes the hub and the NGSP send to its inbox. When the
     broker goes away it keeps trying, and says hello again once it can publish. If its inbox stays silent
-    for `inbox_watchdog` seconds (set it to a few probe intervals) it reconnects the inbox consumer.
+    for `inbox_watchdog` seconds (set it to a few probe intervals) and waits past the end of its log, it
+    reconnects the inbox consumer.
     """
 
     def __init__(
@@ -257,9 +267,12 @@ class Connector:
                         for record in records:
                             await self._handle(record.value)
                     if now - quiet_since > self.inbox_watchdog:
-                        # The hub probes every few seconds, so a silent inbox means a stuck consumer (e.g.
-                        # a restarted memory-only broker left it waiting at an offset its new log lacks).
-                        raise TimeoutError(f"no inbox message for {self.inbox_watchdog:.0f}s")
+                        # The hub probes every few seconds, so a silent inbox may be a stuck consumer (a
+                        # restarted memory-only broker left it waiting at an offset its new log lacks).
+                        # A slow hub is not a reason to rejoin the group: only a real stall is.
+                        if await _waits_past_end(consumer):
+                            raise TimeoutError(f"inbox silent for {self.inbox_watchdog:.0f}s, past its end")
+                        quiet_since = now
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

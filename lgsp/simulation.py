@@ -37,6 +37,7 @@ class SimulationOptions:
     days: int = 365  # the simulated period the dossiers are spread over
     seed: int = 7
     start: date = DEFAULT_AS_OF
+    lookup_timeout: float = 2.0  # seconds the one-stop shop waits for a holder before "unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +272,6 @@ async def prepare(
         if control_holders
         else {}
     )
-    shop = OneStopShop(connectors["MOT-CUA"], catalogue)
+    shop = OneStopShop(connectors["MOT-CUA"], catalogue, lookup_timeout=options.lookup_timeout)
     simulation = Simulation(shop, holders, papers, options, wait_connected)
     return Prepared(simulation, plan(catalogue, citizens, businesses, options), stores)

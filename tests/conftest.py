@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,29 @@ PG_SERVER = os.environ.get("LGSP_TEST_PG", "postgres@127.0.0.1:5432")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
+class LeakedTasks(UserWarning):
+    """A test left asyncio tasks running after its fixtures were torn down."""
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    """Cancel the tasks a test leaves behind, with a warning naming them.
+
+    Every test shares the session's event loop: a consumer or connector a failed test never stopped
+    would go on polling (or reconnecting to a broker that is gone) and slow down every later test.
+    """
+    before = asyncio.all_tasks()
+    yield
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+    if leaked:
+        names = sorted({getattr(t.get_coro(), "__qualname__", repr(t.get_coro())) for t in leaked})
+        message = f"{len(leaked)} tasks left running: {', '.join(names)[:300]}"
+        warnings.warn(LeakedTasks(message), stacklevel=1)
+        for task in leaked:
+            task.cancel()
+        await asyncio.wait(leaked, timeout=5)
+
+
 @pytest.fixture(scope="session")
 async def broker() -> AsyncIterator[EmbeddedBroker]:
     """The real embedded broker, started once for the whole session on a free port."""
@@ -35,11 +59,11 @@ async def broker() -> AsyncIterator[EmbeddedBroker]:
         yield running
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database of each kind for one test."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'lgsp.db'}"
+@contextlib.asynccontextmanager
+async def fresh_database(kind: str, directory: Path) -> AsyncIterator[str]:
+    """A new, empty database of `kind` ("sqlite" in `directory`, or "postgresql"), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory / 'lgsp.db'}"
         return
     name = f"lgsp_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
@@ -47,12 +71,34 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    yield f"postgresql+asyncpg://{PG_SERVER}/{name}"
-    admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield f"postgresql+asyncpg://{PG_SERVER}/{name}"
+    finally:
+        admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Drop the topics under `prefix`, so the session broker stays small (every client's metadata covers
+    every topic)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"{prefix}.")]
+        if mine:
+            await admin.delete_topics(mine)
     finally:
         await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of each kind for one test."""
+    async with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def fast_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
@@ -76,18 +122,10 @@ def fast_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
 
 @pytest.fixture
 async def settings(database_url: str, tmp_path: Path, broker: EmbeddedBroker) -> AsyncIterator[Settings]:
-    """Per-test settings: own database, own topics (deleted afterwards, so the session broker stays small:
-    every client's metadata covers every topic)."""
+    """Per-test settings: own database, own topics (deleted afterwards)."""
     per_test = fast_settings(database_url, tmp_path)
     yield per_test
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(f"{per_test.topic_prefix}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+    await delete_topics(broker.bootstrap, per_test.topic_prefix)
 
 
 @dataclass
@@ -122,6 +160,32 @@ async def hub(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[Hub]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def shared_settings() -> dict[str, Any]:
+    """What a module's `shared_hub` sets besides `fast_settings` (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def shared_hub(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    broker: EmbeddedBroker,
+    shared_settings: dict[str, Any],
+) -> AsyncIterator[Hub]:
+    """One hub per test module and database kind, for tests of how the API answers bad, unknown or
+    unauthorised input: such tests change nothing another test reads, and a hub per case would cost
+    seconds each."""
+    directory = tmp_path_factory.mktemp("shared-hub")
+    async with fresh_database(request.param, directory) as url:
+        settings = fast_settings(url, directory, **shared_settings)
+        try:
+            async with running_hub(settings, broker.bootstrap) as running:
+                yield running
+        finally:
+            await delete_topics(broker.bootstrap, settings.topic_prefix)
+
+
 async def eventually(
     check: Callable[[], Awaitable[bool]],
     timeout: float = 10.0,
@@ -136,12 +200,15 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-async def make_agency(client: httpx.AsyncClient, code: str = "SO-TP", level: str = "province") -> None:
-    """Register an agency as admin."""
+async def make_agency(
+    client: httpx.AsyncClient, code: str = "SO-TP", level: str = "province", *, exist_ok: bool = False
+) -> None:
+    """Register an agency as admin (with `exist_ok`, an agency already there is fine: shared hubs)."""
     response = await client.post(
         "/api/v1/agencies", json={"code": code, "name": f"Agency {code}", "level": level}
     )
-    assert response.status_code == 201, response.text
+    expected = {201, 409} if exist_ok else {201}
+    assert response.status_code in expected, response.text
 
 
 async def make_system(

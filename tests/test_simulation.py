@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 import prometheus_client
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from sqlalchemy import create_engine, select
 from sqlmodel import SQLModel
@@ -37,15 +36,16 @@ import lgsp.models  # registers every table in SQLModel.metadata
 from lgsp.bus.broker import EmbeddedBroker, free_port
 from lgsp.demo import DemoOptions, run_simulation
 from lgsp.simulation import Prepared, SimulationOptions, prepare
-from tests.conftest import fast_settings
+from tests.conftest import delete_topics, fast_settings
 
 SEED = 7
 # 75 dossiers are three fault epochs of 25: ~30 s clean and ~40 s faulty (each filing costs bus round
-# trips, a lookup of a down holder its 2 s timeout, a holder back up its reconnection).
+# trips, a lookup of a holder just gone down its timeout, a holder back up its reconnection).
 DOSSIERS = 75
 APPLICANTS = 50
 CITIZENS = 300  # the simulated population the applicants are sampled from
 FAULT_RATE = 0.7
+LOOKUP_TIMEOUT = 5.0
 CITIZEN_ID = re.compile(r"^\d{12}$")
 LOGGERS = ("lgsp", "connectors")
 
@@ -112,26 +112,21 @@ async def _poll_metrics(port: int, bodies: list[str]) -> None:
             await asyncio.sleep(0.5)
 
 
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    """Drop one run's topics, so the session broker stays small for the tests after this module."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(f"{prefix}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-
-
 async def simulate(broker: EmbeddedBroker, workdir: Path, fault_rate: float) -> Run:
     """One `lgsp simulate` in process, quiet, on the session broker, a fresh SQLite file, fresh topics
     and a free port; records the plan it filed, the /metrics it served and the log records."""
     database = workdir / "lgsp.db"
     base = fast_settings(f"sqlite+aiosqlite:///{database}", workdir, kafka_bootstrap=broker.bootstrap)
     world = DemoOptions(systems=7, citizens=CITIZENS, port=free_port(), seed=SEED)
+    # A holder that is up answers well within LOOKUP_TIMEOUT even on a loaded machine: only a holder that
+    # is down may make a clean lookup fail.
     options = SimulationOptions(
-        applicants=APPLICANTS, dossiers=DOSSIERS, rate=100.0, fault_rate=fault_rate, seed=SEED
+        applicants=APPLICANTS,
+        dossiers=DOSSIERS,
+        rate=100.0,
+        fault_rate=fault_rate,
+        seed=SEED,
+        lookup_timeout=LOOKUP_TIMEOUT,
     )
     prepared: list[Prepared] = []
 
@@ -151,7 +146,7 @@ async def simulate(broker: EmbeddedBroker, workdir: Path, fault_rate: float) -> 
         finally:
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
-            await _delete_topics(broker.bootstrap, base.topic_prefix)
+            await delete_topics(broker.bootstrap, base.topic_prefix)
     # The hub ran in this process: its registry after the run is the last word on what it exposed.
     registry = prometheus_client.generate_latest().decode()
     seconds = time.perf_counter() - started

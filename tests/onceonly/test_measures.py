@@ -10,7 +10,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import AsyncIterator
+import uuid
 from datetime import date
 from typing import Any
 
@@ -78,6 +78,12 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"reuse_max_points": MAX_POINTS})
 
 
+@pytest.fixture(scope="module")
+def shared_settings() -> dict[str, Any]:
+    """The module's shared hub scores reuse out of MAX_POINTS too."""
+    return {"reuse_max_points": MAX_POINTS}
+
+
 async def insert_dossiers(database_url: str) -> None:
     """Write DOSSIERS and their components into the (migrated) hub database."""
     catalogue = load_catalogue()
@@ -122,11 +128,11 @@ async def insert_dossiers(database_url: str) -> None:
         await database.dispose()
 
 
-@pytest.fixture
-async def loaded(hub: Hub) -> AsyncIterator[Hub]:
-    """The running hub (its lifespan migrated the schema) with DOSSIERS recorded."""
-    await insert_dossiers(hub.settings.database_url)
-    yield hub
+@pytest.fixture(scope="module")
+async def loaded(shared_hub: Hub) -> Hub:
+    """The module's hub (its lifespan migrated the schema) with DOSSIERS recorded; the tests only read."""
+    await insert_dossiers(shared_hub.settings.database_url)
+    return shared_hub
 
 
 async def once_only(hub: Hub, **period: str) -> dict[str, Any]:
@@ -418,8 +424,8 @@ async def test_report_refuses_unknown_formats_and_bad_dates(loaded: Hub, params:
 
 
 async def role_keys(hub: Hub) -> dict[str, str]:
-    """One key of every role (the admin token stands for admin)."""
-    await make_agency(hub.client, "SO-TP")
+    """One key of every role (the admin token stands for admin), new ones at each call."""
+    await make_agency(hub.client, "SO-TP", exist_ok=True)
     keys: dict[str, str] = {}
     for role in ("operator", "auditor", "integrator"):
         body: dict[str, Any] = {"role": role, "label": f"a {role}"}
@@ -428,7 +434,7 @@ async def role_keys(hub: Hub) -> dict[str, str]:
         response = await hub.client.post("/api/v1/keys", json=body)
         assert response.status_code == 201, response.text
         keys[role] = response.json()["api_key"]
-    keys["system"] = (await make_system(hub.client, "MOT-CUA"))["api_key"]
+    keys["system"] = (await make_system(hub.client, f"MOT-CUA-{uuid.uuid4().hex[:8]}"))["api_key"]
     return keys
 
 

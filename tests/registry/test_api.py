@@ -185,21 +185,6 @@ async def test_list_pages_and_filters(hub: Hub) -> None:
     assert [s["code"] for s in both["items"]] == ["B-OPEN"]
 
 
-@pytest.mark.parametrize(
-    ("params", "field"),
-    [
-        ({"limit": 0}, "limit"),
-        ({"limit": 1001}, "limit"),
-        ({"limit": "many"}, "limit"),
-        ({"offset": -1}, "offset"),
-        ({"exempt": "perhaps"}, "exempt"),
-        ({"agency_code": "x" * 65}, "agency_code"),
-    ],
-)
-async def test_list_rejects_bad_paging(hub: Hub, params: dict[str, Any], field: str) -> None:
-    bad_request(await hub.client.get(SYSTEMS, params=params), field)
-
-
 async def test_agencies_list_and_duplicate(hub: Hub) -> None:
     await make_agency(hub.client, "B-SO", level="commune")
     await make_agency(hub.client, "A-SO")
@@ -268,29 +253,6 @@ async def test_patch_reasserting_exemption_keeps_the_stored_reason(hub: Hub) -> 
     assert (response.json()["exempt"], response.json()["exempt_reason"]) == (True, "state secret")
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"name": ""}, "name"),
-        ({"name": None}, "name"),
-        ({"level": "country"}, "level"),
-        ({"level": None}, "level"),
-        ({"kind": None}, "kind"),
-        ({"exempt": None}, "exempt"),
-        ({"description": None}, "description"),
-        ({"contact_email": "not-an-email"}, "contact_email"),
-        ({"description": "x" * 2001}, "description"),
-    ],
-)
-async def test_patch_rejects_bad_bodies(hub: Hub, body: dict[str, Any], field: str) -> None:
-    await make_agency(hub.client)
-    created = await make_system(hub.client, "HO-TICH")
-    url = f"{SYSTEMS}/{created['id']}"
-    bad_request(await hub.client.patch(url, json=body), field)
-    unchanged = (await hub.client.get(url)).json()
-    assert unchanged == {k: v for k, v in created.items() if k != "api_key"}
-
-
 async def test_patch_can_clear_optional_fields(hub: Hub) -> None:
     await make_agency(hub.client)
     created = await make_system(hub.client, "HO-TICH", contact_email="a@b.example.vn")
@@ -336,28 +298,6 @@ async def test_delete_retires_the_system_and_revokes_its_key(hub: Hub) -> None:
 # --- unknown ids, conflicts, bad bodies ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("system_id", ["999999", "2147483648", "99999999999999999999"])
-async def test_unknown_system_is_404(hub: Hub, system_id: str) -> None:
-    await make_agency(hub.client)
-    await make_system(hub.client, "HO-TICH")
-    url = f"{SYSTEMS}/{system_id}"
-    assert system_id in error_of(await hub.client.get(url), 404, "client.not_found")
-    error_of(await hub.client.patch(url, json={"name": "x"}), 404, "client.not_found")
-    error_of(await hub.client.delete(url), 404, "client.not_found")
-    error_of(await hub.client.get(f"{url}/status"), 404, "client.not_found")
-    error_of(await hub.client.post(f"{url}/key"), 404, "client.not_found")
-    assert (await hub.client.get(SYSTEMS)).json()["total"] == 1
-
-
-async def test_non_integer_system_id_is_422(hub: Hub) -> None:
-    bad_request(await hub.client.get(f"{SYSTEMS}/abc"), "system_id")
-
-
-@pytest.mark.parametrize("key_id", ["999999", "2147483648", "99999999999999999999"])
-async def test_unknown_key_is_404(hub: Hub, key_id: str) -> None:
-    assert key_id in error_of(await hub.client.delete(f"{KEYS}/{key_id}"), 404, "client.not_found")
-
-
 async def test_duplicate_system_code_is_409(hub: Hub) -> None:
     await two_agencies(hub)
     first = await make_system(hub.client, "HO-TICH", agency="A-SO")
@@ -367,82 +307,6 @@ async def test_duplicate_system_code_is_409(hub: Hub) -> None:
     assert [s["id"] for s in listed["items"]] == [first["id"]]
     # The failed attempt issued no key.
     assert [k["system_id"] for k in (await hub.client.get(KEYS)).json()] == [first["id"]]
-
-
-@pytest.mark.parametrize(
-    ("body", "fragments"),
-    [
-        ({"code": "-bad", "name": "x", "agency_code": "SO-TP"}, ("code",)),
-        ({"code": "has space", "name": "x", "agency_code": "SO-TP"}, ("code",)),
-        ({"code": "A", "name": "x", "agency_code": "SO-TP"}, ("code",)),
-        ({"code": "x" * 65, "name": "x", "agency_code": "SO-TP"}, ("code",)),
-        ({"name": "x", "agency_code": "SO-TP"}, ("code",)),
-        ({"code": "HO-TICH", "agency_code": "SO-TP"}, ("name",)),
-        ({"code": "HO-TICH", "name": "", "agency_code": "SO-TP"}, ("name",)),
-        ({"code": "HO-TICH", "name": "x", "agency_code": "SO-TP", "exempt": True}, ("exempt_reason",)),
-        (
-            {"code": "HO-TICH", "name": "x", "agency_code": "SO-TP", "exempt": True, "exempt_reason": " "},
-            ("exempt_reason",),
-        ),
-        ({"code": "HO-TICH", "name": "x", "agency_code": "NOBODY"}, ("NOBODY",)),
-        ({"code": "HO-TICH", "name": "x", "agency_code": "bad code!"}, ("agency_code",)),
-        ({"code": "HO-TICH", "name": "x"}, ("agency_code",)),
-        (
-            {"code": "HO-TICH", "name": "x", "agency_code": "SO-TP", "contact_email": "nope"},
-            ("contact_email",),
-        ),
-        ({"code": "HO-TICH", "name": "x", "agency_code": "SO-TP", "level": "country"}, ("level",)),
-        ({"code": "HO-TICH", "name": "x", "agency_code": "SO-TP", "kind": "spreadsheet"}, ("kind",)),
-    ],
-)
-async def test_register_rejects_bad_bodies(
-    hub: Hub, body: dict[str, Any], fragments: tuple[str, ...]
-) -> None:
-    await make_agency(hub.client)
-    bad_request(await hub.client.post(SYSTEMS, json=body), *fragments)
-    assert (await hub.client.get(SYSTEMS)).json()["total"] == 0
-    assert (await hub.client.get(KEYS)).json() == []
-
-
-async def test_register_rejects_non_json(hub: Hub) -> None:
-    await make_agency(hub.client)
-    response = await hub.client.post(
-        SYSTEMS, content=b"{not json", headers={"Content-Type": "application/json"}
-    )
-    bad_request(response)
-
-
-@pytest.mark.parametrize(
-    ("body", "fragments"),
-    [
-        ({"name": "x"}, ("code",)),
-        ({"code": "A-SO"}, ("name",)),
-        ({"code": "A SO", "name": "x"}, ("code",)),
-        ({"code": "A-SO", "name": "x", "level": "country"}, ("level",)),
-    ],
-)
-async def test_agency_rejects_bad_bodies(hub: Hub, body: dict[str, Any], fragments: tuple[str, ...]) -> None:
-    bad_request(await hub.client.post(AGENCIES, json=body), *fragments)
-    assert (await hub.client.get(AGENCIES)).json() == []
-
-
-@pytest.mark.parametrize(
-    ("body", "fragments"),
-    [
-        ({"role": "system", "agency_code": "A-SO"}, ("role", "system")),
-        ({"role": "integrator"}, ("agency_code",)),
-        ({"role": "integrator", "agency_code": ""}, ("agency_code",)),
-        ({"role": "integrator", "agency_code": "NOBODY"}, ("NOBODY",)),
-        ({"role": "superuser"}, ("role",)),
-        ({}, ("role",)),
-    ],
-)
-async def test_create_key_rejects_bad_bodies(
-    hub: Hub, body: dict[str, Any], fragments: tuple[str, ...]
-) -> None:
-    await make_agency(hub.client, "A-SO")
-    bad_request(await hub.client.post(KEYS, json=body), *fragments)
-    assert (await hub.client.get(KEYS)).json() == []
 
 
 # --- keys and authentication -------------------------------------------------------------------------------
@@ -497,22 +361,6 @@ async def test_missing_key_is_401_with_www_authenticate(hub: Hub) -> None:
     assert basic.headers["www-authenticate"] == "Bearer"
     # Nothing changed.
     assert (await hub.client.get(f"{SYSTEMS}/{sid}")).json()["name"] == "System HO-TICH"
-
-
-@pytest.mark.parametrize(
-    "token",
-    [
-        "garbage",
-        "lgsp_000000000000_" + "x" * 43,
-        "lgsp_short_secret",
-        "test-admin-token-012345678",
-        "test-admin-token-01234567890",
-    ],
-)
-async def test_unknown_key_is_401(hub: Hub, token: str) -> None:
-    response = await hub.client.get(SYSTEMS, headers=hub.as_key(token))
-    error_of(response, 401, "client.unauthenticated")
-    assert response.headers["www-authenticate"] == "Bearer"
 
 
 async def test_tampered_key_is_401(hub: Hub) -> None:
