@@ -3,10 +3,12 @@ prefix per test, and the hub application running against both."""
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,22 @@ class LeakedTasks(UserWarning):
     """A test left asyncio tasks running after its fixtures were torn down."""
 
 
+#: Set in the context of fixtures that outlive a test (a module's shared hub): the tasks they start, and
+#: the tasks those start in turn (a task inherits its creator's context), are not a test's leftovers.
+#: pytest-asyncio hands a fixture's context on to the tests using it, so leaks of those tests go unseen.
+LONG_LIVED: contextvars.ContextVar[bool] = contextvars.ContextVar("long_lived", default=False)
+_long_lived_tasks: "weakref.WeakSet[asyncio.Task[Any]]" = weakref.WeakSet()
+
+
+def _tagging_task_factory(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+) -> "asyncio.Task[Any]":
+    task = asyncio.Task(coro, loop=loop, **kwargs)
+    if LONG_LIVED.get():
+        _long_lived_tasks.add(task)
+    return task
+
+
 @pytest.fixture(autouse=True)
 async def no_leaked_tasks() -> AsyncIterator[None]:
     """Cancel the tasks a test leaves behind, with a warning naming them.
@@ -40,9 +58,16 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
     Every test shares the session's event loop: a consumer or connector a failed test never stopped
     would go on polling (or reconnecting to a broker that is gone) and slow down every later test.
     """
+    loop = asyncio.get_running_loop()
+    if loop.get_task_factory() is None:
+        loop.set_task_factory(_tagging_task_factory)  # type: ignore[arg-type]
     before = asyncio.all_tasks()
     yield
-    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+    leaked = [
+        t
+        for t in asyncio.all_tasks() - before
+        if not t.done() and t is not asyncio.current_task() and t not in _long_lived_tasks
+    ]
     if leaked:
         names = sorted({getattr(t.get_coro(), "__qualname__", repr(t.get_coro())) for t in leaked})
         message = f"{len(leaked)} tasks left running: {', '.join(names)[:300]}"
@@ -177,6 +202,7 @@ async def shared_hub(
     unauthorised input: such tests change nothing another test reads, and a hub per case would cost
     seconds each."""
     directory = tmp_path_factory.mktemp("shared-hub")
+    LONG_LIVED.set(True)  # this fixture's context only: the hub's tasks outlive the tests using it
     async with fresh_database(request.param, directory) as url:
         settings = fast_settings(url, directory, **shared_settings)
         try:

@@ -311,7 +311,13 @@ class Worker(Generic[M]):
             session_timeout_ms=self.bus.session_timeout_ms,
             heartbeat_interval_ms=max(100, self.bus.session_timeout_ms // 4),
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            # Cancelled (a hub stopping) or failed while joining its group: the consumer's background
+            # tasks already run and would poll forever.
+            await asyncio.shield(consumer.stop())
+            raise
         self._consumer = consumer
         loop = asyncio.get_running_loop()
         checked = -self.health_check_interval
