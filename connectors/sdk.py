@@ -49,7 +49,10 @@ async def _waits_past_end(consumer: AIOKafkaConsumer) -> bool:
     if not assigned:
         return True
     ends = await consumer.end_offsets(assigned)
-    return any(await consumer.position(tp) > end for tp, end in ends.items())
+    for tp, end in ends.items():
+        if await consumer.position(tp) > end:
+            return True
+    return False
 
 
 class Connector:
