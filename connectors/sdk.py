@@ -4,13 +4,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from schemas.common import finite_json
 from schemas.messages import (
     INBOX,
     DecodeError,
@@ -63,6 +64,10 @@ class Connector:
     broker goes away it keeps trying, and says hello again once it can publish. If its inbox stays silent
     for `inbox_watchdog` seconds (set it to a few probe intervals) and waits past the end of its log, it
     reconnects the inbox consumer.
+
+    `kafka_options` are aiokafka's security keyword arguments (`security_protocol`, `sasl_mechanism`,
+    `sasl_plain_username`, `sasl_plain_password`, `ssl_context`), given to every client it makes; a
+    connector started by the hub's own tools gets the hub's (`lgsp.settings.Settings.kafka_options`).
     """
 
     def __init__(
@@ -75,9 +80,11 @@ class Connector:
         heartbeat_interval: float = 5.0,
         session_timeout_ms: int = 10_000,
         inbox_watchdog: float = 60.0,
+        kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.system = system
         self.bootstrap = bootstrap
+        self.kafka_options: dict[str, Any] = dict(kafka_options or {})
         self.topics = Topics(topic_prefix)
         self.heartbeat_interval = heartbeat_interval
         self.session_timeout_ms = session_timeout_ms
@@ -113,6 +120,7 @@ class Connector:
             linger_ms=1,
             request_timeout_ms=5_000,
             metadata_max_age_ms=5_000,  # notice repartitioned topics soon (e.g. after a broker restart)
+            **self.kafka_options,
         )
         await self._producer.start()
         # aiokafka's metadata refresh covers only topics it was told about; one known only from the first
@@ -255,6 +263,7 @@ class Connector:
                 metadata_max_age_ms=3_000,
                 session_timeout_ms=self.session_timeout_ms,
                 heartbeat_interval_ms=max(100, self.session_timeout_ms // 4),
+                **self.kafka_options,
             )
             try:
                 await consumer.start()
@@ -327,7 +336,8 @@ class Connector:
             )
         else:
             try:
-                payload = await handler(call.payload)
+                # JSON has no NaN or infinity: such an answer is refused as a fault, not sent on as null.
+                payload = finite_json(await handler(call.payload))
             except Exception as exc:  # the provider's failure is the client's answer, not our crash
                 fault = Fault(code=type(exc).__name__, message=str(exc)[:500])
         response = ServiceResponse(

@@ -5,6 +5,27 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The one error shape of the API."""
+    return {"error": {"code": code, "message": message}}
+
+
+#: The code of an HTTP error status raised by the framework rather than by the hub's own code (unknown
+#: route, wrong method, unparsable body), so every error answer has the same shape.
+HTTP_STATUS_CODES = {
+    400: "client.bad_request",
+    401: "client.unauthenticated",
+    403: "client.access_denied",
+    404: "client.not_found",
+    405: "client.method_not_allowed",
+    409: "client.conflict",
+    413: "client.payload_too_large",
+    415: "client.unsupported_media_type",
+    422: "client.bad_request",
+    503: "server.unavailable",
+}
+
+
 class DomainError(Exception):
     """An error a caller can act on: a stable `code`, a human `message` and the HTTP status it maps to."""
 

@@ -1,10 +1,18 @@
 """Settings of every LGSP process, from the environment (prefix `LGSP_`) or a `.env` file."""
 
+import hmac
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from aiokafka.helpers import create_ssl_context
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Kafka security protocols aiokafka speaks (the names Kafka itself uses).
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+#: SASL mechanisms supported here: each authenticates with a user name and a password.
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
@@ -32,8 +40,36 @@ class Settings(BaseSettings):
     connectivity_partitions: int = Field(default=6, ge=1, le=256, description="Partitions of shared topics")
     inbox_partitions: int = Field(default=2, ge=1, le=64, description="Partitions of each system's inbox")
 
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="How clients talk to the cluster: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        default="PLAIN", description="SASL mechanism with SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
+    kafka_sasl_plain_username: str | None = Field(default=None, description="SASL user name (SASL_* only)")
+    kafka_sasl_plain_password: SecretStr | None = Field(
+        default=None, description="SASL password (SASL_* only)"
+    )
+    kafka_ssl_cafile: FilePath | None = Field(
+        default=None, description="PEM CA bundle that signed the brokers' certificates; unset: system CAs"
+    )
+    kafka_ssl_certfile: FilePath | None = Field(
+        default=None, description="PEM client certificate, for clusters that authenticate clients by TLS"
+    )
+    kafka_ssl_keyfile: FilePath | None = Field(
+        default=None, description="PEM private key of the client certificate (if not in the certificate file)"
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of an encrypted client key"
+    )
+
     province: str = Field(default="HCM", description="Code of this province in the national catalogue")
     admin_token: SecretStr | None = Field(default=None, description="Bootstrap admin bearer token")
+    admin_token_previous: SecretStr | None = Field(
+        default=None,
+        description="The admin token being rotated out: still accepted until unset (see README, rotation)",
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Key for probe tokens and keyed hashes; stored in the database if unset"
     )
@@ -74,6 +110,95 @@ class Settings(BaseSettings):
         if self.probe_ttl <= self.probe_interval:
             raise ValueError("probe_ttl must be longer than probe_interval")
         return self
+
+    @field_validator("admin_token", "admin_token_previous", mode="before")
+    @classmethod
+    def _blank_token_is_unset(cls, value: object) -> object:
+        # `LGSP_ADMIN_TOKEN_PREVIOUS=` in a .env is how people "remove" it at the end of a rotation.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _admin_tokens_make_sense(self) -> "Settings":
+        previous = self.admin_token_previous
+        if previous is not None:
+            if self.admin_token is None:
+                raise ValueError("admin_token_previous is only accepted next to a new admin_token")
+            if previous.get_secret_value() == self.admin_token.get_secret_value():
+                raise ValueError("admin_token_previous must differ from admin_token")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_is_consistent(self) -> "Settings":
+        # A setting that would be silently ignored is refused: a SASL password without a SASL protocol,
+        # for instance, would connect in clear and fail later with a far less helpful error.
+        protocol = self.kafka_security_protocol
+        sasl, tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+        if protocol != "PLAINTEXT" and not self.kafka_bootstrap:
+            raise ValueError(
+                f"kafka_security_protocol {protocol} needs kafka_bootstrap (the embedded broker is plaintext)"
+            )
+        if sasl and (self.kafka_sasl_plain_username is None or self.kafka_sasl_plain_password is None):
+            raise ValueError(f"{protocol} needs kafka_sasl_plain_username and kafka_sasl_plain_password")
+        if not sasl and (
+            self.kafka_sasl_plain_username is not None or self.kafka_sasl_plain_password is not None
+        ):
+            raise ValueError(
+                f"SASL credentials are set but kafka_security_protocol is {protocol}, not SASL_*"
+            )
+        tls_files = (
+            self.kafka_ssl_cafile,
+            self.kafka_ssl_certfile,
+            self.kafka_ssl_keyfile,
+            self.kafka_ssl_key_password,
+        )
+        if not tls and any(value is not None for value in tls_files):
+            raise ValueError(
+                f"TLS files are set but kafka_security_protocol is {protocol}, not SSL or SASL_SSL"
+            )
+        if self.kafka_ssl_certfile is None and (
+            self.kafka_ssl_keyfile is not None or self.kafka_ssl_key_password is not None
+        ):
+            raise ValueError("kafka_ssl_keyfile and kafka_ssl_key_password need kafka_ssl_certfile")
+        return self
+
+    def kafka_options(self) -> dict[str, Any]:
+        """The security keyword arguments of every aiokafka client (producer, consumer, admin).
+
+        The one place they are built: the bus, the prober, the REST façade's listener, the NGSP stub and
+        the connectors the hub starts all pass these on, so no client can be left on plaintext. With TLS
+        a fresh `ssl.SSLContext` is built (system CAs unless a CA file is given; the files are read now).
+        """
+        protocol = self.kafka_security_protocol
+        options: dict[str, Any] = {"security_protocol": protocol}
+        if protocol.startswith("SASL_"):
+            assert self.kafka_sasl_plain_password is not None  # checked by _kafka_security_is_consistent
+            options |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_sasl_plain_username,
+                "sasl_plain_password": self.kafka_sasl_plain_password.get_secret_value(),
+            }
+        if protocol.endswith("SSL"):
+            password = self.kafka_ssl_key_password
+            options["ssl_context"] = create_ssl_context(
+                cafile=self.kafka_ssl_cafile,
+                certfile=self.kafka_ssl_certfile,
+                keyfile=self.kafka_ssl_keyfile,
+                password=password.get_secret_value() if password is not None else None,
+            )
+        return options
+
+    def accepts_admin_token(self, token: str) -> bool:
+        """Whether `token` is the bootstrap admin token, or the previous one during a rotation.
+
+        Both candidates are always compared, each in constant time, so the answer's timing says neither
+        which token matched nor how much of one did.
+        """
+        candidates = [t for t in (self.admin_token, self.admin_token_previous) if t is not None]
+        given = token.encode()
+        matches = [hmac.compare_digest(given, t.get_secret_value().encode()) for t in candidates]
+        return any(matches)
 
 
 @lru_cache

@@ -1,13 +1,22 @@
 """Every message that travels on the bus, as pydantic models with a `type` discriminator."""
 
 import base64
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from schemas.common import AgencyCode, Link, ProviderAddress, SystemCode, utcnow
+from schemas.common import (
+    AgencyCode,
+    Instant,
+    JsonObject,
+    Link,
+    OptionalJsonObject,
+    ProviderAddress,
+    SystemCode,
+    utcnow,
+)
 from schemas.onceonly import Code, Document
 
 
@@ -17,16 +26,19 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     message_id: UUID = Field(default_factory=uuid4)
-    sent_at: datetime = Field(default_factory=utcnow)
+    sent_at: Instant = Field(default_factory=utcnow)
 
 
 class Hello(Message):
     """A connector announces itself and proves who it is with its API key; it opens a session."""
 
+    # The key must not reach a log through a validation error's text or the message's repr.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
     type: Literal["hello"] = "hello"
     system: SystemCode
     session_id: UUID
-    api_key: str = Field(min_length=8, max_length=200)
+    api_key: str = Field(min_length=8, max_length=200, repr=False)
     sdk_version: str = Field(default="", max_length=40)
 
 
@@ -56,7 +68,7 @@ class ProbeReply(Message):
     system: SystemCode
     probe_id: UUID
     token: str = Field(max_length=128)
-    probe_sent_at: datetime
+    probe_sent_at: Instant
     via: Link = Link.LGSP
 
 
@@ -92,7 +104,7 @@ class ServiceRequest(Message):
     session_id: UUID
     provider: ProviderAddress
     service: ServiceCode
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: JsonObject = Field(default_factory=dict)
     timeout_ms: int = Field(default=5000, ge=50, le=120_000)
     subject: str | None = Field(default=None, max_length=64)
 
@@ -105,8 +117,8 @@ class ServiceCall(Message):
     system: SystemCode  # the provider (the inbox's owner)
     client: SystemCode
     service: ServiceCode
-    payload: dict[str, Any]
-    deadline: datetime
+    payload: JsonObject
+    deadline: Instant
 
 
 class ServiceResponse(Message):
@@ -117,7 +129,7 @@ class ServiceResponse(Message):
     provider: SystemCode
     session_id: UUID
     client: SystemCode
-    payload: dict[str, Any] | None = None
+    payload: OptionalJsonObject = None
     fault: Fault | None = None
 
 
@@ -129,7 +141,7 @@ class ServiceResult(Message):
     system: SystemCode  # the client (the inbox's owner)
     provider: ProviderAddress
     service: str = Field(max_length=64)
-    payload: dict[str, Any] | None = None
+    payload: OptionalJsonObject = None
     fault: Fault | None = None
     crossed_ngsp: bool = False
 
@@ -165,8 +177,8 @@ class NgspServiceCall(Message):
     client: SystemCode
     provider: ProviderAddress
     service: ServiceCode
-    payload: dict[str, Any]
-    deadline: datetime
+    payload: JsonObject
+    deadline: Instant
 
 
 class NgspServiceResult(Message):
@@ -176,7 +188,7 @@ class NgspServiceResult(Message):
     exchange_id: UUID
     client: SystemCode
     provider: ProviderAddress
-    payload: dict[str, Any] | None = None
+    payload: OptionalJsonObject = None
     fault: Fault | None = None
 
 
@@ -236,7 +248,8 @@ class DossierReport(Message):
 
 
 class DeadLetter(Message):
-    """A record a consumer rejected, kept whole so nothing is lost."""
+    """A record a consumer rejected, kept whole so nothing is lost, except API keys: the secret part of
+    each (a Hello's `api_key`, or anything shaped like an issued key) is replaced by `[redacted]`."""
 
     type: Literal["dead_letter"] = "dead_letter"
     source_topic: str
@@ -248,7 +261,7 @@ class DeadLetter(Message):
 
     @property
     def original(self) -> bytes:
-        """The rejected record's bytes, exactly as received."""
+        """The rejected record's bytes as received, API keys redacted (lgsp.bus.redact)."""
         return base64.b64decode(self.original_b64)
 
 

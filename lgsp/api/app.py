@@ -11,9 +11,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
 
 from lgsp import __version__
 from lgsp.api import health
+from lgsp.api.json_body import JsonBodyCheck
 from lgsp.api.limits import BodyLimit
 from lgsp.audit import router as audit_router
 from lgsp.audit.service import AuditTrail
@@ -25,7 +27,7 @@ from lgsp.connectivity.service import ConnectivityTracker
 from lgsp.dashboard import router as dashboard_router
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
-from lgsp.errors import DomainError
+from lgsp.errors import HTTP_STATUS_CODES, DomainError, error_body
 from lgsp.exchange import router as exchange_router
 from lgsp.exchange.facade import ExchangeFacade
 from lgsp.exchange.service import ExchangeRouter
@@ -43,11 +45,6 @@ from schemas.topics import Topics
 log = logging.getLogger(__name__)
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    """The one error shape of the API."""
-    return {"error": {"code": code, "message": message}}
-
-
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
@@ -58,7 +55,21 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
     body = error_body("client.bad_request", "; ".join(problems) or "invalid request")
-    return JSONResponse(body | {"detail": jsonable_encoder(exc.errors()[:10])}, 422)
+    # A body that is not JSON reaches validation as bytes, echoed as the error's input: bytes that are
+    # not UTF-8 (e.g. text/plain with 0xff) must not turn the 422 into a 500 while being encoded.
+    detail = jsonable_encoder(exc.errors()[:10], custom_encoder={bytes: lambda b: b.decode(errors="replace")})
+    return JSONResponse(body | {"detail": detail}, 422)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    """The framework's own errors (unknown route, wrong method, unreadable body) in the API's shape."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    code = HTTP_STATUS_CODES.get(status, "client.error" if status < 500 else "server.error")
+    message = exc.detail if isinstance(exc.detail, str) else "the request could not be served"
+    if status == 400 and isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI: "error parsing the body"
+        message = "the request body is not valid UTF-8"
+    return JSONResponse(error_body(code, message), status, headers=exc.headers)
 
 
 async def _database_error(_: Request, exc: Exception) -> JSONResponse:
@@ -71,6 +82,14 @@ async def _database_error(_: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+async def _connection_error(_: Request, exc: Exception) -> JSONResponse:
+    """A connection the database driver could not open (asyncpg raises OSError when the server is down
+    or restarting, not a DBAPIError): 503 like any unreachable database, never a 500."""
+    assert isinstance(exc, OSError)
+    body = error_body("server.unavailable", "the database is not reachable now; try again shortly")
+    return JSONResponse(body, 503, headers={"Retry-After": "5"})
+
+
 def new_bus(settings: Settings, bootstrap: str, client_id: str) -> Bus:
     """A bus client configured from settings (not yet connected)."""
     return Bus(
@@ -78,6 +97,7 @@ def new_bus(settings: Settings, bootstrap: str, client_id: str) -> Bus:
         Topics(settings.topic_prefix),
         client_id,
         session_timeout_ms=settings.consumer_session_timeout_ms,
+        kafka_options=settings.kafka_options(),
     )
 
 
@@ -95,6 +115,12 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.admin_token_previous is not None:
+            # Said at every start, so a rotation is not left half done with the old token still valid.
+            log.warning(
+                "LGSP_ADMIN_TOKEN_PREVIOUS is set: the previous admin token is still accepted; "
+                "unset it once every client uses LGSP_ADMIN_TOKEN"
+            )
         database = Database(settings.database_url)
         await wait_for(database)
         await database.migrate()
@@ -155,10 +181,14 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         description="Provincial data-sharing axis (LGSP) with its link to the national gateway (NGSP).",
         lifespan=lifespan,
     )
+    # The last added runs first: BodyLimit stops an oversized body before JsonBodyCheck buffers it.
+    app.add_middleware(JsonBodyCheck)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    app.add_exception_handler(OSError, _connection_error)
     app.include_router(health.router)
     app.include_router(dashboard_router.router)
     app.include_router(registry_router.router)

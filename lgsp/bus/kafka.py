@@ -3,7 +3,7 @@
 import asyncio
 import base64
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 from aiokafka.partitioner import murmur2
 from sqlalchemy import exc as sa_exc
 
+from lgsp.bus.redact import redact_record, redact_text
 from monitoring.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 from schemas.common import utcnow
 from schemas.messages import Codec, DeadLetter, DecodeError, Message, encode
@@ -48,15 +49,25 @@ class Bus:
 
     The bus remembers every topic it was asked to ensure. When a send fails (e.g. a memory-only broker
     restarted and lost its topics) it recreates the missing ones before the caller retries.
+
+    Every aiokafka client of a process is made by `new_producer`, `new_consumer` or `new_admin`, which add
+    `kafka_options` (security protocol, SASL, TLS: `Settings.kafka_options()`), so none can be left out.
     """
 
     def __init__(
-        self, bootstrap: str, topics: Topics, client_id: str = "lgsp", *, session_timeout_ms: int = 10_000
+        self,
+        bootstrap: str,
+        topics: Topics,
+        client_id: str = "lgsp",
+        *,
+        session_timeout_ms: int = 10_000,
+        kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.client_id = client_id
         self.session_timeout_ms = session_timeout_ms
+        self.kafka_options: dict[str, Any] = dict(kafka_options or {})
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._wanted: dict[str, int] = {}
@@ -70,10 +81,23 @@ class Bus:
         """Whether the producer is up (it may still be between reconnections)."""
         return self._producer is not None
 
+    # A keyword given both here and in kafka_options is a TypeError (two ** unpackings), not a silent
+    # override: a caller cannot quietly switch a client back to plaintext.
+    def new_producer(self, **config: Any) -> AIOKafkaProducer:
+        """A producer on this bus's cluster with `config` and the security options (not started)."""
+        return AIOKafkaProducer(bootstrap_servers=self.bootstrap, **config, **self.kafka_options)
+
+    def new_consumer(self, *topics: str, **config: Any) -> AIOKafkaConsumer:
+        """A consumer on this bus's cluster with `config` and the security options (not started)."""
+        return AIOKafkaConsumer(*topics, bootstrap_servers=self.bootstrap, **config, **self.kafka_options)
+
+    def new_admin(self, **config: Any) -> AIOKafkaAdminClient:
+        """An admin client on this bus's cluster with `config` and the security options (not started)."""
+        return AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **config, **self.kafka_options)
+
     async def start(self) -> None:
         """Connect the producer and the admin client; raises if the broker does not answer."""
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+        producer = self.new_producer(
             client_id=self.client_id,
             acks="all",
             linger_ms=2,
@@ -82,7 +106,7 @@ class Bus:
             # its default count until they are recreated): refresh often so no record goes astray.
             metadata_max_age_ms=5_000,
         )
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
+        admin = self.new_admin(client_id=f"{self.client_id}-admin")
         try:
             await producer.start()
             await admin.start()
@@ -223,7 +247,22 @@ def transient(exc: BaseException) -> bool:
         | sa_exc.InterfaceError
         | sa_exc.DisconnectionError
         | sa_exc.TimeoutError,
-    ) or bool(getattr(exc, "connection_invalidated", False))
+    ) or bool(getattr(exc, "connection_invalidated", False) or _transient_sqlstate(exc))
+
+
+#: SQLSTATEs of a database that is going away or not taking work for now: connection exceptions (08),
+#: shutting down or starting up (57P01-57P03), out of resources (53), serialisation failure and deadlock.
+#: asyncpg reports these as plain DBAPIErrors, not OperationalErrors.
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
+
+
+def _transient_sqlstate(exc: BaseException) -> bool:
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return (
+        isinstance(exc, sa_exc.DBAPIError)
+        and isinstance(state, str)
+        and state.startswith(_TRANSIENT_SQLSTATES)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +330,8 @@ class Worker(Generic[M]):
                 log.info("worker %s: the broker is back; reconnecting with fresh state", self.name)
             except Exception as exc:
                 self.healthy = False
-                log.warning("worker %s: %s; restarting in %.1fs", self.name, exc, backoff)
+                # A driver's error can quote the statement's parameters: no key goes to the log.
+                log.warning("worker %s: %s; restarting in %.1fs", self.name, redact_text(str(exc)), backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             else:
@@ -299,9 +339,8 @@ class Worker(Generic[M]):
 
     async def _consume(self) -> None:
         await self.bus.topic_ready(self.topic)
-        consumer = AIOKafkaConsumer(
+        consumer = self.bus.new_consumer(
             self.topic,
-            bootstrap_servers=self.bus.bootstrap,
             group_id=self.group,
             client_id=f"{self.bus.client_id}-{self.name}",
             enable_auto_commit=False,
@@ -439,7 +478,12 @@ class Worker(Generic[M]):
             except Exception as exc:
                 if transient(exc):
                     raise
-                log.warning("worker %s: record at %d cannot be handled: %s", self.name, delivery.offset, exc)
+                log.warning(
+                    "worker %s: record at %d cannot be handled: %s",
+                    self.name,
+                    delivery.offset,
+                    redact_text(str(exc)),
+                )
                 rejections.append(
                     Rejection(delivery, "handler_failed", f"{type(exc).__name__}: {exc}"[:1000])
                 )
@@ -448,13 +492,16 @@ class Worker(Generic[M]):
     async def _dead_letter(self, dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]]) -> None:
         items: list[tuple[str, bytes, str | None]] = []
         for record, reason, detail in dead:
+            # The record as received, except API keys (a Hello carries one): the topic is read by people
+            # and kept long, so a key is never kept in clear there, nor in the log line below.
+            detail = redact_text(detail[:2000])
             letter = DeadLetter(
                 source_topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
                 reason=reason,
-                detail=detail[:2000],
-                original_b64=base64.b64encode(record.value or b"").decode(),
+                detail=detail,
+                original_b64=base64.b64encode(redact_record(record.value or b"")).decode(),
             )
             key = record.key.decode(errors="replace") if record.key else None
             items.append((self.bus.topics.dead_letters, encode(letter), key))

@@ -6,13 +6,14 @@ from lgsp.api.paging import Limit, Offset, Page
 from lgsp.connectivity.models import SystemConnectivity, SystemLinks
 from lgsp.connectivity.service import list_links, system_connectivity
 from lgsp.db import SessionDep
+from lgsp.errors import error_responses
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.service import get_system
 
-router = APIRouter(prefix="/api/v1", tags=["connectivity"])
+router = APIRouter(prefix="/api/v1", tags=["connectivity"], responses=error_responses(401, 403, 422))
 
 
-@router.get("/systems/{system_id}/status", response_model=SystemConnectivity)
+@router.get("/systems/{system_id}/status", response_model=SystemConnectivity, responses=error_responses(404))
 async def get_status(system_id: int, session: SessionDep, caller: CallerDep) -> SystemConnectivity:
     """Both links now, the evidence behind them, and the latest state changes."""
     caller.require_reader(system_id)

@@ -357,8 +357,7 @@ class InboxProducer:
     async def _started(self) -> AIOKafkaProducer:
         async with self._starting:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bus.bootstrap,
+                producer = self.bus.new_producer(
                     client_id=f"{self.bus.client_id}-prober",
                     acks="all",
                     linger_ms=2,

@@ -10,7 +10,7 @@ import contextlib
 import logging
 from uuid import UUID, uuid4
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from lgsp.exchange.service import Admission, ExchangeRouter
 from schemas.common import utcnow
@@ -48,7 +48,7 @@ class ExchangeFacade:
     async def _listen(self) -> None:
         await self.router.bus.connect({self.topic: 1})
         while True:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.router.bus.bootstrap, enable_auto_commit=False)
+            consumer = self.router.bus.new_consumer(enable_auto_commit=False)
             try:
                 await consumer.start()
                 partition = TopicPartition(self.topic, 0)

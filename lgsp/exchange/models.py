@@ -15,6 +15,33 @@ class Outcome(StrEnum):
     FAULT = "fault"
 
 
+#: The stable fault codes of an exchange (DESIGN.md section 4, README "Exchanging data through the hub").
+FAULT_CODES = frozenset(
+    {
+        "client.unauthenticated",
+        "client.access_denied",
+        "client.unknown_service",
+        "client.bad_request",
+        "server.provider_unreachable",
+        "server.provider_error",
+        "server.timeout",
+    }
+)
+#: The metric label of every other fault code.
+OTHER_FAULT = "other"
+
+
+def outcome_label(fault_code: str | None) -> str:
+    """The `outcome` label of lgsp_exchanges_total: success, a stable fault code, or OTHER_FAULT.
+
+    Fault codes can come from outside the hub (the NGSP's answers carry its own): as label values they
+    would make one time series each, without bound, so only the stable codes are kept as they are.
+    """
+    if fault_code is None:
+        return "success"
+    return fault_code if fault_code in FAULT_CODES else OTHER_FAULT
+
+
 class ExchangeRecordBase(SQLModel):
     id: str = Field(primary_key=True, max_length=36, description="The exchange id (the request's message id)")
     client: str = Field(max_length=64)

@@ -17,7 +17,7 @@ from lgsp.exchange.facade import ExchangeFacade
 from lgsp.exchange.models import ExchangeRecord, ExchangeRecordPublic, Outcome
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import Role, System
-from schemas.common import ProviderAddress, SystemCode
+from schemas.common import JsonObject, ProviderAddress, SystemCode
 from schemas.messages import ServiceCode, ServiceRequest
 
 router = APIRouter(prefix="/api/v1", tags=["exchange"], responses=error_responses(401, 403, 422))
@@ -48,7 +48,7 @@ class ExchangeBody(BaseModel):
 
     provider: ProviderAddress
     service: ServiceCode
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: JsonObject = Field(default_factory=dict)
     timeout_ms: int = Field(default=5000, ge=50, le=120_000)
     subject: str | None = Field(default=None, max_length=64)
 

@@ -17,7 +17,7 @@ from sqlmodel import col
 from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
 from lgsp.exchange.directory import HUB, Directory, load_directory
-from lgsp.exchange.models import ExchangeRecord, Outcome
+from lgsp.exchange.models import ExchangeRecord, Outcome, outcome_label
 from lgsp.security import subject_hash
 from lgsp.settings import Settings
 from monitoring.metrics import EXCHANGE_DURATION, EXCHANGES
@@ -136,11 +136,22 @@ class ExchangeRouter:
         return []
 
     async def admit(self, admissions: Sequence[Admission]) -> None:
-        """Record every request, then forward the authorised ones and answer the others."""
+        """Record every request, then forward the authorised ones and answer the others.
+
+        A request whose record exists already is a redelivery (a hub died before committing its offset)
+        or a replay: it is forwarded again only while its record is pending, as the first forward may
+        have died with the hub; a settled exchange was served already, and forwarding it again would make
+        its provider serve it twice. Immediate answers (faults, metaservices) are simply sent again.
+        """
         rows: list[dict[str, Any]] = []
         out: Outgoing = []
+        forwards: dict[int, str] = {}  # position in `out` -> exchange id, for the forwarded requests
+        batch: set[UUID] = set()
         for admission in admissions:
             request = admission.request
+            if request.message_id in batch:
+                continue  # the same request twice in one batch: once is enough
+            batch.add(request.message_id)
             fault = await self._check(admission)
             now = utcnow()
             remote = split_address(request.provider)[0] is not None
@@ -165,7 +176,7 @@ class ExchangeRouter:
                     "response_out_at": now,
                 }
                 out.append(self._result(request, admission.reply_to, fault=fault))
-                EXCHANGES.labels(fault.code).inc()
+                EXCHANGES.labels(outcome_label(fault.code)).inc()
             elif request.provider == HUB:
                 answer = (await self.directory()).metaservice(request)
                 row |= {
@@ -175,7 +186,7 @@ class ExchangeRouter:
                     "response_out_at": now,
                 }
                 out.append(self._result(request, admission.reply_to, payload=answer))
-                EXCHANGES.labels("success").inc()
+                EXCHANGES.labels(outcome_label(None)).inc()
             elif remote:
                 national = NgspServiceCall(
                     exchange_id=request.message_id,
@@ -187,6 +198,7 @@ class ExchangeRouter:
                     deadline=row["deadline"],
                 )
                 row["request_out_at"] = now
+                forwards[len(out)] = row["id"]
                 out.append((self.topics.ngsp_requests, encode(national), request.client))
             else:
                 call = ServiceCall(
@@ -198,10 +210,13 @@ class ExchangeRouter:
                     deadline=row["deadline"],
                 )
                 row["request_out_at"] = now
+                forwards[len(out)] = row["id"]
                 out.append((self.topics.inbox(request.provider), encode(call), request.client))
             rows.append(row)
-        await self._insert(rows)
-        await self.bus.send_all(out)
+        inserted = await self._insert(rows)
+        known = {i for i in forwards.values() if i not in inserted}
+        settled = await self._settled(known) if known else set()
+        await self.bus.send_all(item for n, item in enumerate(out) if forwards.get(n) not in settled)
 
     def _result(
         self,
@@ -239,18 +254,33 @@ class ExchangeRouter:
         destination = exchange.reply_to or self.topics.inbox(exchange.client)
         return destination, encode(result), exchange.client
 
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        # Insert-or-ignore keyed by exchange id: a redelivered batch adds nothing.
+    async def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert-or-ignore keyed by exchange id (a redelivered batch adds nothing); returns the ids of
+        the records this call inserted."""
         insert = postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert
         if not rows:
-            return
+            return set()
         first = rows[0].keys()
         if any(row.keys() != first for row in rows):  # a fault or a metaservice answer sets more columns
             columns = sorted({c for row in rows for c in row})
             rows = [{c: row.get(c) for c in columns} for row in rows]
-        statement = insert(ExchangeRecord).on_conflict_do_nothing(index_elements=["id"])
+        statement = (
+            insert(ExchangeRecord)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(col(ExchangeRecord.id))
+        )
         async with self.database.engine.begin() as conn:
-            await conn.execute(statement, rows)
+            return set((await conn.execute(statement, rows)).scalars())
+
+    async def _settled(self, ids: set[str]) -> set[str]:
+        """Which of these exchanges are no longer pending."""
+        async with self.database.engine.connect() as conn:
+            rows = await conn.execute(
+                select(col(ExchangeRecord.id)).where(
+                    col(ExchangeRecord.id).in_(ids), col(ExchangeRecord.outcome) != Outcome.PENDING.value
+                )
+            )
+            return set(rows.scalars())
 
     async def on_responses(self, deliveries: Sequence[Delivery[ServiceResponse]]) -> list[Rejection]:
         """Settle pending records with the providers' answers and pass the answers on to the clients."""
@@ -312,7 +342,8 @@ class ExchangeRouter:
                             exchange, payload=answer.payload, fault=answer.fault, crossed_ngsp=crossed_ngsp
                         )
                     )
-                    EXCHANGES.labels(answer.fault.code if answer.fault else "success").inc()
+                    # An NGSP answer's fault code is the NGSP's: bounded to the stable codes and "other".
+                    EXCHANGES.labels(outcome_label(answer.fault.code if answer.fault else None)).inc()
                     EXCHANGE_DURATION.observe((out_at - request_in_at).total_seconds())
         await self.bus.send_all(out)
 
@@ -385,7 +416,7 @@ class ExchangeRouter:
         for exchange_id, client, provider, service, reply_to, crossed_ngsp in expired:
             exchange = ExchangeId(UUID(exchange_id), client, provider, service, reply_to)
             out.append(self._deliver(exchange, fault=fault, crossed_ngsp=crossed_ngsp))
-            EXCHANGES.labels("server.timeout").inc()
+            EXCHANGES.labels(outcome_label(fault.code)).inc()
         await self.bus.send_all(out)
         return len(expired)
 

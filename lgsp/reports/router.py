@@ -6,13 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
+from lgsp.errors import error_responses
 from lgsp.indicators.router import PeriodEnd, PeriodStart, check_period
 from lgsp.onceonly.router import READERS, ReportFormat
 from lgsp.registry.auth import CallerDep
 from lgsp.reports.connectivity import ConnectivityReport, connectivity_report, report_csv, report_html
 from lgsp.runtime import RuntimeDep
 
-router = APIRouter(prefix="/api/v1", tags=["reports"])
+router = APIRouter(prefix="/api/v1", tags=["reports"], responses=error_responses(401, 403, 422))
 
 
 @router.get(
