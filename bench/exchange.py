@@ -43,7 +43,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -51,27 +51,38 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.sdk import Connector, ExchangeError
-from lgsp.bus.broker import EmbeddedBroker, free_port
-from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker, partition_for, shared_topics
+from lgsp.bus.broker import EmbeddedBroker
+from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from schemas.messages import REQUESTS, RESPONSES, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult
 from schemas.messages import encode as encode_message
 from schemas.topics import Topics
 
-ADMIN_TOKEN = "bench-admin-token-0123456789"
-SECRET_KEY = "bench-secret-key-0123456789abcdef"
+from common import (
+    ADMIN_TOKEN,
+    INBOX_PARTITIONS,
+    PARTITIONS,
+    SESSION_TIMEOUT_MS,
+    Child,
+    Clock,
+    create_topics,
+    database_url,
+    loadavg,
+    note,
+    percentile_ms,
+    rss_mib,
+    spread_codes,
+    start_hub,
+    topic_layout,
+    wait_connected,
+)
+
 PROVIDER = "HO-TICH"
 SERVICE = "birth-record.get"
 PROVIDER_AGENCY = "SO-TP"
 CLIENT_AGENCY = "VP-BENCH"
-PARTITIONS = 6  # shared topics (requests, responses...), as the hub's default connectivity_partitions
-INBOX_PARTITIONS = 2  # each system's inbox, as the hub's default inbox_partitions
-SESSION_TIMEOUT_MS = 3_000  # consumer groups of hub, forwarder and connectors alike: quicker joins
-PROBE_INTERVAL_S = 2.0  # the hub's prober: the provider counts as connected two seconds after its hello
 REQUEST_TIMEOUT_S = 30.0  # the exchange deadline: long enough that saturation never times out
 REQUEST_SCHEMA = {
     "type": "object",
@@ -80,79 +91,6 @@ REQUEST_SCHEMA = {
 }
 ONE_WAY_SENDERS = 4  # concurrent send_all calls of the one-way producer
 ONE_WAY_CHUNK = 500  # records per send_all
-
-
-def note(message: str) -> None:
-    """Progress on stderr, so stdout holds only the JSON result."""
-    print(f"[exchange {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def loadavg() -> list[float]:
-    """The 1, 5 and 15-minute load averages."""
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads) so far, from /proc; 0 if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()  # from the 3rd field on: utime is the 14th, stime the 15th
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> tuple[float, float]:
-    """Resident set size now and at its peak (VmRSS, VmHWM), in MiB."""
-    values = {"VmRSS": 0.0, "VmHWM": 0.0}
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            name, _, rest = line.partition(":")
-            if name in values:
-                values[name] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
-
-
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """Wall time and the CPU seconds of some processes (by pid) and of this one."""
-
-    wall: float
-    own: float
-    others: dict[int, float]
-
-    @classmethod
-    def now(cls, pids: Sequence[int]) -> "Clock":
-        return cls(time.perf_counter(), time.process_time(), {pid: cpu_seconds(pid) for pid in pids})
-
-    def cores_since(self, start: "Clock", pid: int | None = None) -> float:
-        """CPU cores used since `start`: by `pid`, or by this process when `pid` is None."""
-        wall = self.wall - start.wall
-        used = self.own - start.own if pid is None else self.others[pid] - start.others[pid]
-        return round(used / wall, 3)
-
-
-def percentile_ms(latencies: Sequence[float], percent: int) -> float | None:
-    """The `percent`th percentile of latencies in seconds, in milliseconds (None without samples)."""
-    if len(latencies) < 2:
-        return None
-    return round(statistics.quantiles(latencies, n=100, method="inclusive")[percent - 1] * 1000, 2)
-
-
-def spread_codes(prefix: str, count: int, partitions: int) -> list[str]:
-    """`count` system codes whose keys fall on distinct partitions (round-robin over them), so the
-    requests of the clients spread evenly over the topic and over the hub processes."""
-    codes: list[str] = []
-    used: Counter[int] = Counter()
-    for i in range(10_000):
-        code = f"{prefix}-{i:02d}"
-        partition = partition_for(code, partitions)
-        if used[partition] <= min(used[p] for p in range(partitions)):
-            codes.append(code)
-            used[partition] += 1
-            if len(codes) == count:
-                return codes
-    raise RuntimeError("cannot spread the client codes")
 
 
 def citizen_id(n: int) -> str:
@@ -171,24 +109,6 @@ def sample_request(client: str, n: int) -> ServiceRequest:
         timeout_ms=int(REQUEST_TIMEOUT_S * 1000),
         subject=cid,
     )
-
-
-async def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:
-    """Create the topics (the same layout for the forwarder and the hub, before either starts)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [NewTopic(t, n, 1) for t, n in partitions.items() if t not in existing]
-        if missing:
-            await admin.create_topics(missing)
-    finally:
-        await admin.close()
-
-
-def topic_layout(topics: Topics, systems: Sequence[str]) -> dict[str, int]:
-    """Every topic of a measurement: the hub's shared topics and each system's inbox."""
-    return shared_topics(topics, PARTITIONS) | {topics.inbox(s): INBOX_PARTITIONS for s in systems}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -483,35 +403,6 @@ async def run_sink(bootstrap: str, topic: str) -> None:
 # The orchestrator
 
 
-@dataclass
-class Child:
-    """A child process of this benchmark (forwarder, sink or hub), with its log."""
-
-    process: asyncio.subprocess.Process
-    log: Path
-    name: str
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def tail(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-1500:]
-        except OSError:
-            return "(no log)"
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(15):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-
-
 async def spawn_role(role: str, bootstrap: str, workdir: Path, *extra: str) -> Child:
     """This script as a child process in `role`; returns once it printed `ready`."""
     log = workdir / f"{role}.log"
@@ -672,68 +563,6 @@ async def forwarder_ceiling(
     return {"saturation": saturation, "latency_at_half_saturation": latency}
 
 
-@contextlib.asynccontextmanager
-async def database_url(kind: str, pg_server: str, directory: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL database created and dropped here."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory / f'lgsp-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    name = f"lgsp_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(f"postgresql+asyncpg://{pg_server}/test", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://{pg_server}/{name}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
-
-
-async def start_hub(index: int, bootstrap: str, url: str, prefix: str, workdir: Path) -> tuple[Child, str]:
-    """`lgsp hub` as a child process; returns it and its base URL once `/readyz` says ready."""
-    port = free_port()
-    env = os.environ | {
-        "LGSP_KAFKA_BOOTSTRAP": bootstrap,
-        "LGSP_DATABASE_URL": url,
-        "LGSP_NGSP_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'ngsp.db'}",
-        "LGSP_TOPIC_PREFIX": prefix,
-        "LGSP_ADMIN_TOKEN": ADMIN_TOKEN,
-        "LGSP_SECRET_KEY": SECRET_KEY,
-        "LGSP_HOST": "127.0.0.1",
-        "LGSP_PORT": str(port),
-        "LGSP_CONSUMER_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
-        "LGSP_CONNECTIVITY_PARTITIONS": str(PARTITIONS),
-        "LGSP_INBOX_PARTITIONS": str(INBOX_PARTITIONS),
-        "LGSP_PROBE_INTERVAL": str(PROBE_INTERVAL_S),
-    }
-    log = workdir / f"hub-{prefix}-{index}.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).with_name("lgsp")),
-            "hub",
-            env=env,
-            cwd=workdir,  # no stray .env file
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    hub = Child(process, log, f"hub-{index}")
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.perf_counter() + 90
-    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-        while True:
-            if process.returncode is not None:
-                raise RuntimeError(f"hub {index} exited: {hub.tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get("/readyz")).status_code == 200:
-                    return hub, base
-            if time.perf_counter() > deadline:
-                await hub.stop()
-                raise TimeoutError(f"hub {index} not ready: {hub.tail()}")
-            await asyncio.sleep(0.2)
-
-
 async def register(api: httpx.AsyncClient, clients: Sequence[str]) -> tuple[dict[str, str], int]:
     """The provider and the clients, the service with its request schema, and a grant to the clients'
     agency, over the REST API as an integrator would; the API keys and the provider's id."""
@@ -762,14 +591,6 @@ async def register(api: httpx.AsyncClient, clients: Sequence[str]) -> tuple[dict
     )
     response.raise_for_status()
     return keys, provider
-
-
-async def wait_connected(api: httpx.AsyncClient, system_id: int, within: float = 60.0) -> None:
-    deadline = time.perf_counter() + within
-    while not (await api.get(f"/api/v1/systems/{system_id}/status")).json().get("lgsp_connected"):
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the provider did not connect")
-        await asyncio.sleep(0.2)
 
 
 async def consumed_requests(base: str) -> float:
