@@ -65,9 +65,11 @@ class Connector:
     for `inbox_watchdog` seconds (set it to a few probe intervals) and waits past the end of its log, it
     reconnects the inbox consumer.
 
-    `kafka_options` are aiokafka's security keyword arguments (`security_protocol`, `sasl_mechanism`,
-    `sasl_plain_username`, `sasl_plain_password`, `ssl_context`), given to every client it makes; a
-    connector started by the hub's own tools gets the hub's (`lgsp.settings.Settings.kafka_options`).
+    `fetch_max_wait_ms` bounds how long an answer may wait in the inbox (the broker answers a waiting
+    fetch only when it expires). `kafka_options` are aiokafka's security keyword arguments
+    (`security_protocol`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`, `ssl_context`),
+    given to every client it makes; a connector started by the hub's own tools gets the hub's
+    (`lgsp.settings.Settings.kafka_options`).
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Connector:
         heartbeat_interval: float = 5.0,
         session_timeout_ms: int = 10_000,
         inbox_watchdog: float = 60.0,
+        fetch_max_wait_ms: int = 100,
         kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.system = system
@@ -89,6 +92,7 @@ class Connector:
         self.heartbeat_interval = heartbeat_interval
         self.session_timeout_ms = session_timeout_ms
         self.inbox_watchdog = inbox_watchdog
+        self.fetch_max_wait_ms = fetch_max_wait_ms  # each answer may wait this long in the inbox
         self._api_key = api_key
         self.session_id: UUID = uuid4()
         self._producer: AIOKafkaProducer | None = None
@@ -263,6 +267,7 @@ class Connector:
                 metadata_max_age_ms=3_000,
                 session_timeout_ms=self.session_timeout_ms,
                 heartbeat_interval_ms=max(100, self.session_timeout_ms // 4),
+                fetch_max_wait_ms=self.fetch_max_wait_ms,
                 **self.kafka_options,
             )
             try:

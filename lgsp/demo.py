@@ -82,6 +82,7 @@ def tuned_connector(settings: Settings, system: str, api_key: str, bootstrap: st
         heartbeat_interval=settings.heartbeat_interval,
         session_timeout_ms=settings.consumer_session_timeout_ms,
         inbox_watchdog=3 * settings.probe_interval,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         kafka_options=settings.kafka_options(),
     )
 

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         le=300_000,
         description="Consumer-group session timeout; a new group joins in half of it",
     )
+    consumer_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=5_000,
+        description="How long a consumer's fetch waits for records: the embedded broker answers a waiting"
+        " fetch only then, so each hop of an exchange may take this long; lower costs idle CPU",
+    )
     connectivity_partitions: int = Field(default=6, ge=1, le=256, description="Partitions of shared topics")
     inbox_partitions: int = Field(default=2, ge=1, le=64, description="Partitions of each system's inbox")
 

@@ -97,6 +97,7 @@ def new_bus(settings: Settings, bootstrap: str, client_id: str) -> Bus:
         Topics(settings.topic_prefix),
         client_id,
         session_timeout_ms=settings.consumer_session_timeout_ms,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         kafka_options=settings.kafka_options(),
     )
 

@@ -61,12 +61,14 @@ class Bus:
         client_id: str = "lgsp",
         *,
         session_timeout_ms: int = 10_000,
+        fetch_max_wait_ms: int = 500,
         kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.client_id = client_id
         self.session_timeout_ms = session_timeout_ms
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.kafka_options: dict[str, Any] = dict(kafka_options or {})
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
@@ -349,6 +351,7 @@ class Worker(Generic[M]):
             metadata_max_age_ms=5_000,
             session_timeout_ms=self.bus.session_timeout_ms,
             heartbeat_interval_ms=max(100, self.bus.session_timeout_ms // 4),
+            fetch_max_wait_ms=self.bus.fetch_max_wait_ms,
         )
         try:
             await consumer.start()

@@ -48,7 +48,9 @@ class ExchangeFacade:
     async def _listen(self) -> None:
         await self.router.bus.connect({self.topic: 1})
         while True:
-            consumer = self.router.bus.new_consumer(enable_auto_commit=False)
+            consumer = self.router.bus.new_consumer(
+                enable_auto_commit=False, fetch_max_wait_ms=self.router.bus.fetch_max_wait_ms
+            )
             try:
                 await consumer.start()
                 partition = TopicPartition(self.topic, 0)
