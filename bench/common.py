@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from lgsp.bus.broker import free_port
 from lgsp.bus.kafka import partition_for, shared_topics
+from lgsp.settings import Settings
 from schemas.topics import Topics
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
@@ -35,6 +36,8 @@ SECRET_KEY = "bench-secret-key-0123456789abcdef"
 PARTITIONS = 6  # shared topics (requests, responses...), as the hub's default connectivity_partitions
 INBOX_PARTITIONS = 2  # each system's inbox, as the hub's default inbox_partitions
 SESSION_TIMEOUT_MS = 3_000  # consumer groups of hub, forwarder and connectors alike: quicker joins
+#: Every consumer of hub, forwarder and connectors waits as long for a fetch: the hub's default.
+FETCH_MAX_WAIT_MS = Settings.model_fields["consumer_fetch_max_wait_ms"].default
 PROBE_INTERVAL_S = 2.0  # the hub's prober: the provider counts as connected two seconds after its hello
 
 
@@ -202,6 +205,7 @@ async def start_hub(
             "LGSP_HOST": "127.0.0.1",
             "LGSP_PORT": str(port),
             "LGSP_CONSUMER_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
+            "LGSP_CONSUMER_FETCH_MAX_WAIT_MS": str(FETCH_MAX_WAIT_MS),
             "LGSP_CONNECTIVITY_PARTITIONS": str(PARTITIONS),
             "LGSP_INBOX_PARTITIONS": str(INBOX_PARTITIONS),
             "LGSP_PROBE_INTERVAL": str(PROBE_INTERVAL_S),

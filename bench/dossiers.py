@@ -76,6 +76,7 @@ from schemas.topics import Topics
 
 from common import (
     ADMIN_TOKEN,
+    FETCH_MAX_WAIT_MS,
     INBOX_PARTITIONS,
     PARTITIONS,
     SESSION_TIMEOUT_MS,
@@ -416,6 +417,7 @@ async def running_axis(
                         broker.bootstrap,
                         topic_prefix=prefix,
                         session_timeout_ms=SESSION_TIMEOUT_MS,
+                        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
                     )
                     for code in [*holders, *offices]
                 ]

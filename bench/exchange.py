@@ -62,6 +62,7 @@ from schemas.topics import Topics
 
 from common import (
     ADMIN_TOKEN,
+    FETCH_MAX_WAIT_MS,
     INBOX_PARTITIONS,
     PARTITIONS,
     SESSION_TIMEOUT_MS,
@@ -127,7 +128,12 @@ class Fleet:
     def create(cls, bootstrap: str, prefix: str, keys: dict[str, str], clients: Sequence[str]) -> "Fleet":
         def connector(code: str) -> Connector:
             return Connector(
-                code, keys[code], bootstrap, topic_prefix=prefix, session_timeout_ms=SESSION_TIMEOUT_MS
+                code,
+                keys[code],
+                bootstrap,
+                topic_prefix=prefix,
+                session_timeout_ms=SESSION_TIMEOUT_MS,
+                fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             )
 
         fleet = cls(connector(PROVIDER), [connector(code) for code in clients])
@@ -343,7 +349,13 @@ class Forwarder:
 async def run_forwarder(bootstrap: str, prefix: str) -> None:
     """The forwarder process: prints `ready` once both workers consume, then runs until terminated."""
     topics = Topics(prefix)
-    bus = Bus(bootstrap, topics, "bench-forwarder", session_timeout_ms=SESSION_TIMEOUT_MS)
+    bus = Bus(
+        bootstrap,
+        topics,
+        "bench-forwarder",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
     await bus.connect({topics.requests: PARTITIONS, topics.responses: PARTITIONS})
     forwarder = Forwarder(bus)
     tasks = [asyncio.create_task(w.run()) for w in forwarder.workers]
@@ -375,6 +387,7 @@ async def run_sink(bootstrap: str, topic: str) -> None:
         metadata_max_age_ms=5_000,
         session_timeout_ms=SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=max(100, SESSION_TIMEOUT_MS // 4),
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
     await consumer.start()
     loop = asyncio.get_running_loop()
@@ -444,7 +457,13 @@ async def one_way(bootstrap: str, workdir: Path, warmup: float, seconds: float) 
     ]
     size = statistics.mean(len(value) for _, value, _ in records)
     sink = await spawn_role("sink", bootstrap, workdir, "--topic", topic)
-    bus = Bus(bootstrap, topics, "bench-oneway", session_timeout_ms=SESSION_TIMEOUT_MS)
+    bus = Bus(
+        bootstrap,
+        topics,
+        "bench-oneway",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
     await bus.start()
     sent = 0
     begin = time.time()
@@ -491,7 +510,13 @@ async def one_hop_latency(bootstrap: str, records: int = 30) -> dict[str, Any]:
     topics = Topics(f"bench{uuid.uuid4().hex[:8]}")
     topic = f"{topics.prefix}.hop"
     await create_topics(bootstrap, {topic: PARTITIONS})
-    bus = Bus(bootstrap, topics, "bench-hop", session_timeout_ms=SESSION_TIMEOUT_MS)
+    bus = Bus(
+        bootstrap,
+        topics,
+        "bench-hop",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
     await bus.start()
     consumer = AIOKafkaConsumer(
         topic,
@@ -503,6 +528,7 @@ async def one_hop_latency(bootstrap: str, records: int = 30) -> dict[str, Any]:
         metadata_max_age_ms=5_000,
         session_timeout_ms=SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=max(100, SESSION_TIMEOUT_MS // 4),
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
     await consumer.start()
     value = encode_message(sample_request("MOT-CUA-00", 0))
