@@ -127,17 +127,21 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 def fast_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings with short intervals so connectivity changes show within a second or two."""
+    """Settings with short intervals so connectivity changes show within a few seconds.
+
+    The freshness limits leave room for a loaded CI machine: the tests run hub, connectors and load in
+    one process, and a starved event loop must not make a connected system look disconnected.
+    """
     values: dict[str, Any] = {
         "database_url": database_url,
         "ngsp_database_url": f"sqlite+aiosqlite:///{tmp_path / 'ngsp.db'}",
         "topic_prefix": f"t{uuid.uuid4().hex[:10]}",
         "admin_token": SecretStr(ADMIN_TOKEN),
         "heartbeat_interval": 0.3,
-        "heartbeat_ttl": 1.2,
+        "heartbeat_ttl": 2.5,
         "probe_interval": 0.4,
-        "probe_ttl": 1.5,
-        "probe_timeout": 1.0,
+        "probe_ttl": 2.5,
+        "probe_timeout": 1.5,
         "evaluate_interval": 0.2,
         "connectivity_partitions": 2,
         "consumer_session_timeout_ms": 2000,
