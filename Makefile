@@ -8,7 +8,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test test-faults bench lint clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	scripts/ensure-tools.sh
 	scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
+
+# The long fault-injection tests of tests/faults (hub killed, broker and PostgreSQL stopped under load,
+# a misbehaving connector), which plain pytest skips; about five minutes.
+test-faults: $(STAMP)
+	scripts/ensure-tools.sh
+	scripts/with-postgres.sh $(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # Every benchmark in turn (bench/run_all.py: under 10 minutes on two cores), the figures against the
 # performance targets on stdout and in bench/results/latest.json; BENCH_ARGS=--quick checks the chain.

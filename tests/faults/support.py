@@ -1,0 +1,501 @@
+"""Machinery of the fault-injection tests: a hub in its own OS process, a private PostgreSQL cluster,
+streams of exchanges and dossiers that remember what became of every request, taps that read topics
+from the start, and counts of what the database holds.
+
+The tests count by consuming and by querying, never by offsets (the embedded broker's watermarks can
+undercount batches).
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+
+from connectors.sdk import Connector, ExchangeError
+from lgsp.bus.broker import free_port
+from lgsp.db import Database
+from lgsp.settings import Settings
+from schemas.messages import Codec, DecodeError, DossierComponent, DossierReport
+from schemas.onceonly import Catalogue, content_hash
+from tests.conftest import ADMIN_TOKEN
+
+SECRET_KEY = "faults-secret-key-0123456789abcdef"
+#: Summaries of the fault tests, printed again at the end of the run (conftest's terminal summary).
+SUMMARIES: list[tuple[str, dict[str, Any]]] = []
+
+
+def report(name: str, summary: dict[str, Any]) -> None:
+    """Print a test's summary now and keep it for the end of the run."""
+    SUMMARIES.append((name, summary))
+    print(f"\n[{name}] {json.dumps(summary, sort_keys=True)}", flush=True)
+
+
+# -- the hub as an OS process ------------------------------------------------------------------------
+
+
+def hub_env(settings: Settings, bootstrap: str, port: int) -> dict[str, str]:
+    """The LGSP_* environment that makes `lgsp hub` run with `settings` on `bootstrap`."""
+    assert settings.admin_token is not None
+    return {
+        "LGSP_KAFKA_BOOTSTRAP": bootstrap,
+        "LGSP_DATABASE_URL": settings.database_url,
+        "LGSP_NGSP_DATABASE_URL": settings.ngsp_database_url,
+        "LGSP_TOPIC_PREFIX": settings.topic_prefix,
+        "LGSP_ADMIN_TOKEN": settings.admin_token.get_secret_value(),
+        "LGSP_SECRET_KEY": SECRET_KEY,
+        "LGSP_HOST": "127.0.0.1",
+        "LGSP_PORT": str(port),
+        "LGSP_HEARTBEAT_INTERVAL": str(settings.heartbeat_interval),
+        "LGSP_HEARTBEAT_TTL": str(settings.heartbeat_ttl),
+        "LGSP_PROBE_INTERVAL": str(settings.probe_interval),
+        "LGSP_PROBE_TTL": str(settings.probe_ttl),
+        "LGSP_PROBE_TIMEOUT": str(settings.probe_timeout),
+        "LGSP_EVALUATE_INTERVAL": str(settings.evaluate_interval),
+        "LGSP_CONNECTIVITY_PARTITIONS": str(settings.connectivity_partitions),
+        "LGSP_INBOX_PARTITIONS": str(settings.inbox_partitions),
+        "LGSP_CONSUMER_SESSION_TIMEOUT_MS": str(settings.consumer_session_timeout_ms),
+    }
+
+
+class HubProcess:
+    """`lgsp hub` as a child process (the way bench/exchange.py runs it), killable with SIGKILL and
+    restartable on the same port, database and topics."""
+
+    def __init__(self, settings: Settings, bootstrap: str, workdir: Path) -> None:
+        self.port = free_port()
+        self.env = os.environ | hub_env(settings, bootstrap, self.port)
+        self.workdir = workdir
+        self.log = workdir / "hub.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        """The hub's API address."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> httpx.AsyncClient:
+        """An admin HTTP client for the hub's API."""
+        return httpx.AsyncClient(
+            base_url=self.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=15
+        )
+
+    async def start(self, within: float = 90.0) -> float:
+        """Start the hub and wait until /readyz says ready; returns how long that took."""
+        started = time.perf_counter()
+        self.starts += 1
+        with self.log.open("ab") as out:
+            out.write(f"\n===== start {self.starts} =====\n".encode())
+            out.flush()
+            self.process = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).with_name("lgsp")),
+                "hub",
+                "--verbose",  # INFO logs, in the hub's log file: what it did around the fault
+                env=self.env,
+                cwd=self.workdir,  # no stray .env file is read
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        async with httpx.AsyncClient(base_url=self.url, timeout=5) as client:
+            while True:
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"the hub exited with {self.process.returncode}: {self.tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/readyz")).status_code == 200:
+                        return time.perf_counter() - started
+                if time.perf_counter() - started > within:
+                    raise TimeoutError(f"the hub was not ready within {within}s: {self.tail()}")
+                await asyncio.sleep(0.2)
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like a crash or an OOM kill."""
+        process, self.process = self.process, None
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+
+    async def stop(self) -> None:
+        """A clean stop (SIGTERM), or SIGKILL after 20 s."""
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(20):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+    def tail(self, chars: int = 3000) -> str:
+        """The end of the hub's log."""
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+
+# -- a private PostgreSQL cluster ----------------------------------------------------------------------
+
+
+def postgres_bin() -> Path:
+    """Where initdb and pg_ctl are: $LGSP_PG_BIN, else Debian's newest /usr/lib/postgresql/<version>/bin
+    (what scripts/with-postgres.sh installs), else next to pg_config."""
+    if "LGSP_PG_BIN" in os.environ:
+        return Path(os.environ["LGSP_PG_BIN"])
+    versions = [p for p in Path("/usr/lib/postgresql").glob("*/bin/initdb") if p.parts[-3].isdigit()]
+    if versions:
+        return max(versions, key=lambda p: int(p.parts[-3])).parent
+    found = shutil.which("pg_config")
+    if found is None:
+        raise RuntimeError("PostgreSQL's server binaries are not installed (run scripts/with-postgres.sh)")
+    return Path(
+        subprocess.run([found, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+    )
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL cluster on a free loopback port, trust auth, that a test may stop.
+
+    The shared server on 5432 serves every other test and must never be restarted; this one is ours.
+    initdb and postgres refuse to run as root, so as root they run as the `postgres` user, who owns the
+    directory.
+    """
+
+    def __init__(self) -> None:
+        self.bin = postgres_bin()
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="lgsp-faults-pg-"))
+        self.data = self.root / "data"
+        self.logfile = self.root / "postgres.log"
+        self._as_root = os.geteuid() == 0
+        if self._as_root:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+
+    @property
+    def server(self) -> str:
+        """user@host:port, as conftest's PG_SERVER."""
+        return f"postgres@127.0.0.1:{self.port}"
+
+    def url(self, database: str = "postgres") -> str:
+        """The SQLAlchemy URL of a database in this cluster."""
+        return f"postgresql+asyncpg://{self.server}/{database}"
+
+    def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = list(argv)
+        if self._as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+
+    def init(self) -> None:
+        """initdb with trust authentication for the `postgres` superuser."""
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"
+        )
+
+    def start(self) -> float:
+        """Start the server (listening on loopback only, socket in its own directory); returns how
+        long it took to accept connections."""
+        started = time.perf_counter()
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off -c max_connections=100"
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.logfile),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
+        return time.perf_counter() - started
+
+    def stop(self, mode: str = "fast") -> None:
+        """pg_ctl stop: `fast` disconnects every client at once, as a restart would."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def create_database(self, name: str) -> None:
+        """CREATE DATABASE through psql."""
+        self._run(
+            str(self.bin / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            f'CREATE DATABASE "{name}"',
+        )
+
+    def remove(self) -> None:
+        """Stop (immediately) and delete the cluster's files."""
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# -- taps: topics read from the start, in the background --------------------------------------------
+
+
+class Tap:
+    """Reads topics from their start (no group, so nobody's offsets move) and keeps what it decodes."""
+
+    def __init__(self, bootstrap: str, topics: Sequence[str], codec: Codec[Any]) -> None:
+        self.bootstrap = bootstrap
+        self.topics = list(topics)
+        self.codec = codec
+        self.messages: list[Any] = []
+        self.undecodable = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> "Tap":
+        self._task = asyncio.create_task(self._run(), name=f"tap-{self.topics[0]}")
+        return self
+
+    async def _run(self) -> None:
+        while True:  # a consumer that failed to start (broker away) is tried again
+            consumer = AIOKafkaConsumer(
+                *self.topics,
+                bootstrap_servers=self.bootstrap,
+                group_id=None,
+                auto_offset_reset="earliest",
+                metadata_max_age_ms=1000,
+                fetch_max_bytes=64 * 1024 * 1024,
+                max_partition_fetch_bytes=64 * 1024 * 1024,
+            )
+            try:
+                await consumer.start()
+                while True:
+                    for records in (await consumer.getmany(timeout_ms=300)).values():
+                        for record in records:
+                            try:
+                                self.messages.append(self.codec.decode(record.value))
+                            except DecodeError:
+                                self.undecodable += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def reopen(self) -> None:
+        """Read the topics afresh from their start, keeping what was read: after a memory-only broker
+        restarted, the old consumer would wait at offsets its new, empty log does not have yet."""
+        await self.stop()
+        await self.start()
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        """The messages of one type read so far."""
+        return [m for m in self.messages if isinstance(m, kind)]
+
+
+# -- traffic -------------------------------------------------------------------------------------------
+
+
+def outcome_of(exc: BaseException | None) -> str:
+    """`success`, the ExchangeError's code, or `error:<Type>` for anything that is not a clear answer."""
+    if exc is None:
+        return "success"
+    if isinstance(exc, ExchangeError):
+        return exc.code
+    return f"error:{type(exc).__name__}"
+
+
+@dataclass
+class ExchangeStream:
+    """An open-loop stream of requests from `client` to `provider`'s `service` at `rate` per second;
+    each request runs in its own task, and what became of it is kept by sequence number."""
+
+    client: Connector
+    provider: str
+    service: str
+    rate: float
+    timeout: float
+    first: int = 0  # sequence number (and citizen id) of the first request
+    outcomes: dict[int, str] = field(default_factory=dict)
+    latencies: dict[int, float] = field(default_factory=dict)
+    started: int = 0
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start one request every 1/rate seconds until `stop` is set."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while not stop.is_set():
+            task = asyncio.create_task(self._one(self.first + self.started))
+            self._tasks.add(task)
+            self.started += 1
+            next_at += 1 / self.rate
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_at - loop.time())):
+                    await stop.wait()
+
+    async def _one(self, n: int) -> None:
+        started = time.perf_counter()
+        citizen = citizen_id(n)
+        error: BaseException | None = None
+        try:
+            answer = await self.client.request(
+                self.provider, self.service, {"citizen_id": citizen}, timeout=self.timeout, subject=citizen
+            )
+            if answer.get("citizen_id") != citizen:  # a mixed-up answer is worse than none
+                error = AssertionError(f"request {n} got the answer of {answer.get('citizen_id')}")
+        except Exception as exc:
+            error = exc
+        self.outcomes[n] = outcome_of(error)
+        self.latencies[n] = time.perf_counter() - started
+
+    async def settle(self) -> None:
+        """Wait for every request started to end (each ends within its timeout + 10 s, by the SDK)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks)
+
+    def tally(self) -> Counter[str]:
+        return Counter(self.outcomes.values())
+
+
+def citizen_id(n: int) -> str:
+    """A well-formed 12-digit citizen id, distinct for each n."""
+    return f"079{n % 10**9:09d}"
+
+
+def dossier_report(office: Connector, catalogue: Catalogue, n: int) -> DossierReport:
+    """A completed dossier of the first procedure of the catalogue, everything submitted by the applicant
+    (valid against the catalogue, so the ledger records it rather than dead-lettering it)."""
+    code, procedure = next(iter(catalogue.procedures.items()))
+    applicant = citizen_id(500_000 + n)
+    day = date(2026, 1, 1) + timedelta(days=n % 300)
+    components = [
+        DossierComponent(
+            document_type=t,
+            source="submitted",
+            lookup="not_held",
+            reason="not held",
+            holder=catalogue.document_type(t).holder,
+            content_hash=content_hash(t, applicant, {"n": n}),
+            issued_on=day - timedelta(days=1000),
+        )
+        for t in procedure.requires
+    ]
+    return DossierReport(
+        dossier_id=uuid4(),
+        office=office.system,
+        session_id=office.session_id,
+        procedure=code,
+        applicant=applicant,
+        received_on=day,
+        components=components,
+    )
+
+
+@dataclass
+class DossierStream:
+    """Dossier reports from a one-stop shop at `rate` per second; keeps the ids the broker acknowledged
+    and counts the sends that failed (never acknowledged: the office would file them again)."""
+
+    office: Connector
+    catalogue: Catalogue
+    rate: float
+    acknowledged: list[str] = field(default_factory=list)  # dossier ids
+    failed: Counter[str] = field(default_factory=Counter)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        n = 0
+        while not stop.is_set():
+            report = dossier_report(self.office, self.catalogue, n)
+            n += 1
+            try:
+                await self.office.report_dossier(report)
+                self.acknowledged.append(str(report.dossier_id))
+            except Exception as exc:
+                self.failed[type(exc).__name__] += 1
+            next_at += 1 / self.rate
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_at - loop.time())):
+                    await stop.wait()
+
+
+# -- what the database holds ---------------------------------------------------------------------------
+
+
+async def scalar_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Run one query on the hub's database and return its rows."""
+    database = Database(url)
+    try:
+        async with database.engine.connect() as conn:
+            return [tuple(row) for row in (await conn.execute(text(sql))).all()]
+    finally:
+        await database.dispose()
+
+
+async def exchange_records(url: str) -> dict[str, tuple[int, str, str | None]]:
+    """Per exchange id: how many rows, the outcome and the fault code."""
+    rows = await scalar_rows(
+        url,
+        "SELECT id, count(*), min(outcome), min(fault_code) FROM exchange_record GROUP BY id",
+    )
+    return {str(r[0]): (int(r[1]), str(r[2]), r[3]) for r in rows}
+
+
+async def dossier_rows(url: str) -> Counter[str]:
+    """Rows per dossier id."""
+    rows = await scalar_rows(url, "SELECT id, count(*) FROM dossier GROUP BY id")
+    return Counter({str(r[0]): int(r[1]) for r in rows})
+
+
+async def disconnections(url: str) -> list[tuple[str, str, str]]:
+    """Every recorded change of a link to disconnected: (system, link, reason)."""
+    rows = await scalar_rows(
+        url,
+        "SELECT s.code, c.link, c.reason FROM link_state_change c JOIN system s ON s.id = c.system_id"
+        " WHERE NOT c.connected ORDER BY c.at",
+    )
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def duplicates(counts: Iterable[int]) -> int:
+    """Rows beyond the first, summed over keys."""
+    return sum(c - 1 for c in counts if c > 1)
+
+
+async def eventually_true(check: Callable[[], Any], timeout: float, interval: float = 0.25) -> bool:
+    """Poll an async predicate until true or `timeout`; returns the last answer (no failure here)."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        if await check():
+            return True
+        if time.perf_counter() > deadline:
+            return False
+        await asyncio.sleep(interval)

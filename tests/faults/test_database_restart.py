@@ -1,0 +1,204 @@
+"""Fault 3 of issue 7: PostgreSQL restarted under load (a private cluster: never the shared one)."""
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.sdk import Connector
+from lgsp.bus.broker import EmbeddedBroker
+from schemas.messages import REQUESTS, ServiceRequest
+from schemas.onceonly import load_catalogue
+from schemas.topics import Topics
+from tests.conftest import Hub, connector_for, eventually, make_agency, make_system, running_hub
+from tests.exchange.conftest import BIRTH_RECORD
+from tests.faults.conftest import delete_topics, fault_settings
+from tests.faults.support import (
+    DossierStream,
+    ExchangeStream,
+    PrivateCluster,
+    Tap,
+    dossier_rows,
+    duplicates,
+    eventually_true,
+    exchange_records,
+    report,
+)
+
+pytestmark = pytest.mark.faults
+
+DOWN = 6.0  # seconds PostgreSQL stays stopped
+RATE = 10.0  # exchanges per second
+DOSSIER_RATE = 5.0
+#: What the API is asked while the database is away: a read and a write as admin, a public read, a list.
+PROBES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/api/v1/systems", None),
+    ("GET", "/api/v1/indicators", None),
+    ("GET", "/api/v1/exchanges", None),
+    ("POST", "/api/v1/agencies", {"code": "SO-XD", "name": "Sở Xây dựng", "level": "province"}),
+]
+
+
+@pytest.fixture
+async def cluster() -> AsyncIterator[PrivateCluster]:
+    """A PostgreSQL cluster of this test alone, with an empty `lgsp` database."""
+    private = PrivateCluster()
+    try:
+        await asyncio.to_thread(private.init)
+        await asyncio.to_thread(private.start)
+        await asyncio.to_thread(private.create_database, "lgsp")
+        yield private
+    finally:
+        await asyncio.to_thread(private.remove)
+
+
+async def ask(hub: Hub, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, str]:
+    """One API call; an exception escaping the application counts as a 500 (it is one over HTTP)."""
+    try:
+        response = await asyncio.wait_for(hub.client.request(method, path, json=body), 20)
+    except (httpx.HTTPError, TimeoutError):
+        raise  # the test's own client failed: not an answer of the hub
+    except Exception as exc:  # raised out of the ASGI app: uvicorn would answer 500
+        return 500, f"{type(exc).__name__}: {exc}"[:300]
+    if response.status_code == 503 and path != "/readyz":
+        error = response.json().get("error", {})
+        retry = response.headers.get("Retry-After")
+        return 503, f"{error.get('code')}: {error.get('message')} (Retry-After {retry})"
+    return response.status_code, response.text[:300]
+
+
+async def test_postgresql_restarted_under_load(
+    cluster: PrivateCluster, broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """PostgreSQL stops (pg_ctl stop -m fast) for a few seconds while exchanges and dossiers flow. While
+    it is away the API answers 503 with a clear error, never 500, and /readyz says the database is
+    unavailable; when it is back the API recovers without restarting the hub, and the consumers, which
+    paused, resume: every request on the bus has exactly one record and every acknowledged dossier is
+    in the ledger once."""
+    began = time.perf_counter()
+    url = cluster.url("lgsp")
+    settings = fault_settings(url, tmp_path)
+    topics = Topics(settings.topic_prefix)
+    connectors: list[Connector] = []
+    tap = await Tap(broker.bootstrap, [topics.requests], REQUESTS).start()
+    try:
+        async with running_hub(settings, broker.bootstrap) as hub:
+            await make_agency(hub.client, "SO-TP")
+            await make_agency(hub.client, "VP-UBND")
+            provider_system = await make_system(hub.client, "HO-TICH", "SO-TP")
+            client_system = await make_system(hub.client, "MOT-CUA", "VP-UBND")
+            system_url = f"/api/v1/systems/{provider_system['id']}"
+            assert (await hub.client.post(f"{system_url}/services", json=BIRTH_RECORD)).status_code == 201
+            grant = {"service": BIRTH_RECORD["code"], "client_system": "MOT-CUA"}
+            assert (await hub.client.post(f"{system_url}/grants", json=grant)).status_code == 201
+            provider = connector_for(provider_system, settings, broker.bootstrap)
+            client = connector_for(client_system, settings, broker.bootstrap)
+            connectors += [provider, client]
+
+            @provider.service(str(BIRTH_RECORD["code"]))
+            async def birth_record(payload: dict[str, Any]) -> dict[str, Any]:
+                return {"citizen_id": payload["citizen_id"]}
+
+            for connector in connectors:
+                await connector.start()
+
+            async def provider_connected() -> bool:
+                return bool((await hub.client.get(f"{system_url}/status")).json()["lgsp_connected"])
+
+            await eventually(provider_connected, timeout=30, what="the provider to connect")
+            await asyncio.sleep(1.5)  # the router's directory cache catches up
+
+            stop = asyncio.Event()
+            exchanges = ExchangeStream(client, "HO-TICH", str(BIRTH_RECORD["code"]), RATE, timeout=15.0)
+            dossiers = DossierStream(client, load_catalogue(), DOSSIER_RATE)
+            streams = [asyncio.create_task(exchanges.run(stop)), asyncio.create_task(dossiers.run(stop))]
+            await asyncio.sleep(3)
+
+            # -- PostgreSQL away -----------------------------------------------------------------
+            await asyncio.to_thread(cluster.stop, "fast")
+            down_since = time.perf_counter()
+            answers: Counter[int] = Counter()
+            messages: set[str] = set()
+            while time.perf_counter() - down_since < DOWN:
+                for method, path, body in PROBES:
+                    status, message = await ask(hub, method, path, body)
+                    answers[status] += 1
+                    messages.add(f"{status} {message}" if status != 503 else message)
+                readyz = await hub.client.get("/readyz")
+                assert readyz.status_code == 503, readyz.text
+                assert readyz.json()["checks"]["database"] != "ok"
+                await asyncio.sleep(0.5)
+            restart_s = await asyncio.to_thread(cluster.start)
+            back_since = time.perf_counter()
+
+            # -- back, without restarting the hub ------------------------------------------------
+            async def api_back() -> bool:
+                return all(
+                    [(await ask(hub, "GET", p, None))[0] == 200 for p in ("/api/v1/systems", "/readyz")]
+                )
+
+            await eventually(api_back, timeout=30, interval=0.5, what="the API to recover")
+            recovered_s = time.perf_counter() - back_since
+            await asyncio.sleep(5)
+            stop.set()
+            await asyncio.gather(*streams)
+            await exchanges.settle()
+
+            async def ledger_complete() -> bool:
+                return set(await dossier_rows(url)) >= set(dossiers.acknowledged)
+
+            async def nothing_pending() -> bool:
+                records = await exchange_records(url)
+                return not any(outcome == "pending" for _, outcome, _ in records.values())
+
+            # Waited for without failing here: what is missing shows in the summary and the asserts.
+            await eventually_true(ledger_complete, timeout=40)
+            await eventually_true(nothing_pending, timeout=40)
+            await asyncio.sleep(1.0)  # the tap catches up
+
+        requests = Counter(str(m.message_id) for m in tap.of(ServiceRequest) if m.client == "MOT-CUA")
+        records = await exchange_records(url)
+        ledger = await dossier_rows(url)
+        tally = exchanges.tally()
+        summary = {
+            "down_s": DOWN,
+            "api_answers_while_down": dict(answers),
+            "api_messages_while_down": sorted(messages),
+            "postgres_start_s": round(restart_s, 1),
+            "api_recovered_after_s": round(recovered_s, 1),
+            "sent": exchanges.started,
+            "on_the_bus": len(requests),
+            "answered": tally["success"],
+            "failed_with_code": {k: v for k, v in tally.items() if k != "success"},
+            "records": len(records),
+            "lost_records": len(set(requests) - set(records)),
+            "duplicated_records": duplicates(c for c, _, _ in records.values()),
+            "dossiers_acknowledged": len(dossiers.acknowledged),
+            "dossier_rows": sum(ledger.values()),
+            "lost_dossiers": len(set(dossiers.acknowledged) - set(ledger)),
+            "duplicated_dossiers": duplicates(ledger.values()),
+            "pending_records": sum(1 for _, o, _ in records.values() if o == "pending"),
+            "runtime_s": round(time.perf_counter() - began, 1),
+        }
+        report("PostgreSQL restarted", summary)
+
+        assert set(answers) == {503}, f"while PostgreSQL was away the API answered {sorted(messages)}"
+        assert all(m.startswith("server.unavailable: ") for m in messages), messages
+        assert len(exchanges.outcomes) == exchanges.started, "a request never ended"
+        assert not [o for o in tally if o.startswith("error:")], f"requests failed without a code: {tally}"
+        assert len(requests) == exchanges.started, "every request reached the bus (the broker stayed up)"
+        assert set(records) == set(requests), "exchange records lost, or records nobody sent"
+        assert summary["duplicated_records"] == 0 and summary["pending_records"] == 0
+        assert tally["client.no_answer"] == 0, f"the hub never answered some requests: {tally}"
+        assert not dossiers.failed
+        assert set(dossiers.acknowledged) == set(ledger) and summary["duplicated_dossiers"] == 0
+    finally:
+        await tap.stop()
+        for connector in connectors:
+            await connector.stop()
+        await delete_topics(broker.bootstrap, settings.topic_prefix)
