@@ -47,7 +47,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
 from lgsp.db import Database
@@ -55,6 +55,8 @@ from lgsp.exchange.models import ExchangeRecord
 from lgsp.registry.models import Agency, System
 from lgsp.reports.connectivity import connectivity_report, report_csv, report_html
 from lgsp.settings import Settings
+
+from common import database_url
 
 QUARTER = (date(2025, 1, 1), date(2025, 4, 1))
 Q0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -364,26 +366,8 @@ async def measure(url: str) -> dict[str, Any]:
     }
 
 
-@asynccontextmanager
-async def fresh_database(backend: str, pg_server: str, directory: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL database created and dropped here."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory / 'lgsp.db'}"
-        return
-    name = f"lgsp_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(f"postgresql+asyncpg://{pg_server}/test", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://{pg_server}/{name}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
-
-
 async def run(backend: str, args: argparse.Namespace, directory: Path) -> dict[str, Any]:
-    async with fresh_database(backend, args.pg_server, directory) as url:
+    async with database_url(backend, args.pg_server, directory) as url:
         log(f"{backend}: building")
         started = time.perf_counter()
         changes = await build(url, args.systems, args.exchanges, args.seed)

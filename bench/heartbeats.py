@@ -54,13 +54,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from lgsp.api.app import create_app
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
 from schemas.messages import Heartbeat, Hello, encode
 from schemas.topics import Topics
+
+from common import database_url
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 AGENCY = "SO-BENCH"
@@ -157,24 +158,6 @@ async def wait_for_count(
         if value >= target or time.perf_counter() > deadline:
             return value
         await asyncio.sleep(interval)
-
-
-@asynccontextmanager
-async def database_url(kind: str, pg_server: str, directory: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL database created and dropped here."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory / 'lgsp.db'}"
-        return
-    name = f"lgsp_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(f"postgresql+asyncpg://{pg_server}/test", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://{pg_server}/{name}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
 
 
 async def wait_for_topic(bootstrap: str, topic: str, within: float = 60.0) -> None:

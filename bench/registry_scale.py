@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -63,7 +63,6 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from lgsp.bus.broker import EmbeddedBroker, free_port
 from lgsp.connectivity.models import SystemStatus
@@ -73,6 +72,8 @@ from lgsp.security import issue_key
 from schemas.common import utcnow
 from schemas.messages import CONNECTIVITY, Heartbeat, Hello, Probe, ProbeReply, encode
 from schemas.topics import Topics
+
+from common import database_url
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "bench-admin-token-0123456789"
@@ -141,24 +142,6 @@ def memory_mib(pid: int) -> dict[str, float]:
 
 
 # -- seeding ---------------------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def database_url(kind: str, pg_server: str, directory: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL database created and dropped here."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory / 'lgsp.db'}"
-        return
-    name = f"lgsp_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(f"postgresql+asyncpg://{pg_server}/test", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://{pg_server}/{name}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
 
 
 def seeded_code(i: int) -> str:
