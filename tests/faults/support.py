@@ -499,3 +499,19 @@ async def eventually_true(check: Callable[[], Any], timeout: float, interval: fl
         if time.perf_counter() > deadline:
             return False
         await asyncio.sleep(interval)
+
+
+async def wait_settled(database_url: str, acknowledged: Iterable[str], timeout: float) -> None:
+    """Wait (without failing) until the ledger holds every acknowledged dossier and no exchange record is
+    pending: what is still missing then shows in the test's summary and asserts."""
+    wanted = set(acknowledged)
+
+    async def ledger_complete() -> bool:
+        return set(await dossier_rows(database_url)) >= wanted
+
+    async def nothing_pending() -> bool:
+        records = await exchange_records(database_url)
+        return not any(outcome == "pending" for _, outcome, _ in records.values())
+
+    await eventually_true(ledger_complete, timeout)
+    await eventually_true(nothing_pending, timeout)

@@ -25,9 +25,9 @@ from tests.faults.support import (
     Tap,
     dossier_rows,
     duplicates,
-    eventually_true,
     exchange_records,
     report,
+    wait_settled,
 )
 
 pytestmark = pytest.mark.faults
@@ -149,16 +149,7 @@ async def test_postgresql_restarted_under_load(
             await asyncio.gather(*streams)
             await exchanges.settle()
 
-            async def ledger_complete() -> bool:
-                return set(await dossier_rows(url)) >= set(dossiers.acknowledged)
-
-            async def nothing_pending() -> bool:
-                records = await exchange_records(url)
-                return not any(outcome == "pending" for _, outcome, _ in records.values())
-
-            # Waited for without failing here: what is missing shows in the summary and the asserts.
-            await eventually_true(ledger_complete, timeout=40)
-            await eventually_true(nothing_pending, timeout=40)
+            await wait_settled(url, dossiers.acknowledged, timeout=40)
             await asyncio.sleep(1.0)  # the tap catches up
 
         requests = Counter(str(m.message_id) for m in tap.of(ServiceRequest) if m.client == "MOT-CUA")

@@ -24,9 +24,9 @@ from tests.faults.support import (
     disconnections,
     dossier_rows,
     duplicates,
-    eventually_true,
     exchange_records,
     report,
+    wait_settled,
 )
 
 pytestmark = pytest.mark.faults
@@ -108,16 +108,7 @@ async def test_hub_killed_mid_stream_loses_and_duplicates_nothing(
         await asyncio.gather(*streams)
         await exchanges.settle()  # each request ends within its timeout + 10 s
 
-        async def ledger_complete() -> bool:
-            return set(await dossier_rows(database_url)) >= set(dossiers.acknowledged)
-
-        async def nothing_pending() -> bool:
-            records = await exchange_records(database_url)
-            return not any(outcome == "pending" for _, outcome, _ in records.values())
-
-        # Waited for without failing here: what is missing shows in the summary and the asserts.
-        await eventually_true(ledger_complete, timeout=30)
-        await eventually_true(nothing_pending, timeout=30)
+        await wait_settled(database_url, dossiers.acknowledged, timeout=30)
         await asyncio.sleep(1.0)  # the taps catch up with the last results
 
         requests = [m for m in taps[0].of(ServiceRequest) if m.client == "MOT-CUA"]
