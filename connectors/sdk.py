@@ -10,7 +10,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
+from connectors.lifecycle import cancelled_by_owner, close_consumer
 from schemas.common import finite_json
 from schemas.messages import (
     INBOX,
@@ -118,6 +120,7 @@ class Connector:
             return
         self.session_id = uuid4()
         self._needs_hello, self._outage = True, False
+        self._inbox_ready.clear()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             client_id=f"connector-{self.system}",
@@ -174,6 +177,8 @@ class Connector:
         """Call `provider`'s `service` through the hub and return its answer, or raise ExchangeError.
 
         The hub answers `server.timeout` once `timeout` passes; many requests may be in flight at once.
+        Two codes come from the SDK itself: `client.bus_unreachable` (the request could not be put on
+        the bus) and `client.no_answer` (no answer came, not even the hub's timeout).
         """
         await self._inbox_ready.wait()  # the answer comes to the inbox: be listening first
         request = ServiceRequest(
@@ -188,7 +193,10 @@ class Connector:
         answer: asyncio.Future[ServiceResult] = asyncio.get_running_loop().create_future()
         self._pending[request.message_id] = answer
         try:
-            await self._send(self.topics.requests, request)
+            try:
+                await self._send(self.topics.requests, request)
+            except (KafkaError, TimeoutError) as exc:  # the broker is away: say so in the SDK's terms
+                raise ExchangeError("client.bus_unreachable", f"the request was not sent ({exc!r})") from exc
             async with asyncio.timeout(timeout + 10):  # the hub's own timeout answer comes first
                 result = await answer
         except TimeoutError:
@@ -263,7 +271,10 @@ class Connector:
                 bootstrap_servers=self.bootstrap,
                 group_id=f"{self.topics.prefix}.connector.{self.system}",
                 client_id=f"connector-{self.system}",
-                auto_offset_reset="latest",
+                # The first consumer of a session starts at the end: older calls are not its own. A later
+                # one (a rejoin after an outage) reads a log without committed offsets, i.e. one the broker
+                # recreated after a restart, from its start, so answers that arrived meanwhile still count.
+                auto_offset_reset="earliest" if self._inbox_ready.is_set() else "latest",
                 metadata_max_age_ms=3_000,
                 session_timeout_ms=self.session_timeout_ms,
                 heartbeat_interval_ms=max(100, self.session_timeout_ms // 4),
@@ -290,15 +301,16 @@ class Connector:
                         if await _waits_past_end(consumer):
                             raise TimeoutError(f"inbox silent for {self.inbox_watchdog:.0f}s, past its end")
                         quiet_since = now
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("%s: inbox consumer failed (%s); reconnecting", self.system, exc)
+            except (Exception, asyncio.CancelledError) as exc:
+                # A cancellation not meant for this task is one aiokafka let out of its own tasks after a
+                # broker restart: a failure to recover from, not a stop.
+                if isinstance(exc, asyncio.CancelledError) and cancelled_by_owner():
+                    raise
+                log.warning("%s: inbox consumer failed (%r); reconnecting", self.system, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
+                await close_consumer(consumer)
 
     async def _handle(self, raw: bytes | None) -> None:
         try:

@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 from aiokafka.partitioner import murmur2
 from sqlalchemy import exc as sa_exc
 
+from connectors.lifecycle import cancelled_by_owner, close_consumer
 from lgsp.bus.redact import redact_record, redact_text
 from monitoring.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 from schemas.common import utcnow
@@ -326,14 +327,17 @@ class Worker(Generic[M]):
         while True:
             try:
                 await self._consume()
-            except asyncio.CancelledError:
-                raise
             except _BrokerReturned:
                 log.info("worker %s: the broker is back; reconnecting with fresh state", self.name)
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
+                # A cancellation not meant for this task came out of aiokafka's own tasks: ending here
+                # would stop this topic for good.
+                if isinstance(exc, asyncio.CancelledError) and cancelled_by_owner():
+                    raise
                 self.healthy = False
                 # A driver's error can quote the statement's parameters: no key goes to the log.
-                log.warning("worker %s: %s; restarting in %.1fs", self.name, redact_text(str(exc)), backoff)
+                reason = redact_text(str(exc) or repr(exc))
+                log.warning("worker %s: %s; restarting in %.1fs", self.name, reason, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             else:
@@ -358,7 +362,7 @@ class Worker(Generic[M]):
         except BaseException:
             # Cancelled (a hub stopping) or failed while joining its group: the consumer's background
             # tasks already run and would poll forever.
-            await asyncio.shield(consumer.stop())
+            await asyncio.shield(close_consumer(consumer))
             raise
         self._consumer = consumer
         loop = asyncio.get_running_loop()
@@ -386,7 +390,7 @@ class Worker(Generic[M]):
         finally:
             self._consumer = None
             self.healthy = False
-            await consumer.stop()
+            await close_consumer(consumer)
 
     async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         """Set this worker's consumer lag from what the fetches already reported (no broker round trip).

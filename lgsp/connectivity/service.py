@@ -440,9 +440,19 @@ class ConnectivityTracker:
         self.instance_id = uuid4()
         self.started_at = utcnow()
         # After a (re)start, evidence from before is stale through no fault of the systems: record no
-        # disconnection until every connected system has had the chance to heartbeat and be probed.
-        warmup = max(settings.heartbeat_ttl, settings.probe_interval + settings.probe_timeout)
-        self.warm_until = self.started_at + timedelta(seconds=warmup)
+        # disconnection until every connected system has had the chance to heartbeat and be probed, counted
+        # from when this hub first (or again) consumes the bus, which may be seconds after it started.
+        self.warmup = timedelta(
+            seconds=max(settings.heartbeat_ttl, settings.probe_interval + settings.probe_timeout)
+        )
+        self.warm_until = self.started_at + self.warmup
+        # A hub that could not beat (no bus or no database) for longer than this was blind: that time is
+        # platform downtime, so its stretch of uptime is closed and a new one opens when it sees again. Two
+        # missed bus health checks are not yet blindness (a slow broker answer is not an outage).
+        self.blind_after = timedelta(
+            seconds=max(settings.heartbeat_ttl, 2 * Worker.health_check_interval + settings.evaluate_interval)
+        )
+        self._last_beat: datetime | None = None
         #: A registration the NGSP did not acknowledge is sent again after this many seconds.
         self.reregister_after = max(settings.probe_ttl, 10 * settings.probe_interval)
         self._registration_sent: dict[str, float] = {}  # system code -> loop time
@@ -699,12 +709,18 @@ class ConnectivityTracker:
         """Derive both links of the owned systems whose stored state no longer holds, store the changes,
         and refresh the gauges."""
         now = utcnow()
+        # The platform is up while a hub runs and sees the systems, i.e. consumes the bus: only then it beats.
+        on_bus = self.connectivity_worker.healthy
+        blind = now - (self._last_beat or self.started_at) > self.blind_after
+        if on_bus and (blind or self._last_beat is None):
+            self.warm_until = max(self.warm_until, now + self.warmup)
         warm = now < self.warm_until
         partitions, total = self.connectivity_worker.owned_partitions()
         async with self.database.engine.begin() as conn:
             if partitions:
                 await self._evaluate(conn, partitions, total, now, warm)
-            await self._beat(conn, now)
+            if on_bus:
+                await self._beat(conn, now, blind)
         async with self.database.engine.connect() as conn:
             counts, outages = await _summary(conn)
         publish_gauges(counts, outages)
@@ -796,14 +812,20 @@ class ConnectivityTracker:
         }
         return changed
 
-    async def _beat(self, conn: AsyncConnection, now: datetime) -> None:
-        if self._uptime_recorded:
-            result = await conn.execute(
-                update(HubUptime)
-                .where(col(HubUptime.instance_id) == self.instance_id)
-                .values(last_seen_at=now)
-            )
+    async def _beat(self, conn: AsyncConnection, now: datetime, blind: bool) -> None:
+        """Extend this hub's stretch of uptime to `now`; after blindness, close it at its last beat and
+        open a new one, so the blind time shows as platform downtime."""
+        this = col(HubUptime.instance_id) == self.instance_id
+        if blind:
+            if self._uptime_recorded:
+                await conn.execute(
+                    update(HubUptime).where(this).values(stopped_at=col(HubUptime.last_seen_at))
+                )
+            self.instance_id, self.started_at, self._uptime_recorded = uuid4(), now, False
+        elif self._uptime_recorded:
+            result = await conn.execute(update(HubUptime).where(this).values(last_seen_at=now))
             if result.rowcount:
+                self._last_beat = now
                 return
         await conn.execute(
             insert(HubUptime).values(
@@ -811,6 +833,7 @@ class ConnectivityTracker:
             )
         )
         self._uptime_recorded = True
+        self._last_beat = now
 
     async def stopped(self) -> None:
         """Record a clean stop of this hub process."""

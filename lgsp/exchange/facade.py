@@ -6,12 +6,12 @@ so the answer reaches the right process even when another hub consumed the provi
 """
 
 import asyncio
-import contextlib
 import logging
 from uuid import UUID, uuid4
 
 from aiokafka import TopicPartition
 
+from connectors.lifecycle import cancelled_by_owner, close_consumer
 from lgsp.exchange.service import Admission, ExchangeRouter
 from schemas.common import utcnow
 from schemas.messages import INBOX, DecodeError, ServiceRequest, ServiceResult
@@ -62,14 +62,13 @@ class ExchangeFacade:
                     for records in batches.values():
                         for record in records:
                             self._deliver(record.value)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("façade listener failed (%s); reconnecting", exc)
+            except (Exception, asyncio.CancelledError) as exc:
+                if isinstance(exc, asyncio.CancelledError) and cancelled_by_owner():
+                    raise
+                log.warning("façade listener failed (%r); reconnecting", exc)
                 await asyncio.sleep(1)
             finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
+                await close_consumer(consumer)
 
     def _deliver(self, raw: bytes | None) -> None:
         try:

@@ -8,6 +8,7 @@ undercount batches).
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import pwd
@@ -75,6 +76,12 @@ def hub_env(settings: Settings, bootstrap: str, port: int) -> dict[str, str]:
     }
 
 
+def _die_with_parent() -> None:
+    # Linux: the hub gets SIGTERM if the test process dies (even by SIGKILL), so no hub outlives a run.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class HubProcess:
     """`lgsp hub` as a child process (the way bench/exchange.py runs it), killable with SIGKILL and
     restartable on the same port, database and topics."""
@@ -114,6 +121,7 @@ class HubProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         async with httpx.AsyncClient(base_url=self.url, timeout=5) as client:
             while True:
@@ -488,6 +496,26 @@ async def disconnections(url: str) -> list[tuple[str, str, str]]:
 def duplicates(counts: Iterable[int]) -> int:
     """Rows beyond the first, summed over keys."""
     return sum(c - 1 for c in counts if c > 1)
+
+
+def where_stuck(*suffixes: str) -> str:
+    """Where the running tasks whose names end with one of `suffixes` wait now, as their chain of awaits
+    (function:line > ...): what a timed-out wait for recovery reports, so a stuck client or worker shows
+    itself."""
+    lines = []
+    for task in asyncio.all_tasks():
+        if not task.get_name().endswith(suffixes):
+            continue
+        chain: list[str] = []
+        awaited: Any = task.get_coro()
+        while awaited is not None and hasattr(awaited, "cr_frame"):
+            if awaited.cr_frame is not None:
+                chain.append(f"{awaited.cr_frame.f_code.co_name}:{awaited.cr_frame.f_lineno}")
+            awaited = awaited.cr_await
+        if awaited is not None:
+            chain.append(type(awaited).__name__)
+        lines.append(f"{task.get_name()}: {' > '.join(chain)}")
+    return "; ".join(sorted(lines)) or "no such task"
 
 
 async def eventually_true(check: Callable[[], Any], timeout: float, interval: float = 0.25) -> bool:
