@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import traceback
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
@@ -82,10 +83,25 @@ async def _database_error(_: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+#: Modules whose OSError means "the database is not reachable".
+_DATABASE_DRIVERS = ("asyncpg", "aiosqlite", "sqlalchemy")
+
+
+def raised_by_database(exc: BaseException) -> bool:
+    """Whether `exc` came out of the database driver (found by the modules its traceback passes)."""
+    return any(
+        str(frame.f_globals.get("__name__", "")).startswith(_DATABASE_DRIVERS)
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
+
+
 async def _connection_error(_: Request, exc: Exception) -> JSONResponse:
     """A connection the database driver could not open (asyncpg raises OSError when the server is down
-    or restarting, not a DBAPIError): 503 like any unreachable database, never a 500."""
+    or restarting, not a DBAPIError): 503 like any unreachable database, never a 500. Any other OSError
+    is a fault of this server, and is left to be reported as one."""
     assert isinstance(exc, OSError)
+    if not raised_by_database(exc):
+        raise exc
     body = error_body("server.unavailable", "the database is not reachable now; try again shortly")
     return JSONResponse(body, 503, headers={"Retry-After": "5"})
 
@@ -98,6 +114,7 @@ def new_bus(settings: Settings, bootstrap: str, client_id: str) -> Bus:
         client_id,
         session_timeout_ms=settings.consumer_session_timeout_ms,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        max_message_bytes=settings.max_message_bytes,
         kafka_options=settings.kafka_options(),
     )
 

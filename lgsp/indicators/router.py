@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from lgsp.errors import BadRequest
+from lgsp.errors import BadRequest, error_responses
 from lgsp.indicators.models import Indicators
 from lgsp.indicators.service import indicator_cache
 from lgsp.runtime import RuntimeDep
 
-router = APIRouter(prefix="/api/v1", tags=["indicators"])
+router = APIRouter(prefix="/api/v1", tags=["indicators"], responses=error_responses(422))
 
 #: A reporting period as query parameters: dossiers received from `from` up to the day before `to`.
 PeriodStart = Annotated[date | None, Query(alias="from", description="First day counted (inclusive)")]
