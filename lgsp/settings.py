@@ -9,6 +9,8 @@ from aiokafka.helpers import create_ssl_context
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lgsp.bus.kafka import MAX_MESSAGE_BYTES
+
 #: Kafka security protocols aiokafka speaks (the names Kafka itself uses).
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 #: SASL mechanisms supported here: each authenticates with a user name and a password.
@@ -105,6 +107,21 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body the API accepts (413 beyond)"
+    )
+    max_message_bytes: int = Field(
+        default=MAX_MESSAGE_BYTES,
+        ge=64 * 1024,
+        description="Largest record the hub takes from the bus: a larger one is dead-lettered (too_large) and"
+        " a larger request answered client.bad_request; keep it 32 KiB under the cluster's message.max.bytes",
+    )
+    exchange_rate_per_client: float = Field(
+        default=500.0,
+        gt=0,
+        description="Requests per second each client system may make through one hub process, on average;"
+        " beyond, client.rate_limited",
+    )
+    exchange_burst_per_client: int = Field(
+        default=1000, ge=1, description="Requests a client system may make at once (its bucket's size)"
     )
 
     host: str = "127.0.0.1"

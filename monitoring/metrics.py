@@ -37,6 +37,7 @@ DEAD_LETTER_REASONS = (
     "unknown_system",
     "bad_token",
     "handler_failed",
+    "too_large",
 )
 for _reason in DEAD_LETTER_REASONS:
     DEAD_LETTERS.labels(_reason)

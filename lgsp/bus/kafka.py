@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,13 @@ from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+)
 from aiokafka.partitioner import murmur2
 from sqlalchemy import exc as sa_exc
 
@@ -23,6 +30,13 @@ from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
+
+#: The largest record a worker takes from the bus (LGSP_MAX_MESSAGE_BYTES): 1 MB, so that a record the
+#: hub makes from one it took (ENVELOPE_BYTES more at most) stays within Kafka's default message.max.bytes.
+MAX_MESSAGE_BYTES = 1_000_000
+#: What the hub's own records may add to the largest record it takes: a call or a result wraps a request
+#: or a response in a few ids and times, and a dead letter adds its reason.
+ENVELOPE_BYTES = 32 * 1024
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -53,6 +67,9 @@ class Bus:
 
     Every aiokafka client of a process is made by `new_producer`, `new_consumer` or `new_admin`, which add
     `kafka_options` (security protocol, SASL, TLS: `Settings.kafka_options()`), so none can be left out.
+
+    `max_message_bytes` is the largest record its workers take; its producer sends up to ENVELOPE_BYTES
+    more, for what the hub makes out of a record it took.
     """
 
     def __init__(
@@ -63,6 +80,7 @@ class Bus:
         *,
         session_timeout_ms: int = 10_000,
         fetch_max_wait_ms: int = 500,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
         kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
@@ -70,6 +88,7 @@ class Bus:
         self.client_id = client_id
         self.session_timeout_ms = session_timeout_ms
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.max_message_bytes = max_message_bytes
         self.kafka_options: dict[str, Any] = dict(kafka_options or {})
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
@@ -105,6 +124,7 @@ class Bus:
             acks="all",
             linger_ms=2,
             request_timeout_ms=10_000,
+            max_request_size=self.max_message_bytes + ENVELOPE_BYTES,
             # Partition counts can change under us (a restarted memory broker auto-creates topics with
             # its default count until they are recreated): refresh often so no record goes astray.
             metadata_max_age_ms=5_000,
@@ -240,7 +260,13 @@ class Delivery(Generic[M]):
 
 def transient(exc: BaseException) -> bool:
     """Whether a handler's failure may pass on its own (database or broker away), so the batch is
-    retried; anything else is the record's own fault and retrying it would block its partition."""
+    retried; anything else is the record's own fault and retrying it would block its partition.
+
+    A record the producer or the broker refuses for its size never goes through: that is the record's
+    fault, not the broker's.
+    """
+    if isinstance(exc, MessageSizeTooLargeError | RecordListTooLargeError):
+        return False
     return isinstance(
         exc,
         KafkaError
@@ -287,6 +313,9 @@ class Worker(Generic[M]):
     were acknowledged, so a crash anywhere replays the batch; handlers are idempotent. If the handler
     fails (database away), the consumer seeks back and retries with backoff instead of losing the batch.
     Broker loss is survived by recreating the consumer.
+
+    A record larger than the bus's `max_message_bytes` is dead-lettered (`too_large`) and never reaches
+    the handler; `oversized`, if given, is handed those that decode, to answer their senders.
     """
 
     health_check_interval = 2.0
@@ -301,12 +330,14 @@ class Worker(Generic[M]):
         *,
         group: str,
         max_batch: int = 1000,
+        oversized: Callable[[Sequence[Delivery[M]]], Awaitable[None]] | None = None,
     ) -> None:
         self.bus = bus
         self.name = name
         self.topic = topic
         self.codec = codec
         self.handler = handler
+        self.oversized = oversized
         self.group = group
         self.max_batch = max_batch
         self._consumer: AIOKafkaConsumer | None = None
@@ -426,28 +457,28 @@ class Worker(Generic[M]):
         self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> None:
         received_at = utcnow()
+        limit = self.bus.max_message_bytes
         deliveries: list[Delivery[M]] = []
+        too_large: list[ConsumerRecord[bytes, bytes]] = []
         dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]] = []
         for records in batches.values():
             for record in records:
+                size = len(record.value or b"")
+                if size > limit:
+                    # Never handled: forwarding it would run into the broker's own limit, and a record
+                    # that cannot go on must not hold up the ones behind it.
+                    too_large.append(record)
+                    dead.append((record, "too_large", f"{size} bytes, over the limit of {limit} bytes"))
+                    continue
                 try:
-                    message = self.codec.decode(record.value)
+                    deliveries.append(self._decode(record, received_at))
                 except DecodeError as exc:
                     dead.append((record, exc.reason, exc.detail))
-                    continue
-                deliveries.append(
-                    Delivery(
-                        message,
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        received_at,
-                        len(record.value or b""),
-                    )
-                )
         CONSUMED.labels(self.name).inc(len(deliveries) + len(dead))
         try:
             try:
+                if too_large and self.oversized is not None:
+                    await self.oversized(self._readable(too_large, received_at))
                 rejections = list(await self.handler(deliveries)) if deliveries else []
             except Exception as exc:
                 if transient(exc):
@@ -476,6 +507,22 @@ class Worker(Generic[M]):
             raise _BrokerReturned from exc
         self._committed.update(offsets)
 
+    def _decode(self, record: ConsumerRecord[bytes, bytes], received_at: datetime) -> Delivery[M]:
+        """The record as a delivery; raises DecodeError if it is not a valid message."""
+        message = self.codec.decode(record.value)
+        size = len(record.value or b"")
+        return Delivery(message, record.topic, record.partition, record.offset, received_at, size)
+
+    def _readable(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], received_at: datetime
+    ) -> list[Delivery[M]]:
+        """The records that decode, as deliveries; the others are skipped."""
+        readable: list[Delivery[M]] = []
+        for record in records:
+            with contextlib.suppress(DecodeError):
+                readable.append(self._decode(record, received_at))
+        return readable
+
     async def _isolate(self, deliveries: Sequence[Delivery[M]]) -> list[Rejection]:
         """Handle each delivery alone; those that fail for a reason that will not pass are rejected."""
         rejections: list[Rejection] = []
@@ -498,9 +545,16 @@ class Worker(Generic[M]):
 
     async def _dead_letter(self, dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]]) -> None:
         items: list[tuple[str, bytes, str | None]] = []
+        # Base64 makes the original a third larger: cut to this, a letter stays within the bus's limit.
+        keep = self.bus.max_message_bytes * 3 // 4
         for record, reason, detail in dead:
             # The record as received, except API keys (a Hello carries one): the topic is read by people
-            # and kept long, so a key is never kept in clear there, nor in the log line below.
+            # and kept long, so a key is never kept in clear there, nor in the log line below. Redacted
+            # whole before it is cut, so a key the cut would split is found.
+            original = redact_record(record.value or b"")
+            if len(original) > keep:
+                detail = f"{detail[:1900]}; original cut to its first {keep} bytes"
+                original = original[:keep]
             detail = redact_text(detail[:2000])
             letter = DeadLetter(
                 source_topic=record.topic,
@@ -508,7 +562,7 @@ class Worker(Generic[M]):
                 offset=record.offset,
                 reason=reason,
                 detail=detail,
-                original_b64=base64.b64encode(redact_record(record.value or b"")).decode(),
+                original_b64=base64.b64encode(original).decode(),
             )
             key = record.key.decode(errors="replace") if record.key else None
             items.append((self.bus.topics.dead_letters, encode(letter), key))

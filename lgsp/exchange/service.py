@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
 from lgsp.exchange.directory import HUB, Directory, load_directory
 from lgsp.exchange.models import ExchangeRecord, Outcome, outcome_label
+from lgsp.exchange.ratelimit import RateLimiter
 from lgsp.security import subject_hash
 from lgsp.settings import Settings
 from monitoring.metrics import EXCHANGE_DURATION, EXCHANGES
@@ -79,6 +81,7 @@ class ExchangeRouter:
     Records are written before anything is forwarded, one insert per batch, and keyed by exchange id,
     so a redelivered request never makes a second record. A response settles its record only while the
     record is pending (an atomic conditional update), so a response and a timeout cannot both win.
+    Each client system's requests are limited to a rate (`RateLimiter`, in memory: no database round trip).
     """
 
     def __init__(self, settings: Settings, database: Database, bus: Bus, key: bytes) -> None:
@@ -89,9 +92,16 @@ class ExchangeRouter:
         self.key = key
         self._directory: Directory | None = None
         self._loaded_at = 0.0
+        self.limiter = RateLimiter(settings.exchange_rate_per_client, settings.exchange_burst_per_client)
         group = f"{self.topics.prefix}.hub"
         self.requests: Worker[ServiceRequest] = Worker(
-            bus, "requests", self.topics.requests, REQUESTS, self.on_requests, group=f"{group}.requests"
+            bus,
+            "requests",
+            self.topics.requests,
+            REQUESTS,
+            self.on_requests,
+            group=f"{group}.requests",
+            oversized=self.answer_oversized,
         )
         self.responses: Worker[ServiceResponse] = Worker(
             bus, "responses", self.topics.responses, RESPONSES, self.on_responses, group=f"{group}.responses"
@@ -124,16 +134,42 @@ class ExchangeRouter:
         return self._directory
 
     async def _check(self, admission: Admission) -> Fault | None:
+        """The first reason a request may not go through, or None.
+
+        Its size first (the bus could not carry it on), then the directory (session, grant, schema,
+        provider connected), then its client's rate: every request of a client whose session holds counts
+        against that client's rate, whatever its answer, and one over the rate goes no further.
+        """
         request, authenticated = admission.request, admission.authenticated
+        limit = self.bus.max_message_bytes
+        if admission.size > limit:
+            return Fault(
+                code="client.bad_request",
+                message=f"the request is {admission.size} bytes, over the hub's limit of {limit} bytes",
+            )
         fault = (await self.directory()).check(request, authenticated=authenticated)
         if fault is not None:  # maybe the cache predates a grant or a hello: ask the database once
             fault = (await self.directory(max_age=0.2)).check(request, authenticated=authenticated)
+        if fault is not None and fault.code == "client.unauthenticated":
+            return fault  # a forged request must not spend the allowance of the client it names
+        if not self.limiter.allow(request.client, time.monotonic()):
+            limiter = self.limiter
+            return Fault(
+                code="client.rate_limited",
+                message=f"{request.client} is over its rate of {limiter.rate:g} requests/s"
+                f" (bursts of {limiter.burst}) at this hub; slow down",
+            )
         return fault
 
     async def on_requests(self, deliveries: Sequence[Delivery[ServiceRequest]]) -> list[Rejection]:
         """Admit a batch of requests from the bus."""
         await self.admit([Admission(d.message, d.received_at, d.size) for d in deliveries])
         return []
+
+    async def answer_oversized(self, deliveries: Sequence[Delivery[ServiceRequest]]) -> None:
+        """Answer the clients of requests over the bus's size limit (the worker dead-letters the records):
+        admission refuses them as bad requests, recorded like any other refusal."""
+        await self.admit([Admission(d.message, d.received_at, d.size) for d in deliveries])
 
     async def admit(self, admissions: Sequence[Admission]) -> None:
         """Record every request, then forward the authorised ones and answer the others.

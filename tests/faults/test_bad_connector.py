@@ -56,7 +56,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.parametrize("database_url", ["post
 
 SERVICE = str(BIRTH_RECORD["code"])
 FLOOD = 2000  # requests the rogue fires at once
-OVERSIZED = 2 * 1024 * 1024  # bytes of payload: over the hub's only size limit (the API's 1 MiB bodies)
+#: The flood test's per-client limit: well above the well-behaved client's 5 requests/s, far below a flood.
+FLOOD_RATE, FLOOD_BURST = 20.0, 40
+OVERSIZED = 2 * 1024 * 1024  # bytes of payload: over the bus's size limit (LGSP_MAX_MESSAGE_BYTES, 1 MB)
 GOOD_WHILE_OVERSIZED = 20.0  # seconds the well-behaved client keeps exchanging after the oversized one
 GOOD_LATENCY_BOUND = 5.0  # seconds: a round trip takes well under one on an idle hub
 DEAD_LETTERS: Codec[DeadLetter] = Codec(DeadLetter)
@@ -98,8 +100,16 @@ class Axis:
 
 
 @pytest.fixture
-async def axis(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> AsyncIterator[Axis]:
-    settings = fault_settings(database_url, tmp_path)
+def overrides() -> dict[str, Any]:
+    """Settings a test changes from fault_settings' (a test parametrizes this name to change them)."""
+    return {}
+
+
+@pytest.fixture
+async def axis(
+    database_url: str, broker: EmbeddedBroker, tmp_path: Path, overrides: dict[str, Any]
+) -> AsyncIterator[Axis]:
+    settings = fault_settings(database_url, tmp_path, **overrides)
     served: Counter[str] = Counter()
     connectors: list[Connector] = []
     producer = AIOKafkaProducer(
@@ -157,10 +167,14 @@ def latency_ms(stream: ExchangeStream, percentile: int) -> float:
     return round(1000 * statistics.quantiles(values, n=100)[percentile - 1], 1)
 
 
-async def test_a_flood_is_absorbed_and_the_others_are_served(axis: Axis, database_url: str) -> None:
-    """The rogue fires FLOOD valid requests at once. Nothing limits a connector's rate on the bus, so
-    the hub must absorb the burst: every flood request gets exactly one record and an answer, and the
-    well-behaved client's exchanges, running meanwhile, all succeed."""
+@pytest.mark.parametrize(
+    "overrides",
+    [{"exchange_rate_per_client": FLOOD_RATE, "exchange_burst_per_client": FLOOD_BURST}],
+)
+async def test_a_flood_is_limited_and_the_others_are_served(axis: Axis, database_url: str) -> None:
+    """The rogue fires FLOOD valid requests at once, far over its rate limit. The hub serves its burst
+    and its rate and answers the rest client.rate_limited at once: every flood request gets exactly one
+    record and an answer, and the well-behaved client's exchanges, running meanwhile, all succeed."""
     began = time.perf_counter()
     stop = asyncio.Event()
     good = ExchangeStream(axis.good, "HO-TICH", SERVICE, rate=5.0, timeout=10.0)
@@ -194,16 +208,19 @@ async def test_a_flood_is_absorbed_and_the_others_are_served(axis: Axis, databas
         str(m.exchange_id) for m in results.of(ServiceResult) if str(m.exchange_id) in flood_ids
     )
     tally = good.tally()
+    outcomes = Counter(o if o == "success" else c for _, o, c in flood_records.values())
     summary = {
         "flood_sent": FLOOD,
         "flood_publish_s": round(publish_s, 2),
         "flood_records": len(flood_records),
         "flood_lost": FLOOD - len(flood_records),
         "flood_duplicated": duplicates(c for c, _, _ in flood_records.values()),
-        "flood_outcomes": dict(Counter(o if o == "success" else c for _, o, c in flood_records.values())),
+        "flood_outcomes": dict(outcomes),
         "flood_answered": len(answered),
         "flood_settled_after_s": round(drain_s, 1),
-        "rate_limited": 0,  # nothing limits a connector's rate: the hub absorbs the burst
+        "limit_per_s": FLOOD_RATE,
+        "limit_burst": FLOOD_BURST,
+        "rate_limited": outcomes["client.rate_limited"],
         "good_sent": good.started,
         "good_outcomes": dict(tally),
         "good_latency_p50_ms": latency_ms(good, 50),
@@ -216,18 +233,19 @@ async def test_a_flood_is_absorbed_and_the_others_are_served(axis: Axis, databas
     assert settled, f"the flood was not settled within 90 s: {summary}"
     assert summary["flood_lost"] == 0 and summary["flood_duplicated"] == 0
     assert len(answered) == FLOOD, "every flood request is answered (success or a fault code)"
+    # Limited: no more served than its burst and its rate over the flood's span allow, the rest refused.
+    assert set(outcomes) == {"success", "client.rate_limited"}, summary
+    assert outcomes["success"] <= FLOOD_BURST + FLOOD_RATE * drain_s + 1, summary
     assert tally == Counter({"success": good.started}), f"the well-behaved client suffered: {tally}"
+    assert summary["good_latency_max_ms"] < 1000 * GOOD_LATENCY_BOUND, (
+        f"the well-behaved client waited: {summary}"
+    )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the bus has no per-message size limit yet; an oversized request is served late "
-    "(server.timeout) and delays the others instead of being dead-lettered with a reason",
-)
 async def test_an_oversized_message_is_rejected_with_a_reason(axis: Axis, database_url: str) -> None:
     """The rogue sends one request of OVERSIZED bytes (its own producer allows it; the broker takes it).
-    It must be rejected with a reason (a dead letter, or a client.* fault answered to the rogue) rather
-    than block or crash a consumer, and the well-behaved client's exchanges go on."""
+    It is rejected with a reason, not retried: dead-lettered as too_large, and answered to the rogue as
+    client.bad_request (recorded so); no consumer blocks, and the well-behaved client's exchanges go on."""
     began = time.perf_counter()
     letters = await Tap(axis.good.bootstrap, [axis.topics.dead_letters], DEAD_LETTERS).start()
     results = await Tap(axis.good.bootstrap, [axis.topics.inbox("ROGUE")], INBOX).start()
@@ -244,29 +262,22 @@ async def test_an_oversized_message_is_rejected_with_a_reason(axis: Axis, databa
         await stream
         await good.settle()
 
-        def rejection() -> str | None:
+        def dead_letter() -> str | None:
             for letter in letters.of(DeadLetter):
+                # The letter keeps the record's start (cut to fit the limit): its message id comes first.
                 if str(big.message_id).encode() in letter.original:
-                    return f"dead letter: {letter.reason} ({letter.detail[:120]})"
-            for result in results.of(ServiceResult):
-                fault = result.fault
-                # A refusal names the client's fault; a server.timeout only says the forward never arrived.
-                if (
-                    result.exchange_id == big.message_id
-                    and fault is not None
-                    and fault.code.startswith("client.")
-                ):
-                    return f"fault: {fault.code} ({fault.message[:120]})"
+                    return f"{letter.reason} ({letter.detail[:160]})"
             return None
 
-        def other_answer() -> str | None:
+        def answer() -> str | None:
             for result in results.of(ServiceResult):
+                fault = result.fault
                 if result.exchange_id == big.message_id:
-                    return f"fault: {result.fault.code}" if result.fault else "success"
+                    return f"{fault.code} ({fault.message[:120]})" if fault else "success"
             return None
 
         async def rejected() -> bool:
-            return rejection() is not None
+            return dead_letter() is not None and answer() is not None
 
         await eventually_true(rejected, timeout=5)
     finally:
@@ -278,8 +289,8 @@ async def test_an_oversized_message_is_rejected_with_a_reason(axis: Axis, databa
     tally = good.tally()
     summary = {
         "oversized_bytes": size,
-        "rejected": rejection(),
-        "answered_instead": other_answer(),
+        "dead_letter": dead_letter(),
+        "answer": answer(),
         "record": record,
         "provider_served_it": axis.served[big.payload["citizen_id"]],
         "good_sent": good.started,
@@ -290,7 +301,9 @@ async def test_an_oversized_message_is_rejected_with_a_reason(axis: Axis, databa
     report("oversized message", summary)
 
     assert tally == Counter({"success": good.started}), f"the well-behaved client suffered: {tally}"
-    assert summary["rejected"] is not None, "the oversized request was neither dead-lettered nor refused"
+    assert str(summary["dead_letter"]).startswith("too_large ("), summary
+    assert str(summary["answer"]).startswith("client.bad_request ("), summary
+    assert record == (1, "fault", "client.bad_request"), summary
     assert summary["provider_served_it"] == 0, "an oversized request reached the provider"
     # Unaffected means not held up either: a request consumer retrying the big record would stall them.
     assert max(good.latencies.values()) < GOOD_LATENCY_BOUND, f"the well-behaved client waited: {summary}"

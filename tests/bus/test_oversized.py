@@ -1,0 +1,119 @@
+"""Records over the bus's size limit: dead-lettered (too_large) without reaching the handler, their
+senders told through the worker's `oversized` hook, and the records behind them handled as usual."""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from prometheus_client import REGISTRY
+
+from lgsp.bus.broker import EmbeddedBroker
+from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker, transient
+from schemas.messages import REQUESTS, ServiceRequest, encode
+from schemas.topics import Topics
+from tests.bus.test_dead_letters import read_dead_letters
+from tests.conftest import delete_topics, eventually
+
+LIMIT = 4096
+KEEP = LIMIT * 3 // 4  # what a dead letter keeps of an original (base64 then fits the limit)
+
+
+def request(**payload: Any) -> ServiceRequest:
+    return ServiceRequest(
+        client="MOT-CUA", session_id=uuid.uuid4(), provider="HO-TICH", service="echo.get", payload=payload
+    )
+
+
+def too_large_count() -> float:
+    return REGISTRY.get_sample_value("lgsp_dead_letters_total", {"reason": "too_large"}) or 0.0
+
+
+@pytest.fixture
+async def bus(broker: EmbeddedBroker) -> AsyncIterator[Bus]:
+    """A bus with a small size limit, on topics of its own."""
+    running = Bus(
+        broker.bootstrap,
+        Topics(f"t{uuid.uuid4().hex[:10]}"),
+        session_timeout_ms=2000,
+        fetch_max_wait_ms=100,
+        max_message_bytes=LIMIT,
+    )
+    await running.start()
+    try:
+        await running.ensure_topics({running.topics.requests: 1, running.topics.dead_letters: 1})
+        yield running
+    finally:
+        await running.stop()
+        await delete_topics(broker.bootstrap, running.topics.prefix)
+
+
+async def test_records_over_the_limit_are_dead_lettered_and_the_worker_carries_on(
+    bus: Bus, broker: EmbeddedBroker
+) -> None:
+    topic = bus.topics.requests
+    first, big, last = request(n=1), request(blob="x" * LIMIT), request(n=2)
+    garbage = b"{not json " + b"x" * LIMIT
+    # A key behind an escape is found only by parsing the whole record: the letter's copy is cut after.
+    keyed = b'{"api\\u005fkey": "hunter2-secret", "pad": "' + b"x" * LIMIT + b'"}'
+    handled: list[ServiceRequest] = []
+    refused: list[Delivery[ServiceRequest]] = []
+
+    async def handler(deliveries: Sequence[Delivery[ServiceRequest]]) -> list[Rejection]:
+        handled.extend(d.message for d in deliveries)
+        return []
+
+    async def oversized(deliveries: Sequence[Delivery[ServiceRequest]]) -> None:
+        refused.extend(deliveries)
+
+    before = too_large_count()
+    # A producer that allows big records, as a misbehaving connector's may; one partition, so the big
+    # records sit between the good ones.
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in (encode(first), encode(big), garbage, keyed, encode(last)):
+            await producer.send_and_wait(topic, value, key=b"MOT-CUA")
+    finally:
+        await producer.stop()
+
+    name = f"oversized-{uuid.uuid4().hex[:8]}"
+    worker = Worker(bus, name, topic, REQUESTS, handler, group=f"{topic}.{name}", oversized=oversized)
+    running = asyncio.create_task(worker.run())
+    try:
+        letters = await read_dead_letters(broker.bootstrap, bus.topics, lambda ls: len(ls) >= 3)
+
+        async def both_handled() -> bool:
+            return len(handled) == 2
+
+        await eventually(both_handled, timeout=15, what="the records behind the big ones to be handled")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+    assert [m.message_id for m in handled] == [first.message_id, last.message_id]
+    # Only the big record that is a valid message can be answered: its sender is named in it.
+    assert [(d.message.message_id, d.size) for d in refused] == [(big.message_id, len(encode(big)))]
+    assert len(letters) == 3 and {x.letter.reason for x in letters} == {"too_large"}
+    for letter, raw in zip((x.letter for x in letters), (encode(big), garbage, keyed), strict=True):
+        assert letter.source_topic == topic
+        assert f"{len(raw)} bytes, over the limit of {LIMIT} bytes" in letter.detail
+        assert f"original cut to its first {KEEP} bytes" in letter.detail
+        assert len(letter.original) == KEEP
+    big_letter, garbage_letter, keyed_letter = (x.letter for x in letters)
+    assert big_letter.original == encode(big)[:KEEP]  # the message id comes first: still there
+    assert garbage_letter.original == garbage[:KEEP]
+    assert b"hunter2" not in keyed_letter.original and b"[redacted]" in keyed_letter.original
+    assert too_large_count() == before + 3
+
+
+def test_a_record_refused_for_its_size_is_not_retried() -> None:
+    """The producer (or the broker) refusing a record for its size will refuse it again: retrying the
+    batch would block its partition for good."""
+    assert not transient(MessageSizeTooLargeError("too big"))
+    assert transient(KafkaConnectionError("broker away"))
