@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from connectors.lifecycle import cancelled_by_owner, close_consumer
 from schemas.common import finite_json
@@ -35,6 +35,25 @@ from schemas.topics import Topics
 log = logging.getLogger(__name__)
 SDK_VERSION = "0.1.0"
 ServiceHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class RecentIds:
+    """The last `size` ids seen, with constant-time lookup (a deque alone is a linear scan per call)."""
+
+    def __init__(self, size: int) -> None:
+        self._order: deque[UUID] = deque()
+        self._ids: set[UUID] = set()
+        self.size = size
+
+    def add(self, id_: UUID) -> bool:
+        """Remember `id_`; False if it was already among the last `size`."""
+        if id_ in self._ids:
+            return False
+        self._ids.add(id_)
+        self._order.append(id_)
+        if len(self._order) > self.size:
+            self._ids.discard(self._order.popleft())
+        return True
 
 
 class ExchangeError(Exception):
@@ -104,7 +123,7 @@ class Connector:
         self._outage = False
         self._handlers: dict[str, ServiceHandler] = {}
         self._pending: dict[UUID, asyncio.Future[ServiceResult]] = {}
-        self._served: deque[UUID] = deque(maxlen=10_000)  # redelivered calls are not served twice
+        self._served = RecentIds(10_000)  # redelivered calls are not served twice
         self._serving: set[asyncio.Task[None]] = set()
         self._inbox_ready = asyncio.Event()
         self.probes_answered = 0
@@ -195,6 +214,10 @@ class Connector:
         try:
             try:
                 await self._send(self.topics.requests, request)
+            except MessageSizeTooLargeError as exc:  # never goes through: the request's own fault
+                raise ExchangeError(
+                    "client.bad_request", f"the request is too large for the bus ({exc})"
+                ) from exc
             except (KafkaError, TimeoutError) as exc:  # the broker is away: say so in the SDK's terms
                 raise ExchangeError("client.bus_unreachable", f"the request was not sent ({exc!r})") from exc
             async with asyncio.timeout(timeout + 10):  # the hub's own timeout answer comes first
@@ -331,8 +354,7 @@ class Connector:
             await self._send(message.reply_to, reply)
             self.probes_answered += 1
         elif isinstance(message, ServiceCall):
-            if message.exchange_id not in self._served:
-                self._served.append(message.exchange_id)
+            if self._served.add(message.exchange_id):
                 task = asyncio.create_task(self._serve(message))
                 self._serving.add(task)
                 task.add_done_callback(self._serving.discard)
