@@ -36,8 +36,13 @@ SECRET_KEY = "bench-secret-key-0123456789abcdef"
 PARTITIONS = 6  # shared topics (requests, responses...), as the hub's default connectivity_partitions
 INBOX_PARTITIONS = 2  # each system's inbox, as the hub's default inbox_partitions
 SESSION_TIMEOUT_MS = 3_000  # consumer groups of hub, forwarder and connectors alike: quicker joins
-#: Every consumer of hub, forwarder and connectors waits as long for a fetch: the hub's default.
-FETCH_MAX_WAIT_MS = Settings.model_fields["consumer_fetch_max_wait_ms"].default
+#: Every consumer of hub, forwarder and connectors waits as long for a fetch: the hub's setting, taken
+#: from the environment as the hub takes it (LGSP_CONSUMER_FETCH_MAX_WAIT_MS), else its default.
+FETCH_MAX_WAIT_MS = int(
+    os.environ.get(
+        "LGSP_CONSUMER_FETCH_MAX_WAIT_MS", Settings.model_fields["consumer_fetch_max_wait_ms"].default
+    )
+)
 PROBE_INTERVAL_S = 2.0  # the hub's prober: the provider counts as connected two seconds after its hello
 
 

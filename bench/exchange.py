@@ -552,7 +552,7 @@ async def one_hop_latency(bootstrap: str, records: int = 30) -> dict[str, Any]:
         "records": records,
         "p50_ms": percentile_ms(latencies, 50),
         "max_ms": round(max(latencies) * 1000, 1),
-        "fetch_max_wait_ms": 500,  # aiokafka's default, which the hub's workers and the SDK keep
+        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
     }
 
 
@@ -577,16 +577,11 @@ async def forwarder_ceiling(
             "forwarder_rss_mib": round(rss_mib(forwarder.pid)[0], 1),
         }
         note(f"forwarder: {saturation['exchanges_per_s']}/s")
-        latency = None
-        if args.latency_duration > 0:
-            rate = saturation["exchanges_per_s"] / 2
-            await asyncio.sleep(1.0)  # let the saturation run's last answers drain
-            note(f"forwarder: latency at {rate:.0f}/s for {args.latency_duration} s")
-            latency = await open_loop(fleet, rate, args.warmup, args.latency_duration)
+        latency = await latency_runs(fleet, saturation["exchanges_per_s"], args, "forwarder")
     finally:
         await fleet.stop()
         await forwarder.stop()
-    return {"saturation": saturation, "latency_at_half_saturation": latency}
+    return {"saturation": saturation} | latency
 
 
 async def register(api: httpx.AsyncClient, clients: Sequence[str]) -> tuple[dict[str, str], int]:
@@ -762,12 +757,7 @@ async def through_hubs(
                 "requests_consumed_share_each": share(consumed_before, consumed_after),
             }
             note(f"{hubs} hub(s): {saturation['exchanges_per_s']}/s")
-            latency = None
-            if args.latency_duration > 0:
-                rate = saturation["exchanges_per_s"] / 2
-                await asyncio.sleep(1.0)
-                note(f"{hubs} hub(s): latency at {rate:.0f}/s for {args.latency_duration} s")
-                latency = await open_loop(fleet, rate, args.warmup, args.latency_duration)
+            latency = await latency_runs(fleet, saturation["exchanges_per_s"], args, f"{hubs} hub(s)")
             profile = None
             if args.profile and hubs == 1:
                 profile = await profile_hub(running[0][0].pid, fleet, args)
@@ -776,8 +766,25 @@ async def through_hubs(
                 await fleet.stop()
             for hub, _ in running:
                 await hub.stop()
-    result = {"saturation": saturation, "latency_at_half_saturation": latency}
+    result = {"saturation": saturation} | latency
     return result | ({"profile": profile} if profile else {})
+
+
+async def latency_runs(
+    fleet: Fleet, saturation_rate: float, args: argparse.Namespace, label: str
+) -> dict[str, Any]:
+    """Open-loop latency at half the saturation rate (the issue's figure), and at each other fraction
+    of it in --latency-fractions (the latency curve: where queueing starts)."""
+    if args.latency_duration <= 0:
+        return {"latency_at_half_saturation": None}
+    curve: dict[str, Any] = {}
+    for fraction in sorted({0.5, *args.latency_fractions}):
+        rate = saturation_rate * fraction
+        await asyncio.sleep(1.0)  # let the previous run's last answers drain
+        note(f"{label}: latency at {rate:.0f}/s ({fraction:g} of saturation) for {args.latency_duration} s")
+        curve[f"{fraction:g}"] = await open_loop(fleet, rate, args.warmup, args.latency_duration)
+        note(f"{label}: p50 {curve[f'{fraction:g}']['p50_ms']} ms, p99 {curve[f'{fraction:g}']['p99_ms']} ms")
+    return {"latency_at_half_saturation": curve["0.5"], "latency_by_fraction_of_saturation": curve}
 
 
 def share(before: Sequence[float], after: Sequence[float]) -> list[float]:
@@ -893,6 +900,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring (2)")
     parser.add_argument(
         "--latency-duration", type=float, default=8.0, help="seconds of each latency run (8; 0 skips)"
+    )
+    parser.add_argument(
+        "--latency-fractions",
+        type=lambda text: [float(x) for x in text.split(",") if x],
+        default=[],
+        help="fractions of saturation to measure latency at besides 0.5, e.g. 0.1,0.25 (none)",
     )
     parser.add_argument("--clients", type=int, default=6, help="client connectors (6)")
     parser.add_argument("--inflight", type=int, default=100, help="requests in flight per client (100)")
