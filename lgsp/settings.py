@@ -17,6 +17,9 @@ SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
+MIN_ADMIN_TOKEN_LENGTH = 16
+
+
 class Settings(BaseSettings):
     """One place for every tunable; defaults run everything embedded on one machine."""
 
@@ -141,6 +144,17 @@ class Settings(BaseSettings):
         # `LGSP_ADMIN_TOKEN_PREVIOUS=` in a .env is how people "remove" it at the end of a rotation.
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("admin_token", "admin_token_previous")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # The token is the master key of the registry: a short one can be guessed.
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"an admin token needs at least {MIN_ADMIN_TOKEN_LENGTH} characters; make one with"
+                " python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return value
 
     @model_validator(mode="after")

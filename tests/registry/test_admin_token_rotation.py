@@ -53,6 +53,13 @@ def test_a_previous_token_alone_or_equal_to_the_new_one_is_refused() -> None:
         Settings(admin_token=SecretStr(NEW), admin_token_previous=SecretStr(NEW))
 
 
+@pytest.mark.parametrize("field", ["admin_token", "admin_token_previous"])
+def test_a_short_admin_token_is_refused_at_start(field: str) -> None:
+    tokens = {"admin_token": SecretStr(NEW), field: SecretStr("short-token")}
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings(**tokens)
+
+
 # --- the hub: a rolling restart, as README describes it ------------------------------------------------
 
 
