@@ -90,9 +90,12 @@ EXCHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("/exchange", responses=EXCHANGE_RESPONSES)
 async def exchange(
-    body: ExchangeBody, request: Request, caller: CallerDep, facade: FacadeDep
+    body: ExchangeBody, request: Request, caller: CallerDep, session: SessionDep, facade: FacadeDep
 ) -> JSONResponse:
     """Call a service through the hub and wait for the answer: the same checks and records as the bus."""
+    # The key is checked: give the request's pooled connection back before waiting for the provider, or
+    # a few slow calls in flight would hold every connection and stall the whole hub's database work.
+    await session.close()
     caller.require(Role.SYSTEM)
     if caller.system_id is None:
         raise Forbidden("only a system's own key can make exchanges")

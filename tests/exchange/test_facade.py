@@ -1,5 +1,7 @@
 """The REST façade gives the same answers and the same records as the bus path."""
 
+import asyncio
+
 from tests.exchange.conftest import CITIZEN, Axis, records
 
 
@@ -61,3 +63,18 @@ async def test_only_a_systems_own_key_may_exchange(axis: Axis) -> None:
     )
     assert bad.status_code == 422
     assert await records(axis.settings) == []
+
+
+async def test_slow_rest_exchanges_in_flight_do_not_hold_the_database(axis: Axis) -> None:
+    """More façade calls waiting on a slow provider than the database pool has connections: the hub's
+    other work (here a registry read) still gets a connection at once."""
+    body = {"provider": "HO-TICH", "service": "slow.get", "timeout_ms": 2500}
+    waiting = [asyncio.create_task(post(axis, axis.keys["MOT-CUA"], body)) for _ in range(40)]
+    try:
+        await asyncio.sleep(1.0)  # all of them in flight, each waiting for the provider
+        async with asyncio.timeout(5):
+            listing = await axis.hub.client.get("/api/v1/systems")
+        assert listing.status_code == 200
+    finally:
+        answers = await asyncio.gather(*waiting)
+    assert {status for status, _ in answers} == {504}, "each ended with the hub's timeout answer"
