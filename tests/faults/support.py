@@ -36,7 +36,8 @@ from lgsp.db import Database
 from lgsp.settings import Settings
 from schemas.messages import Codec, DecodeError, DossierComponent, DossierReport
 from schemas.onceonly import Catalogue, content_hash
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, connector_for, eventually, make_agency, make_system
+from tests.exchange.conftest import BIRTH_RECORD
 
 SECRET_KEY = "faults-secret-key-0123456789abcdef"
 #: Summaries of the fault tests, printed again at the end of the run (conftest's terminal summary).
@@ -543,3 +544,55 @@ async def wait_settled(database_url: str, acknowledged: Iterable[str], timeout: 
 
     await eventually_true(ledger_complete, timeout)
     await eventually_true(nothing_pending, timeout)
+
+
+@dataclass
+class BirthRecordPair:
+    """HO-TICH (agency SO-TP) serving the birth-record service to MOT-CUA (VP-UBND), with its grant."""
+
+    provider_system: dict[str, Any]
+    client_system: dict[str, Any]
+    provider: Connector
+    client: Connector
+    served: Counter[str] = field(default_factory=Counter)  # citizen id -> times the provider served it
+
+    @property
+    def service(self) -> str:
+        return str(BIRTH_RECORD["code"])
+
+
+async def birth_record_pair(
+    api: httpx.AsyncClient, settings: Settings, bootstrap: str, connectors: list[Connector]
+) -> BirthRecordPair:
+    """Register the pair over `api`, start both connectors (added to `connectors`, for the caller to
+    stop) and wait until the provider is connected and the router's directory has caught up."""
+    await make_agency(api, "SO-TP")
+    await make_agency(api, "VP-UBND")
+    provider_system = await make_system(api, "HO-TICH", "SO-TP")
+    client_system = await make_system(api, "MOT-CUA", "VP-UBND")
+    url = f"/api/v1/systems/{provider_system['id']}"
+    assert (await api.post(f"{url}/services", json=BIRTH_RECORD)).status_code == 201
+    grant = {"service": BIRTH_RECORD["code"], "client_system": "MOT-CUA"}
+    assert (await api.post(f"{url}/grants", json=grant)).status_code == 201
+    pair = BirthRecordPair(
+        provider_system,
+        client_system,
+        connector_for(provider_system, settings, bootstrap),
+        connector_for(client_system, settings, bootstrap),
+    )
+
+    @pair.provider.service(pair.service)
+    async def birth_record(payload: dict[str, Any]) -> dict[str, Any]:
+        pair.served[payload["citizen_id"]] += 1
+        return {"citizen_id": payload["citizen_id"], "registered": "2003-04-05"}
+
+    for connector in (pair.provider, pair.client):
+        connectors.append(connector)
+        await connector.start()
+
+    async def provider_connected() -> bool:
+        return bool((await api.get(f"{url}/status")).json()["lgsp_connected"])
+
+    await eventually(provider_connected, timeout=30, what="the provider to connect")
+    await asyncio.sleep(1.5)  # the router's directory cache catches up with the connection
+    return pair

@@ -17,10 +17,9 @@ from lgsp.db import Database
 from lgsp.ngsp.service import running_gateway
 from schemas.messages import NGSP_REQUESTS, NgspRegistration
 from schemas.topics import Topics
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system, running_hub
-from tests.exchange.conftest import BIRTH_RECORD
+from tests.conftest import Hub, connector_for, eventually, running_hub
 from tests.faults.conftest import fault_settings
-from tests.faults.support import ExchangeStream, Tap, exchange_records, report, where_stuck
+from tests.faults.support import ExchangeStream, Tap, birth_record_pair, exchange_records, report, where_stuck
 
 pytestmark = pytest.mark.faults
 
@@ -61,25 +60,9 @@ async def test_broker_down_for_20_seconds_under_load(
     tap = await Tap(bootstrap, [topics.ngsp_requests], NGSP_REQUESTS).start()
     try:
         async with running_hub(settings, bootstrap) as hub, running_gateway(settings, bootstrap):
-            await make_agency(hub.client, "SO-TP")
-            await make_agency(hub.client, "VP-UBND")
-            provider_system = await make_system(hub.client, "HO-TICH", "SO-TP")
-            client_system = await make_system(hub.client, "MOT-CUA", "VP-UBND")
-            url = f"/api/v1/systems/{provider_system['id']}"
-            assert (await hub.client.post(f"{url}/services", json=BIRTH_RECORD)).status_code == 201
-            grant = {"service": BIRTH_RECORD["code"], "client_system": "MOT-CUA"}
-            assert (await hub.client.post(f"{url}/grants", json=grant)).status_code == 201
-            provider = connector_for(provider_system, settings, bootstrap)
-            client = connector_for(client_system, settings, bootstrap)
-            connectors += [provider, client]
-
-            @provider.service(str(BIRTH_RECORD["code"]))
-            async def birth_record(payload: dict[str, Any]) -> dict[str, Any]:
-                return {"citizen_id": payload["citizen_id"]}
-
-            for connector in connectors:
-                await connector.start()
-            ids = [provider_system["id"], client_system["id"]]
+            pair = await birth_record_pair(hub.client, settings, bootstrap, connectors)
+            client = pair.client
+            ids = [pair.provider_system["id"], pair.client_system["id"]]
 
             async def both_linked() -> bool:
                 return all([await links(hub, i) == (True, True) for i in ids])
@@ -88,7 +71,7 @@ async def test_broker_down_for_20_seconds_under_load(
             await asyncio.sleep(1.5)  # the router's directory cache catches up
 
             stop = asyncio.Event()
-            exchanges = ExchangeStream(client, "HO-TICH", str(BIRTH_RECORD["code"]), RATE, timeout=5.0)
+            exchanges = ExchangeStream(client, "HO-TICH", pair.service, RATE, timeout=5.0)
             stream = asyncio.create_task(exchanges.run(stop))
             await asyncio.sleep(3)
             before = exchanges.tally()

@@ -15,14 +15,14 @@ from lgsp.bus.broker import EmbeddedBroker
 from schemas.messages import REQUESTS, ServiceRequest
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system, running_hub
-from tests.exchange.conftest import BIRTH_RECORD
+from tests.conftest import Hub, eventually, running_hub
 from tests.faults.conftest import delete_topics, fault_settings
 from tests.faults.support import (
     DossierStream,
     ExchangeStream,
     PrivateCluster,
     Tap,
+    birth_record_pair,
     dossier_rows,
     duplicates,
     exchange_records,
@@ -88,33 +88,11 @@ async def test_postgresql_restarted_under_load(
     tap = await Tap(broker.bootstrap, [topics.requests], REQUESTS).start()
     try:
         async with running_hub(settings, broker.bootstrap) as hub:
-            await make_agency(hub.client, "SO-TP")
-            await make_agency(hub.client, "VP-UBND")
-            provider_system = await make_system(hub.client, "HO-TICH", "SO-TP")
-            client_system = await make_system(hub.client, "MOT-CUA", "VP-UBND")
-            system_url = f"/api/v1/systems/{provider_system['id']}"
-            assert (await hub.client.post(f"{system_url}/services", json=BIRTH_RECORD)).status_code == 201
-            grant = {"service": BIRTH_RECORD["code"], "client_system": "MOT-CUA"}
-            assert (await hub.client.post(f"{system_url}/grants", json=grant)).status_code == 201
-            provider = connector_for(provider_system, settings, broker.bootstrap)
-            client = connector_for(client_system, settings, broker.bootstrap)
-            connectors += [provider, client]
-
-            @provider.service(str(BIRTH_RECORD["code"]))
-            async def birth_record(payload: dict[str, Any]) -> dict[str, Any]:
-                return {"citizen_id": payload["citizen_id"]}
-
-            for connector in connectors:
-                await connector.start()
-
-            async def provider_connected() -> bool:
-                return bool((await hub.client.get(f"{system_url}/status")).json()["lgsp_connected"])
-
-            await eventually(provider_connected, timeout=30, what="the provider to connect")
-            await asyncio.sleep(1.5)  # the router's directory cache catches up
+            pair = await birth_record_pair(hub.client, settings, broker.bootstrap, connectors)
+            client = pair.client
 
             stop = asyncio.Event()
-            exchanges = ExchangeStream(client, "HO-TICH", str(BIRTH_RECORD["code"]), RATE, timeout=15.0)
+            exchanges = ExchangeStream(client, "HO-TICH", pair.service, RATE, timeout=15.0)
             dossiers = DossierStream(client, load_catalogue(), DOSSIER_RATE)
             streams = [asyncio.create_task(exchanges.run(stop)), asyncio.create_task(dossiers.run(stop))]
             await asyncio.sleep(3)

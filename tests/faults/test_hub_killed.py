@@ -4,7 +4,6 @@ import asyncio
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,14 +12,13 @@ from lgsp.bus.broker import EmbeddedBroker
 from schemas.messages import INBOX, REQUESTS, ServiceRequest, ServiceResult
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
-from tests.conftest import connector_for, eventually, make_agency, make_system
-from tests.exchange.conftest import BIRTH_RECORD
 from tests.faults.conftest import delete_topics, fault_settings
 from tests.faults.support import (
     DossierStream,
     ExchangeStream,
     HubProcess,
     Tap,
+    birth_record_pair,
     disconnections,
     dossier_rows,
     duplicates,
@@ -56,45 +54,20 @@ async def test_hub_killed_mid_stream_loses_and_duplicates_nothing(
     topics = Topics(settings.topic_prefix)
     hub = HubProcess(settings, broker.bootstrap, tmp_path)
     catalogue = load_catalogue()
-    served: Counter[str] = Counter()
     taps: list[Tap] = []
     connectors: list[Connector] = []
     try:
         first_start = await hub.start()
         async with hub.client() as api:
-            await make_agency(api, "SO-TP")
-            await make_agency(api, "VP-UBND")
-            provider_system = await make_system(api, "HO-TICH", "SO-TP")
-            client_system = await make_system(api, "MOT-CUA", "VP-UBND")
-            url = f"/api/v1/systems/{provider_system['id']}"
-            assert (await api.post(f"{url}/services", json=BIRTH_RECORD)).status_code == 201
-            grant = {"service": BIRTH_RECORD["code"], "client_system": "MOT-CUA"}
-            assert (await api.post(f"{url}/grants", json=grant)).status_code == 201
-
-            provider = connector_for(provider_system, settings, broker.bootstrap)
-            client = connector_for(client_system, settings, broker.bootstrap)
-            connectors = [provider, client]
-
-            @provider.service(str(BIRTH_RECORD["code"]))
-            async def birth_record(payload: dict[str, Any]) -> dict[str, Any]:
-                served[payload["citizen_id"]] += 1
-                return {"citizen_id": payload["citizen_id"], "registered": "2003-04-05"}
-
-            for connector in connectors:
-                await connector.start()
-
-            async def provider_connected() -> bool:
-                return bool((await api.get(f"{url}/status")).json()["lgsp_connected"])
-
-            await eventually(provider_connected, timeout=30, what="the provider to connect")
-            await asyncio.sleep(1.5)  # the router's directory cache catches up with the connection
+            pair = await birth_record_pair(api, settings, broker.bootstrap, connectors)
+            client, served = pair.client, pair.served
 
         taps = [
             await Tap(broker.bootstrap, [topics.requests], REQUESTS).start(),
             await Tap(broker.bootstrap, [topics.inbox("MOT-CUA")], INBOX).start(),
         ]
         stop = asyncio.Event()
-        exchanges = ExchangeStream(client, "HO-TICH", str(BIRTH_RECORD["code"]), RATE, REQUEST_TIMEOUT)
+        exchanges = ExchangeStream(client, "HO-TICH", pair.service, RATE, REQUEST_TIMEOUT)
         dossiers = DossierStream(client, catalogue, DOSSIER_RATE)
         streams = [asyncio.create_task(exchanges.run(stop)), asyncio.create_task(dossiers.run(stop))]
 
