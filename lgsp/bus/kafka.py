@@ -330,7 +330,7 @@ class Worker(Generic[M]):
         *,
         group: str,
         max_batch: int = 1000,
-        oversized: Callable[[Sequence[Delivery[M]]], Awaitable[None]] | None = None,
+        oversized: Callable[[Sequence[Delivery[M]]], Awaitable[object]] | None = None,
     ) -> None:
         self.bus = bus
         self.name = name

@@ -101,7 +101,8 @@ class ExchangeRouter:
             REQUESTS,
             self.on_requests,
             group=f"{group}.requests",
-            oversized=self.answer_oversized,
+            # Requests over the size limit: admission answers them client.bad_request, with a record.
+            oversized=self.on_requests,
         )
         self.responses: Worker[ServiceResponse] = Worker(
             bus, "responses", self.topics.responses, RESPONSES, self.on_responses, group=f"{group}.responses"
@@ -165,11 +166,6 @@ class ExchangeRouter:
         """Admit a batch of requests from the bus."""
         await self.admit([Admission(d.message, d.received_at, d.size) for d in deliveries])
         return []
-
-    async def answer_oversized(self, deliveries: Sequence[Delivery[ServiceRequest]]) -> None:
-        """Answer the clients of requests over the bus's size limit (the worker dead-letters the records):
-        admission refuses them as bad requests, recorded like any other refusal."""
-        await self.admit([Admission(d.message, d.received_at, d.size) for d in deliveries])
 
     async def admit(self, admissions: Sequence[Admission]) -> None:
         """Record every request, then forward the authorised ones and answer the others.
