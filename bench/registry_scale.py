@@ -131,6 +131,12 @@ def cores_between(start: ProcessSample, end: ProcessSample) -> float:
     return (end.cpu - start.cpu) / (end.wall - start.wall)
 
 
+def runqueue_wait(pid: int) -> float:
+    """Seconds the process's main thread (the hub's event loop) has spent runnable but not running, from
+    /proc/<pid>/schedstat: on a shared machine, time the loop could not serve anything however fast."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
 def memory_mib(pid: int) -> dict[str, float]:
     """Resident set size now and at its peak, in MiB."""
     values = {}
@@ -672,11 +678,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         start_profiler(hub.pid, args.window, Path(args.py_spy)) if args.py_spy else None
                     )
                     hub_start, broker_start = cpu_of(hub.pid), cpu_of(broker_pid(broker))
+                    waited_before = runqueue_wait(hub.pid)
                     until = time.perf_counter() + args.window
                     polls_task = asyncio.create_task(poll_metrics(client, until))
                     latencies = await sample_indicators(client, args.indicator_calls, args.window)
                     polls = await polls_task
                     hub_end, broker_end = cpu_of(hub.pid), cpu_of(broker_pid(broker))
+                    waited = runqueue_wait(hub.pid) - waited_before
                     load_after = loadavg()
                     memory = memory_mib(hub.pid)
                     metrics_after = polls[-1][1] if polls else (await client.get("/metrics")).text
@@ -731,6 +739,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "loadavg_before": load_before,
             "loadavg_after": load_after,
             "hub_cpu_cores": round(hub_cores, 3),
+            "hub_loop_thread_runqueue_wait_share": round(waited / window_seconds, 3),
             "broker_cpu_cores": round(cores_between(broker_start, broker_end), 3),
             "heartbeats_accepted": accepted,
             "heartbeats_accepted_per_second": round(accepted / window_seconds, 1),
@@ -779,6 +788,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "indicators": "sequential calls over HTTP (keep-alive) from this process, evenly spread over the "
             "window",
             "memory": "VmRSS and VmHWM of the hub process at the end of the window",
+            "hub_loop_thread_runqueue_wait_share": "share of the window the hub's main thread (its event "
+            "loop) was runnable but waiting for a CPU (/proc/<pid>/schedstat): the machine's share of the "
+            "indicator latency, not the hub's",
             "NGSP": "no NGSP stub runs: the NGSP link stays down and unacknowledged systems are "
             "re-registered by the hub's prober as they would be",
         },

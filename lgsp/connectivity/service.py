@@ -77,15 +77,20 @@ log = logging.getLogger(__name__)
 #: Systems probed per slice of a probe round; a round is spread over PROBE_SPREAD of the probe interval.
 PROBE_SLICE = 50
 PROBE_SPREAD = 0.5
+#: Systems' rows of a probe round filtered by partition between two yields of the event loop.
+PROBE_ROWS_CHUNK = 1000
 #: At most this many ids in one `IN (...)` list.
 IN_CHUNK = 1000
 #: Systems whose verdict changed handled between two yields of the event loop.
 EVALUATE_CHUNK = 500
-#: How often the prober's producer refreshes the metadata of the inbox topics it sends to: every 5 s,
-#: or 5 ms per topic (a refresh costs about 15 µs per topic), at most every 5 minutes.
+#: How often the metadata of each inbox topic the prober sends to is refreshed: every 5 s, or 5 ms per
+#: topic (a refresh costs about 15 µs per topic), at most every 5 minutes.
 INBOX_METADATA_MIN_AGE = 5.0
 INBOX_METADATA_SECONDS_PER_TOPIC = 0.005
 INBOX_METADATA_MAX_AGE = 300.0
+#: Inbox topics per prober producer: one refresh decodes the metadata of all of a producer's topics at
+#: once on the event loop, so each holds few enough for that to take a few milliseconds.
+INBOX_TOPICS_PER_PRODUCER = 500
 
 
 def probe_token(key: bytes, probe_id: UUID, system: str, via: Link, sent_at: datetime) -> str:
@@ -330,35 +335,43 @@ _LINKS = (
 
 
 class InboxProducer:
-    """The prober's own producer, for the probes to the systems' inbox topics.
+    """The prober's own producers, for the probes to the systems' inbox topics.
 
     A Kafka producer refreshes the metadata of every topic it ever sent to; the bus's producer does so
     every 5 s, because a restarted memory-only broker may recreate topics with other partition counts (and
     then accepts records for partitions that no longer exist). With ten thousand inbox topics one refresh
-    decodes ten thousand topics in Python, about 150 ms of CPU during which the event loop serves nothing,
-    so the probes go through this producer, which refreshes every 5 s while it sends to few topics and
-    less often as their number grows (INBOX_METADATA_SECONDS_PER_TOPIC, at most
-    INBOX_METADATA_MAX_AGE): at most about 0.1 % of the loop's time. After any error it is replaced by a
-    fresh producer at the next round; a lost probe is only a missed round.
+    of them all decodes ten thousand topics in Python, 150-400 ms during which the event loop serves
+    nothing. So the inbox topics are split, in the order they are tracked (system id order, so a slice of
+    a probe round goes through one or two producers), over producers of INBOX_TOPICS_PER_PRODUCER topics
+    each, refreshed one at a time in turn: every topic's metadata is refreshed every 5 s while there are
+    few and less often as their number grows (INBOX_METADATA_SECONDS_PER_TOPIC, at most
+    INBOX_METADATA_MAX_AGE), about 0.1 % of the loop's time, and no refresh holds the loop for long.
+    Starting a producer still decodes every topic once (its bootstrap request gets them all), which now
+    happens once per producer at the first round and after an error. After any error every producer is
+    replaced at the next round; a lost probe is only a missed round.
     """
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        self._producer: AIOKafkaProducer | None = None
+        self._producers: list[AIOKafkaProducer] = []  # the one of shard i at index i
         self._refresher: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
-        self._topics: set[str] = set()
+        self._topics: list[str] = []  # in the order tracked
+        self._shard: dict[str, int] = {}  # topic -> index of the producer that sends to it
 
     def refresh_interval(self) -> float:
-        """Seconds between two refreshes of the metadata of every inbox topic sent to."""
+        """Seconds between two refreshes of the metadata of each inbox topic sent to."""
         per_topic = len(self._topics) * INBOX_METADATA_SECONDS_PER_TOPIC
         return min(INBOX_METADATA_MAX_AGE, max(INBOX_METADATA_MIN_AGE, per_topic))
 
-    async def _started(self) -> AIOKafkaProducer:
+    async def _started(self) -> list[AIOKafkaProducer]:
+        """A started producer for every shard of the tracked topics (at least one)."""
         async with self._starting:
-            if self._producer is None:
+            shards = max(1, -(-len(self._topics) // INBOX_TOPICS_PER_PRODUCER))
+            while len(self._producers) < shards:
+                shard = len(self._producers)
                 producer = self.bus.new_producer(
-                    client_id=f"{self.bus.client_id}-prober",
+                    client_id=f"{self.bus.client_id}-prober-{shard}",
                     acks="all",
                     linger_ms=2,
                     request_timeout_ms=10_000,
@@ -366,42 +379,57 @@ class InboxProducer:
                 )
                 try:
                     await producer.start()
-                    await self._learn(producer, self._topics)
+                    first = shard * INBOX_TOPICS_PER_PRODUCER
+                    await self._learn(producer, self._topics[first : first + INBOX_TOPICS_PER_PRODUCER])
                 except BaseException:
                     await producer.stop()
                     raise
-                self._producer = producer
-                self._refresher = asyncio.create_task(self._refresh_forever(producer), name="inbox-metadata")
-            return self._producer
+                self._producers.append(producer)
+            if self._refresher is None:
+                self._refresher = asyncio.create_task(self._refresh_forever(), name="inbox-metadata")
+            return self._producers
 
-    async def _refresh_forever(self, producer: AIOKafkaProducer) -> None:
+    async def _refresh_forever(self) -> None:
+        """Refresh the producers' metadata one at a time, in turn, each every `refresh_interval()`."""
+        turn = 0
         while True:
-            await asyncio.sleep(self.refresh_interval())
+            await asyncio.sleep(self.refresh_interval() / len(self._producers))
+            turn = (turn + 1) % len(self._producers)
             try:
-                await producer.client.force_metadata_update()
-            except KafkaError as exc:  # the broker is away: the next refresh or a fresh producer retries
+                await self._producers[turn].client.force_metadata_update()
+            except KafkaError as exc:  # the broker is away: the next refresh or fresh producers retry
                 log.debug("inbox metadata not refreshed: %s", exc)
 
     @staticmethod
-    async def _learn(producer: AIOKafkaProducer, topics: Iterable[str]) -> None:
+    async def _learn(producer: AIOKafkaProducer, topics: Sequence[str]) -> None:
         """Fetch the metadata of `topics` in one refresh (sending to each new one would cost one each)."""
-        topics = list(topics)
         for topic in topics:
             producer.client.add_topic(topic)
         if topics:
             await producer.client.force_metadata_update()
 
     async def track(self, topics: Iterable[str]) -> None:
-        """Keep the metadata of `topics` from now on."""
-        topics = set(topics) - self._topics
-        self._topics |= topics
-        await self._learn(await self._started(), topics)
+        """Keep the metadata of `topics` from now on, each in the shard its turn of tracking gives it."""
+        running = len(self._producers)  # producers started from now on learn their topics as they start
+        learn: dict[int, list[str]] = {}
+        for topic in topics:
+            if topic not in self._shard:
+                shard = self._shard[topic] = len(self._topics) // INBOX_TOPICS_PER_PRODUCER
+                self._topics.append(topic)
+                if shard < running:
+                    learn.setdefault(shard, []).append(topic)
+        producers = await self._started()
+        for shard, new in learn.items():
+            await self._learn(producers[shard], new)
 
     async def send_all(self, items: Sequence[tuple[str, bytes, str]]) -> None:
-        """Publish records and wait for every acknowledgement."""
-        producer = await self._started()
+        """Publish records to tracked topics and wait for every acknowledgement."""
+        producers = await self._started()
         try:
-            futures = [await producer.send(topic, value, key=key.encode()) for topic, value, key in items]
+            futures = [
+                await producers[self._shard[topic]].send(topic, value, key=key.encode())
+                for topic, value, key in items
+            ]
             await asyncio.gather(*futures)
         except KafkaError:
             await self.bus.repair()  # a restarted broker may have lost the topics
@@ -409,14 +437,14 @@ class InboxProducer:
             raise
 
     async def stop(self) -> None:
-        """Flush and close the producer."""
-        producer, self._producer = self._producer, None
+        """Flush and close the producers."""
+        producers, self._producers = self._producers, []
         refresher, self._refresher = self._refresher, None
         if refresher is not None:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
-        if producer is not None:
+        for producer in producers:
             await producer.stop()
 
 
@@ -645,14 +673,18 @@ class ConnectivityTracker:
                 .where(col(System.retired_at).is_(None))
                 .order_by(col(System.id))
             )
-            owned = [row for row in rows if self._partition(row.code, total) in partitions]
+            owned: list[Any] = []
+            for batch in rows.partitions(PROBE_ROWS_CHUNK):  # ten thousand rows: let the API in between
+                owned.extend(row for row in batch if self._partition(row.code, total) in partitions)
+                await asyncio.sleep(0)
         if not owned:
             return
-        new = {self.topics.inbox(row.code) for row in owned} - self._inboxes
+        # In system id order, as the round goes: the inbox producer shards its topics in this order.
+        new = [topic for row in owned if (topic := self.topics.inbox(row.code)) not in self._inboxes]
         if new:
             await self.bus.ensure_topics({topic: self.settings.inbox_partitions for topic in new})
             await self.inboxes.track(new)
-            self._inboxes |= new
+            self._inboxes.update(new)
         loop = asyncio.get_running_loop()
         start = loop.time()
         slices = [owned[i : i + PROBE_SLICE] for i in range(0, len(owned), PROBE_SLICE)]
