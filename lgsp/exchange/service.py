@@ -348,7 +348,11 @@ class ExchangeRouter:
         # after a timeout, a redelivered one or one from another provider changes nothing. One UPDATE ...
         # RETURNING settles a whole group of answers (same arrival and outcome); answers repeating an
         # exchange id go to a later round, so as with one update per answer, the first that matches wins.
+        # The results are sent before the settlement commits: a hub that dies in between leaves the records
+        # pending, and the redelivered answers settle them again; committed first, they would be settled
+        # with no result ever sent (a client may see a result twice, never none).
         out: Outgoing = []
+        observed: list[tuple[str, timedelta]] = []
         async with self.database.engine.begin() as conn:
             for round_ in _rounds(answers):
                 settled: dict[str, Any] = {}
@@ -375,9 +379,13 @@ class ExchangeRouter:
                         )
                     )
                     # An NGSP answer's fault code is the NGSP's: bounded to the stable codes and "other".
-                    EXCHANGES.labels(outcome_label(answer.fault.code if answer.fault else None)).inc()
-                    EXCHANGE_DURATION.observe((out_at - request_in_at).total_seconds())
-        await self.bus.send_all(out)
+                    observed.append(
+                        (outcome_label(answer.fault.code if answer.fault else None), out_at - request_in_at)
+                    )
+            await self.bus.send_all(out)
+        for label, took in observed:  # counted once sent, not when a failed send rolls the settlement back
+            EXCHANGES.labels(label).inc()
+            EXCHANGE_DURATION.observe(took.total_seconds())
 
     async def _settle_group(
         self, conn: AsyncConnection, answers: Sequence["Answer"], received_at: datetime, fault: Fault | None
@@ -443,13 +451,13 @@ class ExchangeRouter:
                     )
                 )
             ).all()
-        out: Outgoing = []
-        fault = Fault(code="server.timeout", message="the provider did not answer in time")
-        for exchange_id, client, provider, service, reply_to, crossed_ngsp in expired:
-            exchange = ExchangeId(UUID(exchange_id), client, provider, service, reply_to)
-            out.append(self._deliver(exchange, fault=fault, crossed_ngsp=crossed_ngsp))
-            EXCHANGES.labels(outcome_label(fault.code)).inc()
-        await self.bus.send_all(out)
+            fault = Fault(code="server.timeout", message="the provider did not answer in time")
+            out: Outgoing = []
+            for exchange_id, client, provider, service, reply_to, crossed_ngsp in expired:
+                exchange = ExchangeId(UUID(exchange_id), client, provider, service, reply_to)
+                out.append(self._deliver(exchange, fault=fault, crossed_ngsp=crossed_ngsp))
+            await self.bus.send_all(out)  # before the commit, as in `_settle`
+        EXCHANGES.labels(outcome_label(fault.code)).inc(len(expired))
         return len(expired)
 
     async def _sweep_forever(self) -> None:

@@ -1,11 +1,15 @@
 """Exchanges through the hub on the real broker: every outcome gets its code and exactly one record."""
 
 import asyncio
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
 from connectors.sdk import Connector, ExchangeError
+from lgsp.bus.kafka import Bus
 from schemas.messages import ServiceRequest, encode
 from schemas.topics import Topics
 from tests.conftest import eventually
@@ -76,6 +80,42 @@ async def test_many_concurrent_requests_are_correlated(axis: Axis) -> None:
     )
     assert [a["citizen_id"] for a in answers] == ids
     assert len(await records(axis.settings)) == len(ids)
+
+
+class RefusesResultsOnce:
+    """The hub's bus, except that the broker refuses the first batch carrying a result for `client`."""
+
+    def __init__(self, bus: Bus, client: str) -> None:
+        self.bus = bus
+        self.inbox = bus.topics.inbox(client)
+        self.refused: list[tuple[str, bytes, str | None]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bus, name)
+
+    async def send_all(self, items: Iterable[tuple[str, bytes, str | None]]) -> None:
+        items = list(items)
+        if not self.refused and any(topic == self.inbox for topic, _, _ in items):
+            self.refused = items
+            raise KafkaTimeoutError("the broker did not acknowledge in time")
+        await self.bus.send_all(items)
+
+
+async def test_an_answer_whose_result_was_not_sent_settles_again(
+    axis: Axis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A settlement committed before its result is sent would be lost with the send (or with a hub killed
+    # in between): the redelivered answer finds nothing pending and the client never hears back.
+    router = axis.hub.app.state.facade.router
+    bus = RefusesResultsOnce(router.bus, "MOT-CUA")
+    monkeypatch.setattr(router, "bus", bus)
+    answer = await axis.client.request(
+        "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN, timeout=10
+    )
+    assert answer["citizen_id"] == CITIZEN
+    assert bus.refused, "the result's first send was not refused: the test proves nothing"
+    [record] = await records(axis.settings)
+    assert (record.outcome, record.fault_code) == ("success", None)
 
 
 async def test_a_redelivered_request_makes_no_second_record(axis: Axis) -> None:
