@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaTimeoutError
 
 from connectors.sdk import Connector, ExchangeError
 from lgsp.bus.kafka import Bus
+from lgsp.exchange.service import Outgoing
 from schemas.messages import ServiceRequest, encode
 from schemas.topics import Topics
 from tests.conftest import eventually
@@ -88,7 +89,7 @@ class RefusesResultsOnce:
     def __init__(self, bus: Bus, client: str) -> None:
         self.bus = bus
         self.inbox = bus.topics.inbox(client)
-        self.refused: list[tuple[str, bytes, str | None]] = []
+        self.refused: Outgoing = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.bus, name)
