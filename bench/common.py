@@ -78,17 +78,37 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent on anything but idling, over all its cores, from
+    /proc/stat (every field of the cpu line but idle and iowait; guest time is already in user)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """Wall time and the CPU seconds of some processes (by pid) and of this one."""
+    """Wall time, the machine's busy CPU seconds, and the CPU seconds of some processes (by pid) and
+    of this one."""
 
     wall: float
+    machine: float
     own: float
     others: dict[int, float]
 
     @classmethod
     def now(cls, pids: Sequence[int]) -> "Clock":
-        return cls(time.perf_counter(), time.process_time(), {pid: cpu_seconds(pid) for pid in pids})
+        return cls(
+            time.perf_counter(),
+            machine_busy_seconds(),
+            time.process_time(),
+            {pid: cpu_seconds(pid) for pid in pids},
+        )
+
+    def machine_cores_since(self, start: "Clock") -> float:
+        """Cores the whole machine kept busy since `start` (every process, the database server's too):
+        near the core count, the machine itself is the limit."""
+        return round((self.machine - start.machine) / (self.wall - start.wall), 3)
 
     def cores_since(self, start: "Clock", pid: int | None = None) -> float:
         """CPU cores used since `start`: by `pid`, or by this process when `pid` is None."""

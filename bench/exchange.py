@@ -574,6 +574,7 @@ async def forwarder_ceiling(
         saturation |= {
             "forwarder_cpu_cores": end.cores_since(start, forwarder.pid),
             "broker_cpu_cores": end.cores_since(start, broker_pid),
+            "machine_busy_cores": end.machine_cores_since(start),
             "forwarder_rss_mib": round(rss_mib(forwarder.pid)[0], 1),
         }
         note(f"forwarder: {saturation['exchanges_per_s']}/s")
@@ -754,6 +755,7 @@ async def through_hubs(
                 "hub_rss_mib_each": [round(now, 1) for now, _ in memory],
                 "hub_peak_rss_mib_each": [round(peak, 1) for _, peak in memory],
                 "broker_cpu_cores": end.cores_since(start, broker_pid),
+                "machine_busy_cores": end.machine_cores_since(start),
                 "requests_consumed_share_each": share(consumed_before, consumed_after),
             }
             note(f"{hubs} hub(s): {saturation['exchanges_per_s']}/s")
@@ -811,6 +813,7 @@ def summary(figures: dict[str, Any], ceiling: float) -> dict[str, Any]:
         else None,
         "generator_cpu_cores": saturation["generator_cpu_cores"],
         "broker_cpu_cores": saturation["broker_cpu_cores"],
+        "machine_busy_cores": saturation["machine_busy_cores"],
     }
 
 
@@ -863,6 +866,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "forwarder_cpu_cores": forwarder["saturation"]["forwarder_cpu_cores"],
                 "generator_cpu_cores": forwarder["saturation"]["generator_cpu_cores"],
                 "broker_cpu_cores": forwarder["saturation"]["broker_cpu_cores"],
+                "machine_busy_cores": forwarder["saturation"]["machine_busy_cores"],
             }
             details: dict[str, Any] = {"one_way": oneway, "one_hop_idle": hop, "forwarder": forwarder}
             result["hub"] = {}
@@ -888,6 +892,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "the hub's producer (Bus.send_all) to one consumer process with the worker's consumer settings",
         "cpu": "utime+stime from /proc/<pid>/stat over the measured window, in cores; generator = this "
         "process (clients and provider connectors); a PostgreSQL server's CPU is not counted",
+        "machine_busy_cores": "non-idle time of every core from /proc/stat over the saturation window "
+        "(all processes, a PostgreSQL server's too): at the core count, the machine is the limit",
         "generator_bound": "true when the generator used more than 0.85 of a core: it, not the hub, "
         "may then limit the figures",
     }

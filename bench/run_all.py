@@ -13,9 +13,11 @@ stderr is kept in ``<output>.logs/<name>.log``. At the end:
 
 Benchmarks and what they cover (issue 6):
 
-1. ``exchange.py`` with 1 and 2 hub processes: the bus ceiling (one-way produce->consume, a no-op
-   forwarder doing the 4-hop exchange) and the hub's exchanges per second, ratio to the ceiling and
-   p50/p99 at half saturation;
+1. ``exchange.py`` twice, each run with its own bus ceiling (one-way produce->consume, a no-op
+   forwarder doing the 4-hop exchange): one hub process on SQLite, the embedded default (exchanges per
+   second, ratio to the ceiling, p50/p99 at half and a tenth of saturation), then 1 and 2 hub processes
+   in one consumer group on PostgreSQL, the database several processes share (the same figures, and
+   how throughput scales with the second process);
 2. ``dossiers.py``: once-only dossiers (3 required documents) per second end to end, p50/p99;
 3. ``registry_scale.py`` at 10,000 systems heartbeating every 10 s: the hub's CPU, heartbeat lag,
    ``GET /api/v1/indicators`` p99 and resident memory. It covers ``heartbeats.py``'s figures (heartbeat
@@ -88,9 +90,18 @@ PLAN = (
     Benchmark(
         "exchange",
         "exchange.py",
-        split("--hubs 1,2 --duration 8 --warmup 2 --latency-duration 6 --latency-fractions 0.1"),
-        180,
-        "bus ceiling, then the hub with 1 and 2 processes: saturation, p50/p99 at half and a tenth of it",
+        split("--hubs 1 --duration 8 --warmup 2 --latency-duration 6 --latency-fractions 0.1"),
+        130,
+        "bus ceiling, then one hub on SQLite: saturation, p50/p99 at half and a tenth of it",
+    ),
+    # Hub processes in one consumer group share a database server: SQLite's single writer would make
+    # the second process wait for the first's lock, not add throughput.
+    Benchmark(
+        "exchange_postgresql",
+        "exchange.py",
+        split("--database postgresql --hubs 1,2 --duration 8 --warmup 2 --latency-duration 6"),
+        150,
+        "bus ceiling, then the hub with 1 and 2 processes on PostgreSQL: saturation, p50/p99 at half",
     ),
     Benchmark(
         "dossiers",
@@ -121,9 +132,19 @@ QUICK = (
     Benchmark(
         "exchange",
         "exchange.py",
-        split("--hubs 1,2 --duration 1 --warmup 0.5 --latency-duration 1 --clients 2 --inflight 4"),
-        75,
+        split("--hubs 1 --duration 1 --warmup 0.5 --latency-duration 1 --clients 2 --inflight 4"),
+        50,
         "tiny exchange run",
+    ),
+    Benchmark(
+        "exchange_postgresql",
+        "exchange.py",
+        split(
+            "--database postgresql --hubs 1,2 --duration 1 --warmup 0.5 --latency-duration 1 --clients 2 "
+            "--inflight 4"
+        ),
+        75,
+        "tiny exchange run on PostgreSQL",
     ),
     Benchmark(
         "dossiers",
@@ -441,57 +462,44 @@ def pair(first: Any, second: Any) -> str:
 def summary(results: dict[str, Any], elapsed_s: float, quick: bool) -> list[Row]:
     """The figures of the issue's steps 1 to 6, each against its target where the issue sets one."""
     exchange = results.get("exchange")
+    exchange_pg = results.get("exchange_postgresql")
     dossiers = results.get("dossiers")
     registry = results.get("registry_scale")
     reports = results.get("connectivity_report")
     # connectivity_report prints one object per backend: a list, or one object if only one ran.
     listed = reports if isinstance(reports, list) else [reports] if isinstance(reports, dict) else []
     by_backend = {dig(report, "backend"): report for report in listed}
-    ceiling = dig(exchange, "ceiling")
-    rows = [
-        row("ceiling: one-way produce->consume, records/s", dig(ceiling, "one_way_records_per_s")),
-        row("ceiling: no-op forwarder, routed exchanges/s", dig(ceiling, "forwarder_exchanges_per_s")),
-        Row(
-            "ceiling: no-op forwarder p50 / p99 at half load, ms",
-            "-",
-            pair(dig(ceiling, "forwarder_p50_ms"), dig(ceiling, "forwarder_p99_ms")),
-            None,
-        ),
-    ]
-    for hubs in ("1", "2"):
-        hub = dig(exchange, "hub", hubs)
-        rows += [
-            row(f"hub x{hubs}: exchanges/s at saturation", dig(hub, "exchanges_per_s")),
-            row(
-                f"hub x{hubs}: ratio to the no-op ceiling",
-                dig(hub, "ratio_to_ceiling"),
-                ">= 0.6",
-                lambda ratio: ratio >= 0.6,
-                digits=3,
-            ),
-            row(f"hub x{hubs}: p50 at half saturation, ms", dig(hub, "p50_ms")),
-            row(f"hub x{hubs}: p99 at half saturation, ms", dig(hub, "p99_ms"), "< 50", lambda p: p < 50),
-        ]
+    rows = exchange_rows(exchange, "sqlite", ("1",), ceiling_rows=True)
     tenth = dig(exchange, "details", "hub_1", "latency_by_fraction_of_saturation", "0.1")
     rows.append(
         Row(
-            "hub x1: p50 / p99 at a tenth of saturation, ms",
+            "hub x1 (sqlite): p50 / p99 at a tenth of saturation, ms",
             "-",
             pair(dig(tenth, "p50_ms"), dig(tenth, "p99_ms")),
             None,
         )
     )
-    one = dig(exchange, "hub", "1", "exchanges_per_s")
-    two = dig(exchange, "hub", "2", "exchanges_per_s")
+    rows += exchange_rows(exchange_pg, "postgresql", ("1", "2"), ceiling_rows=False)
+    one = dig(exchange_pg, "hub", "1", "exchanges_per_s")
+    two = dig(exchange_pg, "hub", "2", "exchanges_per_s")
     scaling = (
         round(two / one, 2) if isinstance(one, int | float) and isinstance(two, int | float) and one else None
     )
     rows += [
-        row("2 hub processes / 1, throughput", scaling, "> 1 (scales)", lambda s: s > 1, unit="x", digits=2),
         row(
-            "exchange: load generator saturated",
-            dig(exchange, "generator_bound"),
+            "2 hub processes / 1 (postgresql), throughput",
+            scaling,
+            "> 1 (scales)",
+            lambda s: s > 1,
+            unit="x",
+            digits=2,
         ),
+        row(
+            "machine busy cores, 2 hubs at saturation (postgresql)",
+            dig(exchange_pg, "hub", "2", "machine_busy_cores"),
+            digits=2,
+        ),
+        row("exchange: load generator saturated", generator_bound(exchange, exchange_pg)),
         row("dossiers (3 documents) end to end, per second", dig(dossiers, "dossiers_per_s")),
         Row(
             "dossier p50 / p99 at half that rate, ms",
@@ -532,7 +540,9 @@ def summary(results: dict[str, Any], elapsed_s: float, quick: bool) -> list[Row]
         else:
             rows.append(row(figure, seconds, digits=3))
     exchange_peaks = [
-        dig(exchange, "details", f"hub_{hubs}", "saturation", "hub_peak_rss_mib_each") for hubs in ("1", "2")
+        dig(run, "details", f"hub_{hubs}", "saturation", "hub_peak_rss_mib_each")
+        for run in (exchange, exchange_pg)
+        for hubs in ("1", "2")
     ]
     report_peaks = [dig(by_backend.get(backend), "peak_rss_mb") for backend in ("sqlite", "postgresql")]
     peaks = {
@@ -551,6 +561,50 @@ def summary(results: dict[str, Any], elapsed_s: float, quick: bool) -> list[Row]
         )
     )
     return rows
+
+
+def exchange_rows(
+    exchange: Any, database: str, hub_counts: Sequence[str], *, ceiling_rows: bool
+) -> list[Row]:
+    """One exchange.py run's figures: its bus ceiling (the one-way rate only where `ceiling_rows`),
+    then, for each number of hub processes, throughput, ratio to that run's ceiling and latency."""
+    ceiling = dig(exchange, "ceiling")
+    one_way = dig(ceiling, "one_way_records_per_s")
+    rows = [row("ceiling: one-way produce->consume, records/s", one_way)] if ceiling_rows else []
+    rows += [
+        row(
+            f"ceiling ({database} run): no-op forwarder, routed exchanges/s",
+            dig(ceiling, "forwarder_exchanges_per_s"),
+        ),
+        Row(
+            f"ceiling ({database} run): no-op forwarder p50 / p99 at half load, ms",
+            "-",
+            pair(dig(ceiling, "forwarder_p50_ms"), dig(ceiling, "forwarder_p99_ms")),
+            None,
+        ),
+    ]
+    for hubs in hub_counts:
+        hub = dig(exchange, "hub", hubs)
+        label = f"hub x{hubs} ({database})"
+        rows += [
+            row(f"{label}: exchanges/s at saturation", dig(hub, "exchanges_per_s")),
+            row(
+                f"{label}: ratio to the no-op ceiling",
+                dig(hub, "ratio_to_ceiling"),
+                ">= 0.6",
+                lambda ratio: ratio >= 0.6,
+                digits=3,
+            ),
+            row(f"{label}: p50 at half saturation, ms", dig(hub, "p50_ms")),
+            row(f"{label}: p99 at half saturation, ms", dig(hub, "p99_ms"), "< 50", lambda p: p < 50),
+        ]
+    return rows
+
+
+def generator_bound(*runs: Any) -> bool | None:
+    """Whether the load generator saturated in any of the runs that say; None when none does."""
+    said = [bound for bound in (dig(run, "generator_bound") for run in runs) if isinstance(bound, bool)]
+    return any(said) if said else None
 
 
 def max_or_none(values: Any) -> float | None:
