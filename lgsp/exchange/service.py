@@ -93,6 +93,7 @@ class ExchangeRouter:
         self._directory: Directory | None = None
         self._loaded_at = 0.0
         self.limiter = RateLimiter(settings.exchange_rate_per_client, settings.exchange_burst_per_client)
+        self._unsent_timeouts: Outgoing = []  # server.timeout results committed but not yet on the bus
         group = f"{self.topics.prefix}.hub"
         self.requests: Worker[ServiceRequest] = Worker(
             bus,
@@ -348,11 +349,13 @@ class ExchangeRouter:
         # after a timeout, a redelivered one or one from another provider changes nothing. One UPDATE ...
         # RETURNING settles a whole group of answers (same arrival and outcome); answers repeating an
         # exchange id go to a later round, so as with one update per answer, the first that matches wins.
-        # The results are sent before the settlement commits: a hub that dies in between leaves the records
-        # pending, and the redelivered answers settle them again; committed first, they would be settled
-        # with no result ever sent (a client may see a result twice, never none).
+        # The results go out once the settlement has committed, so a client that hears back finds its
+        # record settled. An answer redelivered because the send failed (or the hub died before it) finds
+        # its record settled already: if the record agrees with it, its result is sent again (a client
+        # may see a result twice, never none).
         out: Outgoing = []
         observed: list[tuple[str, timedelta]] = []
+        answered: set[str] = set()
         async with self.database.engine.begin() as conn:
             for round_ in _rounds(answers):
                 settled: dict[str, Any] = {}
@@ -382,10 +385,54 @@ class ExchangeRouter:
                     observed.append(
                         (outcome_label(answer.fault.code if answer.fault else None), out_at - request_in_at)
                     )
-            await self.bus.send_all(out)
-        for label, took in observed:  # counted once sent, not when a failed send rolls the settlement back
+                answered |= settled.keys()
+        for label, took in observed:
             EXCHANGES.labels(label).inc()
             EXCHANGE_DURATION.observe(took.total_seconds())
+        again = [a for a in answers if str(a.exchange_id) not in answered]
+        await self.bus.send_all(out + (await self._results_again(again) if again else []))
+
+    async def _results_again(self, answers: Sequence["Answer"]) -> Outgoing:
+        """The results of answers whose records were settled before, by these very answers (same
+        provider and outcome): what a redelivered answer must send again. Anything else, such as a late
+        answer after a timeout, sends nothing."""
+        async with self.database.engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    col(ExchangeRecord.id),
+                    col(ExchangeRecord.provider),
+                    col(ExchangeRecord.client),
+                    col(ExchangeRecord.service),
+                    col(ExchangeRecord.reply_to),
+                    col(ExchangeRecord.crossed_ngsp),
+                    col(ExchangeRecord.outcome),
+                    col(ExchangeRecord.fault_code),
+                ).where(
+                    col(ExchangeRecord.id).in_({str(a.exchange_id) for a in answers}),
+                    col(ExchangeRecord.outcome) != Outcome.PENDING.value,
+                )
+            )
+            records = {row.id: row for row in rows}
+        out: Outgoing = []
+        sent: set[str] = set()
+        for answer in answers:
+            key = str(answer.exchange_id)
+            record = records.get(key)
+            if record is None or key in sent or record.provider != answer.provider:
+                continue
+            outcome = (Outcome.FAULT if answer.fault else Outcome.SUCCESS).value
+            if (record.outcome, record.fault_code) != (outcome, answer.fault.code if answer.fault else None):
+                continue
+            sent.add(key)
+            exchange = ExchangeId(
+                answer.exchange_id, record.client, record.provider, record.service, record.reply_to
+            )
+            out.append(
+                self._deliver(
+                    exchange, payload=answer.payload, fault=answer.fault, crossed_ngsp=record.crossed_ngsp
+                )
+            )
+        return out
 
     async def _settle_group(
         self, conn: AsyncConnection, answers: Sequence["Answer"], received_at: datetime, fault: Fault | None
@@ -428,8 +475,9 @@ class ExchangeRouter:
         )
         async with self.database.engine.connect() as conn:
             # A read first: most sweeps find nothing, and a write transaction would contend with the API.
-            if (await conn.execute(select(col(ExchangeRecord.id)).where(*overdue).limit(1))).first() is None:
-                return 0
+            found = (await conn.execute(select(col(ExchangeRecord.id)).where(*overdue).limit(1))).first()
+        if found is None and not self._unsent_timeouts:
+            return 0
         async with self.database.engine.begin() as conn:
             expired = (
                 await conn.execute(
@@ -451,13 +499,15 @@ class ExchangeRouter:
                     )
                 )
             ).all()
-            fault = Fault(code="server.timeout", message="the provider did not answer in time")
-            out: Outgoing = []
-            for exchange_id, client, provider, service, reply_to, crossed_ngsp in expired:
-                exchange = ExchangeId(UUID(exchange_id), client, provider, service, reply_to)
-                out.append(self._deliver(exchange, fault=fault, crossed_ngsp=crossed_ngsp))
-            await self.bus.send_all(out)  # before the commit, as in `_settle`
+        fault = Fault(code="server.timeout", message="the provider did not answer in time")
+        for exchange_id, client, provider, service, reply_to, crossed_ngsp in expired:
+            exchange = ExchangeId(UUID(exchange_id), client, provider, service, reply_to)
+            self._unsent_timeouts.append(self._deliver(exchange, fault=fault, crossed_ngsp=crossed_ngsp))
         EXCHANGES.labels(outcome_label(fault.code)).inc(len(expired))
+        # Sent once committed, as in `_settle`; no answer will come to send them again, so results the bus
+        # refused wait for the next sweep.
+        await self.bus.send_all(self._unsent_timeouts)
+        self._unsent_timeouts = []
         return len(expired)
 
     async def _sweep_forever(self) -> None:

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaTimeoutError
 from connectors.sdk import Connector, ExchangeError
 from lgsp.bus.kafka import Bus
 from lgsp.exchange.service import Outgoing
+from lgsp.settings import Settings
 from schemas.messages import ServiceRequest, encode
 from schemas.topics import Topics
 from tests.conftest import eventually
@@ -61,6 +62,19 @@ async def test_a_slow_provider_times_out(axis: Axis) -> None:
     assert (record.outcome, record.fault_code) == ("fault", "server.timeout")
 
 
+async def test_a_timeout_the_bus_refused_goes_out_with_the_next_sweep(
+    axis: Axis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No answer will come to send a server.timeout again: the sweeper keeps what the bus refused.
+    router = axis.hub.app.state.facade.router
+    bus = RefusesResultsOnce(router.bus, "MOT-CUA")
+    monkeypatch.setattr(router, "bus", bus)
+    with pytest.raises(ExchangeError) as failed:
+        await axis.client.request("HO-TICH", "slow.get", timeout=0.5)
+    assert failed.value.code == "server.timeout"
+    assert bus.refused, "the timeout's first send was not refused: the test proves nothing"
+
+
 async def test_a_disconnected_provider_is_unreachable(axis: Axis) -> None:
     await axis.provider.stop()
 
@@ -102,11 +116,11 @@ class RefusesResultsOnce:
         await self.bus.send_all(items)
 
 
-async def test_an_answer_whose_result_was_not_sent_settles_again(
+async def test_an_answer_whose_result_was_not_sent_is_sent_again(
     axis: Axis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A settlement committed before its result is sent would be lost with the send (or with a hub killed
-    # in between): the redelivered answer finds nothing pending and the client never hears back.
+    # The settlement commits before its result is sent: when the send fails (or the hub dies in between),
+    # the redelivered answer finds the record settled, not pending, and must still send the result.
     router = axis.hub.app.state.facade.router
     bus = RefusesResultsOnce(router.bus, "MOT-CUA")
     monkeypatch.setattr(router, "bus", bus)
@@ -117,6 +131,38 @@ async def test_an_answer_whose_result_was_not_sent_settles_again(
     assert bus.refused, "the result's first send was not refused: the test proves nothing"
     [record] = await records(axis.settings)
     assert (record.outcome, record.fault_code) == ("success", None)
+
+
+class RecordsAtSend:
+    """The hub's bus, noting what the database says of the exchange records whenever a batch carrying a
+    result for `client` goes out."""
+
+    def __init__(self, bus: Bus, client: str, settings: Settings) -> None:
+        self.bus = bus
+        self.inbox = bus.topics.inbox(client)
+        self.settings = settings
+        self.outcomes_seen: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bus, name)
+
+    async def send_all(self, items: Iterable[tuple[str, bytes, str | None]]) -> None:
+        items = list(items)
+        if any(topic == self.inbox for topic, _, _ in items):
+            self.outcomes_seen.append([r.outcome for r in await records(self.settings)])
+        await self.bus.send_all(items)
+
+
+async def test_a_client_that_hears_back_finds_its_record_settled(
+    axis: Axis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A result sent before its settlement commits can reach the client first: it would then read its
+    # exchange as still pending (seen in CI on PostgreSQL, for a fault coming back from the NGSP).
+    router = axis.hub.app.state.facade.router
+    bus = RecordsAtSend(router.bus, "MOT-CUA", axis.settings)
+    monkeypatch.setattr(router, "bus", bus)
+    await axis.client.request("HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN)
+    assert bus.outcomes_seen == [["success"]]
 
 
 async def test_a_redelivered_request_makes_no_second_record(axis: Axis) -> None:
