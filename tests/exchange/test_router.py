@@ -62,19 +62,6 @@ async def test_a_slow_provider_times_out(axis: Axis) -> None:
     assert (record.outcome, record.fault_code) == ("fault", "server.timeout")
 
 
-async def test_a_timeout_the_bus_refused_goes_out_with_the_next_sweep(
-    axis: Axis, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # No answer will come to send a server.timeout again: the sweeper keeps what the bus refused.
-    router = axis.hub.app.state.facade.router
-    bus = RefusesResultsOnce(router.bus, "MOT-CUA")
-    monkeypatch.setattr(router, "bus", bus)
-    with pytest.raises(ExchangeError) as failed:
-        await axis.client.request("HO-TICH", "slow.get", timeout=0.5)
-    assert failed.value.code == "server.timeout"
-    assert bus.refused, "the timeout's first send was not refused: the test proves nothing"
-
-
 async def test_a_disconnected_provider_is_unreachable(axis: Axis) -> None:
     await axis.provider.stop()
 
@@ -116,21 +103,37 @@ class RefusesResultsOnce:
         await self.bus.send_all(items)
 
 
-async def test_an_answer_whose_result_was_not_sent_is_sent_again(
-    axis: Axis, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The settlement commits before its result is sent: when the send fails (or the hub dies in between),
-    # the redelivered answer finds the record settled, not pending, and must still send the result.
+@pytest.fixture
+def refusing_bus(axis: Axis, monkeypatch: pytest.MonkeyPatch) -> RefusesResultsOnce:
+    """The hub's router sending through a bus that refuses the first batch of results for MOT-CUA."""
     router = axis.hub.app.state.facade.router
     bus = RefusesResultsOnce(router.bus, "MOT-CUA")
     monkeypatch.setattr(router, "bus", bus)
+    return bus
+
+
+async def test_an_answer_whose_result_was_not_sent_is_sent_again(
+    axis: Axis, refusing_bus: RefusesResultsOnce
+) -> None:
+    # The settlement commits before its result is sent: when the send fails (or the hub dies in between),
+    # the redelivered answer finds the record settled, not pending, and must still send the result.
     answer = await axis.client.request(
         "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN, timeout=10
     )
     assert answer["citizen_id"] == CITIZEN
-    assert bus.refused, "the result's first send was not refused: the test proves nothing"
+    assert refusing_bus.refused, "the result's first send was not refused: the test proves nothing"
     [record] = await records(axis.settings)
     assert (record.outcome, record.fault_code) == ("success", None)
+
+
+async def test_a_timeout_the_bus_refused_goes_out_with_the_next_sweep(
+    axis: Axis, refusing_bus: RefusesResultsOnce
+) -> None:
+    # No answer will come to send a server.timeout again: the sweeper keeps what the bus refused.
+    with pytest.raises(ExchangeError) as failed:
+        await axis.client.request("HO-TICH", "slow.get", timeout=0.5)
+    assert failed.value.code == "server.timeout"
+    assert refusing_bus.refused, "the timeout's first send was not refused: the test proves nothing"
 
 
 class RecordsAtSend:
