@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import Row, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
@@ -468,6 +468,23 @@ class ExchangeRouter:
 
     async def sweep_timeouts(self) -> int:
         """Answer `server.timeout` for every pending exchange past its deadline; returns how many."""
+        expired = await self._expire_overdue()
+        if not expired and not self._unsent_timeouts:
+            return 0
+        fault = Fault(code="server.timeout", message="the provider did not answer in time")
+        for exchange_id, client, provider, service, reply_to, crossed_ngsp in expired:
+            exchange = ExchangeId(UUID(exchange_id), client, provider, service, reply_to)
+            self._unsent_timeouts.append(self._deliver(exchange, fault=fault, crossed_ngsp=crossed_ngsp))
+        EXCHANGES.labels(outcome_label(fault.code)).inc(len(expired))
+        # Sent once committed, as in `_settle`; no answer will come to send them again, so results the bus
+        # refused wait for the next sweep.
+        await self.bus.send_all(self._unsent_timeouts)
+        self._unsent_timeouts = []
+        return len(expired)
+
+    async def _expire_overdue(self) -> Sequence[Row[str, str, str, str, str | None, bool]]:
+        """Settle every pending exchange past its deadline as `server.timeout`, committed; returns what
+        each one's result needs."""
         now = utcnow()
         overdue = (
             col(ExchangeRecord.outcome) == Outcome.PENDING.value,
@@ -475,11 +492,10 @@ class ExchangeRouter:
         )
         async with self.database.engine.connect() as conn:
             # A read first: most sweeps find nothing, and a write transaction would contend with the API.
-            found = (await conn.execute(select(col(ExchangeRecord.id)).where(*overdue).limit(1))).first()
-        if found is None and not self._unsent_timeouts:
-            return 0
+            if (await conn.execute(select(col(ExchangeRecord.id)).where(*overdue).limit(1))).first() is None:
+                return []
         async with self.database.engine.begin() as conn:
-            expired = (
+            return (
                 await conn.execute(
                     update(ExchangeRecord)
                     .where(*overdue)
@@ -499,16 +515,6 @@ class ExchangeRouter:
                     )
                 )
             ).all()
-        fault = Fault(code="server.timeout", message="the provider did not answer in time")
-        for exchange_id, client, provider, service, reply_to, crossed_ngsp in expired:
-            exchange = ExchangeId(UUID(exchange_id), client, provider, service, reply_to)
-            self._unsent_timeouts.append(self._deliver(exchange, fault=fault, crossed_ngsp=crossed_ngsp))
-        EXCHANGES.labels(outcome_label(fault.code)).inc(len(expired))
-        # Sent once committed, as in `_settle`; no answer will come to send them again, so results the bus
-        # refused wait for the next sweep.
-        await self.bus.send_all(self._unsent_timeouts)
-        self._unsent_timeouts = []
-        return len(expired)
 
     async def _sweep_forever(self) -> None:
         while True:
