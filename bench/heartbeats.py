@@ -55,7 +55,7 @@ from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from lgsp.api.app import create_app
+from lgsp.app import create_app
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
 from schemas.messages import Heartbeat, Hello, encode

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from connectors.lifecycle import cancelled_by_owner, close_consumer
+from buscore.lifecycle import cancelled_by_owner, close_consumer
 from schemas.common import finite_json
 from schemas.messages import (
     INBOX,

@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Coroutine
 from datetime import datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,14 +17,14 @@ from rich.console import Console
 from lgsp.settings import Settings
 
 app = typer.Typer(
-    help="LGSP/NGSP data-sharing axis: hub, national gateway stub, broker and demo.",
+    help="LGSP/NGSP data-sharing axis: hub, broker, reports and audit (and the sandbox's demo and stubs).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
 console = Console()
 
 
-def _run(main: Coroutine[Any, Any, Any]) -> Any:
+def run(main: Coroutine[Any, Any, Any]) -> Any:
     """Run a coroutine; SIGTERM cancels it like Ctrl-C does, so every `finally` (broker stop) runs."""
 
     async def guarded() -> Any:
@@ -39,7 +40,7 @@ def _run(main: Coroutine[Any, Any, Any]) -> Any:
         return None
 
 
-def _logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -52,73 +53,13 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO leve
 
 
 @app.command()
-def demo(
-    systems: Annotated[int, typer.Option(min=1, max=500, help="Mock provincial systems")] = 20,
-    citizens: Annotated[int, typer.Option(min=100, max=2_000_000, help="Simulated population")] = 1000,
-    rate: Annotated[float, typer.Option(min=0.1, max=10_000, help="Exchanges per second to offer")] = 20.0,
-    duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds")] = None,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="API and dashboard port")] = 8000,
-    seed: Annotated[int, typer.Option(help="Seed of the fault schedule")] = 7,
-    verbose: Verbose = False,
-) -> None:
-    """Start everything on embedded defaults, run a workload with faults, and show the indicators live."""
-    from lgsp.demo import DemoOptions, run_demo
-
-    _logging(verbose)
-    options = DemoOptions(
-        systems=systems, citizens=citizens, rate=rate, duration=duration, port=port, seed=seed
-    )
-    result = _run(run_demo(Settings(), options, console))
-    if result:
-        lgsp, ngsp = result["connectivity"]["lgsp"], result["connectivity"]["ngsp"]
-        console.print(
-            f"final: LGSP {lgsp['connected']}/{lgsp['in_scope']}, NGSP {ngsp['connected']}/{ngsp['in_scope']}"
-        )
-        console.print(f"exchanges {result['exchanges']} at {result['exchanges_per_second']:.1f}/s")
-
-
-@app.command()
-def simulate(
-    applicants: Annotated[
-        int, typer.Option(min=1, max=1_000_000, help="Citizens and businesses filing")
-    ] = 200,
-    dossiers: Annotated[int, typer.Option(min=1, max=10_000_000, help="Dossiers to file")] = 400,
-    rate: Annotated[float, typer.Option(min=0.1, max=10_000, help="Dossiers started per second")] = 50.0,
-    fault_rate: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Chance a holder system is down in each epoch")
-    ] = 0.2,
-    days: Annotated[int, typer.Option(min=1, max=36_500, help="Simulated days the dossiers span")] = 365,
-    citizens: Annotated[int, typer.Option(min=100, max=2_000_000, help="Simulated population")] = 2000,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="API port while it runs")] = 8000,
-    seed: Annotated[int, typer.Option(help="Same seed, same plan and faults")] = 7,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report JSON here")] = None,
-    verbose: Verbose = False,
-) -> None:
-    """File dossiers through the one-stop shop while holders fail; print the once-only indicators."""
-    import json
-
-    from lgsp.demo import DemoOptions, run_simulation
-    from lgsp.simulation import SimulationOptions
-
-    _logging(verbose)
-    # The provincial core only: the one-stop shop, the holders, and the exempt system.
-    world = DemoOptions(systems=7, citizens=citizens, port=port, seed=seed)
-    plan = SimulationOptions(
-        applicants=applicants, dossiers=dossiers, rate=rate, fault_rate=fault_rate, days=days, seed=seed
-    )
-    report = _run(run_simulation(Settings(), world, plan, console))
-    if output is not None and report:
-        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-@app.command()
 def hub(verbose: Verbose = False) -> None:
     """Run the hub: REST API and bus workers (embedded broker if LGSP_KAFKA_BOOTSTRAP is unset)."""
-    from lgsp.api.app import create_app
     from lgsp.api.server import serving
+    from lgsp.app import create_app
     from lgsp.bus.broker import bootstrap_servers
 
-    _logging(verbose)
+    setup_logging(verbose)
     settings = Settings()
 
     async def main() -> None:
@@ -137,54 +78,7 @@ def hub(verbose: Verbose = False) -> None:
             gc.set_threshold(10_000, 10, 10)
             await asyncio.Event().wait()
 
-    _run(main())
-
-
-DatasetsDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--datasets",
-        exists=True,
-        file_okay=False,
-        help="Directory written by `lgsp datasets` to serve the data from",
-    ),
-]
-
-
-@app.command()
-def datasets(
-    directory: Annotated[Path, typer.Argument(help="Where to write the SQLite stores")],
-    citizens: Annotated[int, typer.Option(min=1, help="Size of the population")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Same seed, same data")] = 1,
-) -> None:
-    """Generate the mock provincial and national databases (deterministic for a seed)."""
-    from lgsp.demo import generate_datasets
-
-    generated = _run(generate_datasets(directory, citizens, seed, console))
-    console.print(f"{directory}: " + ", ".join(f"{n:,} {t}" for t, n in sorted(generated.counts.items())))
-
-
-@app.command()
-def ngsp(datasets: DatasetsDir = None, verbose: Verbose = False) -> None:
-    """Run the national gateway stub on the bus (LGSP_KAFKA_BOOTSTRAP must point at the hub's bus).
-
-    With --datasets it serves the national population and business databases and the other provinces.
-    """
-    from connectors.datasets import Datasets
-    from lgsp.ngsp.service import running_gateway
-
-    _logging(verbose)
-    settings = Settings()
-    if not settings.kafka_bootstrap:
-        raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
-    national = Datasets.load(datasets) if datasets else None
-
-    async def main() -> None:
-        async with running_gateway(settings, settings.kafka_bootstrap or "", national):
-            console.print(f"NGSP stub on bus {settings.kafka_bootstrap}")
-            await asyncio.Event().wait()
-
-    _run(main())
+    run(main())
 
 
 @app.command()
@@ -201,40 +95,7 @@ def broker(
             )
             await asyncio.Event().wait()
 
-    _run(main())
-
-
-@app.command()
-def connector(
-    system: Annotated[str, typer.Option(help="The system's code")],
-    api_key: Annotated[str, typer.Option(envvar="LGSP_CONNECTOR_API_KEY", help="The system's API key")],
-    datasets: DatasetsDir = None,
-    verbose: Verbose = False,
-) -> None:
-    """Connect one registered system to the axis: hello, heartbeats and probe answers, until Ctrl-C.
-
-    With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH) also serves its services from them.
-    """
-    from connectors.datasets import Datasets
-    from connectors.services import serve_datasets
-    from lgsp.demo import tuned_connector
-
-    _logging(verbose)
-    settings = Settings()
-    if not settings.kafka_bootstrap:
-        raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
-
-    async def main() -> None:
-        async with tuned_connector(settings, system, api_key, settings.kafka_bootstrap or "") as running:
-            stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
-            try:
-                console.print(f"{system} connected to {settings.kafka_bootstrap}")
-                await asyncio.Event().wait()
-            finally:
-                for store in stores:
-                    await store.close()
-
-    _run(main())
+    run(main())
 
 
 @app.command("db-upgrade")
@@ -247,7 +108,7 @@ def db_upgrade() -> None:
         await database.migrate()
         await database.dispose()
 
-    _run(main())
+    run(main())
     console.print("database is at the newest revision")
 
 
@@ -269,7 +130,7 @@ def audit_verify() -> None:
         finally:
             await database.dispose()
 
-    result = _run(main())
+    result = run(main())
     if result.ok:
         console.print(f"[green]audit chain intact[/]: {result.links:,} links, last hash {result.last_hash}")
         return
@@ -324,7 +185,7 @@ def _report(
                 Settings(), ReportKind(kind), first, last, output_format, outages=outages
             )
 
-    text = _run(main())
+    text = run(main())
     if text is None:
         raise typer.Exit(130)
     if output is None:
@@ -359,3 +220,13 @@ def report_once_only(
 ) -> None:
     """The once-only measures by procedure, document type and cause (no period: every dossier)."""
     _report("once-only", start, end, fmt, output)
+
+
+def _add_plugin_commands() -> None:
+    """Commands other installed packages contribute (entry point group `lgsp.commands`: a function taking
+    this Typer app), so the hub's CLI never imports the simulated world that extends it."""
+    for plugin in entry_points(group="lgsp.commands"):
+        plugin.load()(app)
+
+
+_add_plugin_commands()

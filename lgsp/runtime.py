@@ -1,15 +1,21 @@
-"""What a running hub holds, handed to API routes as a FastAPI dependency."""
+"""What a running hub holds, handed to API routes as typed FastAPI dependencies.
 
+Routes read the hub's settings, database, bus and façade from here, never from `app.state` directly,
+so what a route depends on is written in its signature."""
+
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.bus.kafka import Bus, Worker
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.db import Database
+from lgsp.exchange.facade import ExchangeFacade
 from lgsp.settings import Settings
-from schemas.topics import Topics
+from schemas.onceonly import Catalogue
 
 
 @dataclass(slots=True)
@@ -18,9 +24,10 @@ class Runtime:
 
     settings: Settings
     database: Database
-    topics: Topics
     bus: Bus
     outbox: OutboxRelay
+    facade: ExchangeFacade
+    catalogue: Catalogue
     platform_key: bytes
     workers: list[Worker[Any]]
 
@@ -36,3 +43,28 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    """FastAPI dependency: the hub's settings."""
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: one database session per request."""
+    async with runtime.database.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_facade(runtime: RuntimeDep) -> ExchangeFacade:
+    """FastAPI dependency: this hub's REST façade over the bus."""
+    return runtime.facade
+
+
+FacadeDep = Annotated[ExchangeFacade, Depends(get_facade)]

@@ -9,8 +9,6 @@ from aiokafka.helpers import create_ssl_context
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lgsp.bus.kafka import MAX_MESSAGE_BYTES
-
 #: Kafka security protocols aiokafka speaks (the names Kafka itself uses).
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 #: SASL mechanisms supported here: each authenticates with a user name and a password.
@@ -18,6 +16,12 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 MIN_ADMIN_TOKEN_LENGTH = 16
+
+
+#: The largest record a worker takes from the bus (LGSP_MAX_MESSAGE_BYTES): 1 MB, so that a record the
+#: hub makes from one it took (the bus layer's ENVELOPE_BYTES more at most) stays within Kafka's default
+#: message.max.bytes.
+MAX_MESSAGE_BYTES = 1_000_000
 
 
 class Settings(BaseSettings):

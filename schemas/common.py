@@ -22,6 +22,9 @@ ProviderAddress = Annotated[
 ]
 #: The area of the national databases in a provider address.
 NATIONAL = "VN"
+#: The hub's own code as a provider of metaservices (like X-Road's listMethods/allowedMethods); no
+#: system may be registered under it.
+HUB = "LGSP"
 
 
 def split_address(address: str) -> tuple[str | None, str]:

@@ -22,10 +22,10 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from connectors.sdk import Connector
-from lgsp.api.app import create_app
+from lgsp.app import create_app
 from lgsp.bus.broker import EmbeddedBroker
-from lgsp.demo import tuned_connector
 from lgsp.settings import Settings
+from sandbox.demo import tuned_connector
 
 PG_SERVER = os.environ.get("LGSP_TEST_PG", "postgres@127.0.0.1:5432")
 ADMIN_TOKEN = "test-admin-token-0123456789"

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.audit.models import RegistryEvent
-from lgsp.registry.auth import Caller
+from lgsp.registry.caller import Caller
 from schemas.common import utcnow
 
 

@@ -22,6 +22,7 @@ from sqlmodel import SQLModel, col
 
 from lgsp.audit.events import plain
 from lgsp.audit.models import AuditEntry, IndicatorSnapshot, RegistryEvent
+from lgsp.background import Background, Component, Every
 from lgsp.db import Database
 from lgsp.db.engine import AUDIT_LOCK
 from lgsp.exchange.models import ExchangeRecord, Outcome
@@ -222,29 +223,28 @@ async def _records(
     return found
 
 
-class AuditTrail:
+class AuditTrail(Component):
     """The hub's background sealing and its periodic indicator snapshots."""
 
     def __init__(self, settings: Settings, database: Database) -> None:
         self.settings = settings
         self.database = database
+        self._next_snapshot = 0.0  # on the event loop's clock: the first round takes one
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        """Start sealing and snapshotting."""
-        return [asyncio.create_task(self._run(), name="audit-trail")]
+    def background(self) -> list[Background]:
+        """Seal every LGSP_AUDIT_SEAL_INTERVAL, a backlog at once, with a snapshot when one is due."""
+        return [
+            Every(
+                "audit-trail",
+                self.settings.audit_seal_interval,
+                self._round,
+                again=lambda sealed: sealed >= SEAL_BATCH,
+            )
+        ]
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_snapshot = loop.time()
-        while True:
-            try:
-                if loop.time() >= next_snapshot:
-                    await snapshot_indicators(self.database, self.settings)
-                    next_snapshot = loop.time() + self.settings.audit_snapshot_interval
-                while await seal(self.database) >= SEAL_BATCH:
-                    pass  # a backlog: keep sealing before sleeping
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # e.g. the database is away: the next round catches up
-                log.warning("audit sealing failed: %s", exc)
-            await asyncio.sleep(self.settings.audit_seal_interval)
+    async def _round(self) -> int:
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_snapshot:
+            await snapshot_indicators(self.database, self.settings)
+            self._next_snapshot = now + self.settings.audit_snapshot_interval
+        return await seal(self.database)

@@ -21,8 +21,9 @@ from aiokafka.errors import (
 from aiokafka.partitioner import murmur2
 from sqlalchemy import exc as sa_exc
 
-from connectors.lifecycle import cancelled_by_owner, close_consumer
+from buscore.lifecycle import cancelled_by_owner, close_consumer
 from lgsp.bus.redact import redact_record, redact_text
+from lgsp.settings import MAX_MESSAGE_BYTES, Settings
 from monitoring.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 from schemas.common import utcnow
 from schemas.messages import Codec, DeadLetter, DecodeError, Message, encode
@@ -31,9 +32,6 @@ from schemas.topics import Topics
 log = logging.getLogger(__name__)
 M = TypeVar("M")
 
-#: The largest record a worker takes from the bus (LGSP_MAX_MESSAGE_BYTES): 1 MB, so that a record the
-#: hub makes from one it took (ENVELOPE_BYTES more at most) stays within Kafka's default message.max.bytes.
-MAX_MESSAGE_BYTES = 1_000_000
 #: What the hub's own records may add to the largest record it takes: a call or a result wraps a request
 #: or a response in a few ids and times, and a dead letter adds its reason.
 ENVELOPE_BYTES = 32 * 1024
@@ -97,6 +95,19 @@ class Bus:
         self._starting = asyncio.Lock()  # several tasks may connect at once; one producer only
         self._ensured = asyncio.Event()  # set (then replaced) each time topics are added to _wanted
         self._tracked: set[str] = set()  # topics the producer's metadata refresh covers
+
+    @classmethod
+    def from_settings(cls, settings: Settings, bootstrap: str, client_id: str) -> "Bus":
+        """A bus client configured from settings (not yet connected)."""
+        return cls(
+            bootstrap,
+            Topics(settings.topic_prefix),
+            client_id,
+            session_timeout_ms=settings.consumer_session_timeout_ms,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+            max_message_bytes=settings.max_message_bytes,
+            kafka_options=settings.kafka_options(),
+        )
 
     @property
     def connected(self) -> bool:

@@ -1,21 +1,18 @@
 """Transactional outbox: messages written with the database change that causes them, published after."""
 
 import asyncio
-import contextlib
-import logging
 from datetime import datetime
 
 from sqlalchemy import LargeBinary, delete, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lgsp.background import Background, Component, Every
 from lgsp.bus.kafka import Bus
 from lgsp.db import Database, UTCDateTime
 from monitoring.metrics import OUTBOX_BACKLOG, OUTBOX_SENT
 from schemas.common import utcnow
 from schemas.messages import Message, encode
-
-log = logging.getLogger(__name__)
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -35,7 +32,7 @@ def enqueue(session: AsyncSession, topic: str, message: Message, key: str | None
     session.add(OutboxMessage(topic=topic, key=key, value=encode(message)))
 
 
-class OutboxRelay:
+class OutboxRelay(Component):
     """Publishes the outbox in order; a broker outage only delays it."""
 
     def __init__(self, database: Database, bus: Bus, interval: float = 0.5, batch: int = 500) -> None:
@@ -49,21 +46,11 @@ class OutboxRelay:
         """Ask for a drain now (after a commit that enqueued something)."""
         self._wake.set()
 
-    async def run(self) -> None:
-        """Drain forever: on wake-up or every `interval` seconds."""
-        while True:
-            try:
-                while await self.drain() == self.batch:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox: cannot publish yet (%s)", exc)
-            self._wake.clear()
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
-                    await self._wake.wait()
+    def background(self) -> list[Background]:
+        """Drain on wake-up or every `interval` seconds; a full batch is followed by the next at once."""
+        return [
+            Every("outbox", self.interval, self.drain, again=lambda sent: sent == self.batch, wake=self._wake)
+        ]
 
     async def drain(self) -> int:
         """Publish one batch and delete it; rows are locked so several hubs never send the same batch."""

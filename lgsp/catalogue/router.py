@@ -6,9 +6,9 @@ from fastapi import APIRouter, Path, Response, status
 
 from lgsp.catalogue import service
 from lgsp.catalogue.models import SERVICE_PATTERN, GrantCreate, GrantPublic, ServiceCreate, ServicePublic
-from lgsp.db import SessionDep
 from lgsp.errors import error_responses
 from lgsp.registry.auth import CallerDep
+from lgsp.runtime import SessionDep
 
 #: Every route names a system, which may not exist: 404 everywhere.
 router = APIRouter(

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lgsp.audit.events import record_event
 from lgsp.catalogue.models import Grant, GrantCreate, GrantPublic, Service, ServiceCreate, ServicePublic
 from lgsp.errors import BadRequest, Conflict, NotFound
-from lgsp.registry.auth import Caller
+from lgsp.registry.caller import Caller
 from lgsp.registry.models import Agency, Role, System
 from lgsp.registry.service import get_system, may_exist
 from schemas.common import utcnow

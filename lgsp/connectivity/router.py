@@ -5,10 +5,10 @@ from fastapi import APIRouter
 from lgsp.api.paging import Limit, Offset, Page
 from lgsp.connectivity.models import SystemConnectivity, SystemLinks
 from lgsp.connectivity.service import list_links, system_connectivity
-from lgsp.db import SessionDep
 from lgsp.errors import error_responses
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.service import get_system
+from lgsp.runtime import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["connectivity"], responses=error_responses(401, 403, 422))
 

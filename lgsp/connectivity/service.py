@@ -16,7 +16,7 @@ Built to stay cheap with ten thousand systems heartbeating (bench/registry_scale
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lgsp.background import Background, Component, Every
 from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker, partition_for
 from lgsp.connectivity.models import (
     HubUptime,
@@ -358,6 +359,7 @@ class InboxProducer:
         self._starting = asyncio.Lock()
         self._topics: list[str] = []  # in the order tracked
         self._shard: dict[str, int] = {}  # topic -> index of the producer that sends to it
+        self._turn = 0  # the producer whose metadata was refreshed last
 
     def refresh_interval(self) -> float:
         """Seconds between two refreshes of the metadata of each inbox topic sent to."""
@@ -386,19 +388,19 @@ class InboxProducer:
                     raise
                 self._producers.append(producer)
             if self._refresher is None:
-                self._refresher = asyncio.create_task(self._refresh_forever(), name="inbox-metadata")
+                # The broker being away makes a refresh fail: the next one, or fresh producers, retry.
+                refresher = Every(
+                    "inbox-metadata",
+                    lambda: self.refresh_interval() / len(self._producers),
+                    self._refresh_next,
+                )
+                self._refresher = asyncio.create_task(refresher.run(), name=refresher.name)
             return self._producers
 
-    async def _refresh_forever(self) -> None:
-        """Refresh the producers' metadata one at a time, in turn, each every `refresh_interval()`."""
-        turn = 0
-        while True:
-            await asyncio.sleep(self.refresh_interval() / len(self._producers))
-            turn = (turn + 1) % len(self._producers)
-            try:
-                await self._producers[turn].client.force_metadata_update()
-            except KafkaError as exc:  # the broker is away: the next refresh or fresh producers retry
-                log.debug("inbox metadata not refreshed: %s", exc)
+    async def _refresh_next(self) -> None:
+        """Refresh the metadata of the next producer in turn (each thus every `refresh_interval()`)."""
+        self._turn = (self._turn + 1) % len(self._producers)
+        await self._producers[self._turn].client.force_metadata_update()
 
     @staticmethod
     async def _learn(producer: AIOKafkaProducer, topics: Sequence[str]) -> None:
@@ -448,7 +450,7 @@ class InboxProducer:
             await producer.stop()
 
 
-class ConnectivityTracker:
+class ConnectivityTracker(Component):
     """The hub's half of DESIGN.md section 5, safe to run in several hub processes at once.
 
     Each process probes and evaluates only the systems whose connectivity partition it owns in the
@@ -507,44 +509,20 @@ class ConnectivityTracker:
             group=f"{group}.ngsp-events",
         )
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        """Start the tracker's workers and loops."""
+    def background(self) -> list[Background]:
+        """The tracker's workers, its prober and its evaluator."""
         return [
-            asyncio.create_task(self.connectivity_worker.run(), name="connectivity-worker"),
-            asyncio.create_task(self.ngsp_worker.run(), name="ngsp-events-worker"),
-            asyncio.create_task(self._probe_forever(), name="prober"),
-            asyncio.create_task(
-                self._every(self.settings.evaluate_interval, self.evaluate_once), name="evaluator"
+            self.connectivity_worker,
+            self.ngsp_worker,
+            # A probe round every probe interval (from start to start), each spread over part of it.
+            Every(
+                "prober",
+                self.settings.probe_interval,
+                lambda: self.probe_once(spread=self.settings.probe_interval * PROBE_SPREAD),
+                from_start=True,
             ),
+            Every("evaluator", self.settings.evaluate_interval, self.evaluate_once),
         ]
-
-    @staticmethod
-    async def _every(interval: float, step: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            try:
-                await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database or broker away: try again next round
-                log.warning("%s failed: %s", getattr(step, "__name__", "step"), exc)
-            await asyncio.sleep(interval)
-
-    async def _probe_forever(self) -> None:
-        """A probe round every probe interval (from start to start), each spread over part of it."""
-        loop = asyncio.get_running_loop()
-        interval = self.settings.probe_interval
-        try:
-            while True:
-                started = loop.time()
-                try:
-                    await self.probe_once(spread=interval * PROBE_SPREAD)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # database or broker away: try again next round
-                    log.warning("probe_once failed: %s", exc)
-                await asyncio.sleep(max(0.0, started + interval - loop.time()))
-        finally:
-            await self.inboxes.stop()
 
     # -- ingest -------------------------------------------------------------------------------------
 
@@ -867,8 +845,9 @@ class ConnectivityTracker:
         self._uptime_recorded = True
         self._last_beat = now
 
-    async def stopped(self) -> None:
-        """Record a clean stop of this hub process."""
+    async def stop(self) -> None:
+        """Close the prober's producers and record a clean stop of this hub process."""
+        await self.inboxes.stop()
         async with self.database.sessions() as session:
             uptime = await session.get(HubUptime, self.instance_id)
             if uptime is not None:

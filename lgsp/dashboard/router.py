@@ -8,10 +8,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lgsp.connectivity.models import LinkStateChange, SystemStatus
 from lgsp.connectivity.service import list_links
 from lgsp.dashboard.page import Dashboard, Disconnection, render
-from lgsp.db import SessionDep
 from lgsp.indicators.service import current_indicators
 from lgsp.registry.models import System
-from lgsp.runtime import RuntimeDep
+from lgsp.runtime import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["dashboard"])
 

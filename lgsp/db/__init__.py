@@ -1,5 +1,5 @@
 """The shared, thin database layer: async engine, sessions, UTC timestamps and migrations."""
 
-from lgsp.db.engine import Database, SessionDep, UTCDateTime, enum_type, get_session, metadata
+from lgsp.db.engine import Database, UTCDateTime, enum_type, metadata
 
-__all__ = ["Database", "SessionDep", "UTCDateTime", "enum_type", "get_session", "metadata"]
+__all__ = ["Database", "UTCDateTime", "enum_type", "metadata"]

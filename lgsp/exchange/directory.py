@@ -12,11 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lgsp.catalogue.models import Grant, Service
 from lgsp.connectivity.models import SystemStatus
 from lgsp.registry.models import System
-from schemas.common import split_address
+from schemas.common import HUB, split_address
 from schemas.messages import Fault, ServiceRequest
 
-#: The hub's own code as a provider of metaservices (like X-Road's listMethods/allowedMethods).
-HUB = "LGSP"
 METASERVICES = ("systems.list", "services.list", "allowed-services.list")
 
 

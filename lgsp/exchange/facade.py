@@ -11,7 +11,8 @@ from uuid import UUID, uuid4
 
 from aiokafka import TopicPartition
 
-from connectors.lifecycle import cancelled_by_owner, close_consumer
+from buscore.lifecycle import cancelled_by_owner, close_consumer
+from lgsp.background import Background, Component
 from lgsp.exchange.service import Admission, ExchangeRouter
 from schemas.common import utcnow
 from schemas.messages import INBOX, DecodeError, ServiceRequest, ServiceResult
@@ -19,18 +20,19 @@ from schemas.messages import INBOX, DecodeError, ServiceRequest, ServiceResult
 log = logging.getLogger(__name__)
 
 
-class ExchangeFacade:
+class ExchangeFacade(Component):
     """Admits REST requests and waits for their results."""
 
     def __init__(self, router: ExchangeRouter) -> None:
         self.router = router
+        self.name = "exchange-facade"
         self.topic = f"{router.topics.prefix}.facade.{uuid4().hex[:12]}"
         self._waiting: dict[UUID, asyncio.Future[ServiceResult]] = {}
         self._listening = asyncio.Event()
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        """Start listening for results."""
-        return [asyncio.create_task(self._listen(), name="exchange-facade")]
+    def background(self) -> list[Background]:
+        """Listening for results."""
+        return [self]
 
     async def call(self, request: ServiceRequest, size: int) -> ServiceResult:
         """Admit an authenticated request and wait for its result (the hub answers timeouts itself)."""
@@ -45,7 +47,8 @@ class ExchangeFacade:
         finally:
             self._waiting.pop(request.message_id, None)
 
-    async def _listen(self) -> None:
+    async def run(self) -> None:
+        """Listen for the results of the façade's requests on its own topic, until cancelled."""
         await self.router.bus.connect({self.topic: 1})
         while True:
             consumer = self.router.bus.new_consumer(

@@ -4,19 +4,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from lgsp.api.paging import Limit, Offset, Page
-from lgsp.db import SessionDep
 from lgsp.errors import BadRequest, ErrorBody, Forbidden, error_responses
-from lgsp.exchange.facade import ExchangeFacade
 from lgsp.exchange.models import ExchangeRecord, ExchangeRecordPublic, Outcome
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import Role, System
+from lgsp.runtime import FacadeDep, SessionDep
 from schemas.common import JsonObject, ProviderAddress, SystemCode
 from schemas.messages import ServiceCode, ServiceRequest
 
@@ -52,15 +51,6 @@ class ExchangeBody(BaseModel):
     payload: JsonObject = Field(default_factory=dict)
     timeout_ms: int = Field(default=5000, ge=50, le=120_000)
     subject: str | None = Field(default=None, max_length=64)
-
-
-def get_facade(request: Request) -> ExchangeFacade:
-    """FastAPI dependency: this hub's façade."""
-    facade: ExchangeFacade = request.app.state.facade
-    return facade
-
-
-FacadeDep = Annotated[ExchangeFacade, Depends(get_facade)]
 
 
 def _in_utc(value: datetime) -> datetime:

@@ -15,15 +15,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
+from lgsp.background import Background, Component, Every
 from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
-from lgsp.exchange.directory import HUB, Directory, load_directory
+from lgsp.exchange.directory import Directory, load_directory
 from lgsp.exchange.models import ExchangeRecord, Outcome, outcome_label
 from lgsp.exchange.ratelimit import RateLimiter
 from lgsp.security import subject_hash
 from lgsp.settings import Settings
 from monitoring.metrics import EXCHANGE_DURATION, EXCHANGES
-from schemas.common import split_address, utcnow
+from schemas.common import HUB, split_address, utcnow
 from schemas.messages import (
     NGSP_RESULTS,
     REQUESTS,
@@ -75,7 +76,11 @@ class Answer:
     fault: Fault | None
 
 
-class ExchangeRouter:
+#: How often overdue exchanges are answered server.timeout (seconds).
+SWEEP_INTERVAL = 0.2
+
+
+class ExchangeRouter(Component):
     """Authenticates, authorises, validates, forwards and records every exchange.
 
     Records are written before anything is forwarded, one insert per batch, and keyed by exchange id,
@@ -117,13 +122,13 @@ class ExchangeRouter:
             group=f"{group}.ngsp-results",
         )
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        """Start the router's workers and its timeout sweeper."""
+    def background(self) -> list[Background]:
+        """The router's workers and its timeout sweeper."""
         return [
-            asyncio.create_task(self.requests.run(), name="exchange-requests"),
-            asyncio.create_task(self.responses.run(), name="exchange-responses"),
-            asyncio.create_task(self.ngsp_results.run(), name="exchange-ngsp-results"),
-            asyncio.create_task(self._sweep_forever(), name="exchange-timeouts"),
+            self.requests,
+            self.responses,
+            self.ngsp_results,
+            Every("exchange-timeouts", SWEEP_INTERVAL, self.sweep_timeouts),
         ]
 
     async def directory(self, *, max_age: float = 1.0) -> Directory:
@@ -515,16 +520,6 @@ class ExchangeRouter:
                     )
                 )
             ).all()
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep_timeouts()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("timeout sweep failed: %s", exc)
-            await asyncio.sleep(0.2)
 
 
 #: Answers settled by one statement at most (its parameters stay well below both databases' limits).

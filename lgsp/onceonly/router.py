@@ -9,14 +9,13 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from lgsp.api.paging import Limit, Offset, Page
-from lgsp.db import SessionDep
 from lgsp.errors import NotFound, error_responses
 from lgsp.indicators.router import PeriodEnd, PeriodStart, check_period
 from lgsp.onceonly.models import Dossier, DossierComponentPublic, DossierComponentRecord, DossierPublic
 from lgsp.onceonly.report import OnceOnlyReport, once_only_report, report_csv, report_html
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import Role
-from lgsp.runtime import RuntimeDep
+from lgsp.runtime import RuntimeDep, SessionDep
 from schemas.onceonly import Code
 
 router = APIRouter(prefix="/api/v1", tags=["once-only"], responses=error_responses(401, 403, 422))
@@ -111,7 +110,7 @@ async def get_once_only_report(
     re-submission; as JSON, CSV or a printable HTML page."""
     caller.require(*READERS)
     check_period(start, end)
-    report = await once_only_report(session, runtime.settings, request.app.state.catalogue, start, end)
+    report = await once_only_report(session, runtime.settings, runtime.catalogue, start, end)
     if format is ReportFormat.CSV:
         return PlainTextResponse(report_csv(report), media_type="text/csv")
     if format is ReportFormat.HTML:

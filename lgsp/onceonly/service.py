@@ -11,7 +11,6 @@ by applicant, so one applicant's dossiers arrive in order), and written in one t
 dossier id: a redelivered report adds nothing.
 """
 
-import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,6 +22,7 @@ from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
+from lgsp.background import Background, Component, Every
 from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
 from lgsp.exchange.directory import Directory
@@ -88,7 +88,7 @@ async def once_only_counts(conn: Any, start: date | None = None, end: date | Non
     return OnceOnlyCounts(*(int(v or 0) for v in row))
 
 
-class Ledger:
+class Ledger(Component):
     """Consumes dossier reports and keeps the ledger of accepted documents."""
 
     def __init__(
@@ -113,12 +113,9 @@ class Ledger:
             group=f"{bus.topics.prefix}.hub.dossiers",
         )
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        """Start the ledger's consumer and the refresh of the once-only gauges."""
-        return [
-            asyncio.create_task(self.worker.run(), name="once-only-ledger"),
-            asyncio.create_task(self._gauges_forever(), name="once-only-gauges"),
-        ]
+    def background(self) -> list[Background]:
+        """The ledger's consumer and the refresh of the once-only gauges."""
+        return [self.worker, Every("once-only-gauges", GAUGE_INTERVAL, self.refresh_gauges)]
 
     async def refresh_gauges(self) -> OnceOnlyCounts:
         """Set `lgsp_once_only_ratio{measure}` from every recorded dossier (NaN while there is none)."""
@@ -132,16 +129,6 @@ class Ledger:
         ):
             ONCE_ONLY_RATIO.labels(measure).set(numerator / denominator if denominator else math.nan)
         return counts
-
-    async def _gauges_forever(self) -> None:
-        while True:
-            try:
-                await self.refresh_gauges()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database may be away for a while: the next round retries
-                log.warning("once-only gauges not refreshed: %s", exc)
-            await asyncio.sleep(GAUGE_INTERVAL)
 
     def problem(self, report: DossierReport) -> str | None:
         """Why a report contradicts the catalogue, or None."""

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from lgsp.api.paging import Limit, Offset, Page
-from lgsp.db import SessionDep
 from lgsp.errors import error_responses
 from lgsp.registry import service
 from lgsp.registry.auth import CallerDep
@@ -21,7 +20,7 @@ from lgsp.registry.models import (
     SystemRegistered,
     SystemUpdate,
 )
-from lgsp.runtime import RuntimeDep
+from lgsp.runtime import RuntimeDep, SessionDep
 from schemas.common import AgencyCode
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], responses=error_responses(401, 403, 422))
@@ -56,7 +55,7 @@ async def register_system(
 ) -> SystemRegistered:
     """Register a database or information system; the answer holds its API key, shown this once."""
     system, api_key = await service.register_system(
-        session, caller, data, runtime.topics, runtime.settings.province
+        session, caller, data, runtime.bus.topics, runtime.settings.province
     )
     runtime.outbox.wake()
     return SystemRegistered.model_validate(system, update={"api_key": api_key})
@@ -93,7 +92,7 @@ async def update_system(
 ) -> SystemPublic:
     """Change a system (admin, or an integrator of its agency)."""
     system = await service.update_system(
-        session, caller, system_id, data, runtime.topics, runtime.settings.province
+        session, caller, system_id, data, runtime.bus.topics, runtime.settings.province
     )
     runtime.outbox.wake()
     return SystemPublic.model_validate(system)
@@ -104,7 +103,7 @@ async def delete_system(
     system_id: int, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
 ) -> Response:
     """Retire a system: it disappears from the registry and the indicator; its history stays for reports."""
-    await service.retire_system(session, caller, system_id, runtime.topics, runtime.settings.province)
+    await service.retire_system(session, caller, system_id, runtime.bus.topics, runtime.settings.province)
     runtime.outbox.wake()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -11,8 +11,7 @@ from lgsp.audit.events import record_event
 from lgsp.bus.outbox import enqueue
 from lgsp.connectivity.models import SystemStatus
 from lgsp.errors import BadRequest, Conflict, NotFound
-from lgsp.exchange.directory import HUB
-from lgsp.registry.auth import Caller
+from lgsp.registry.caller import Caller
 from lgsp.registry.models import (
     EXEMPT_NEEDS_REASON,
     Agency,
@@ -25,7 +24,7 @@ from lgsp.registry.models import (
     SystemUpdate,
 )
 from lgsp.security import issue_key
-from schemas.common import utcnow
+from schemas.common import HUB, utcnow
 from schemas.messages import NgspRegistration
 from schemas.topics import Topics
 

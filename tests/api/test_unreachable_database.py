@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from lgsp.api.app import raised_by_database
+from lgsp.api.errors import raised_by_database
 from lgsp.db import Database
 
 

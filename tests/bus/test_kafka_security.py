@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr, ValidationError
 
-from lgsp.api.app import new_bus
-from lgsp.demo import tuned_connector
+from lgsp.bus.kafka import Bus
 from lgsp.settings import Settings
+from sandbox.demo import tuned_connector
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "kafka-1.tinh.gov.vn:9093"
@@ -182,7 +182,7 @@ def client_security(client: Any) -> dict[str, Any]:
 
 async def test_every_client_the_bus_makes_gets_the_options() -> None:
     settings = secure(**SASL_SCRAM | {"kafka_security_protocol": "SASL_SSL"})
-    bus = new_bus(settings, CLUSTER, client_id="lgsp-hub")
+    bus = Bus.from_settings(settings, CLUSTER, client_id="lgsp-hub")
     clients = [
         bus.new_producer(acks="all"),
         bus.new_consumer("lgsp.connectivity", group_id="g"),

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer
 from asgi_lifespan import LifespanManager
 from sqlmodel import col, select
 
-from lgsp.api.app import create_app
+from lgsp.app import create_app
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.bus.outbox import OutboxMessage
 from lgsp.db import Database

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from lgsp.bus.broker import EmbeddedBroker
-from lgsp.ngsp.service import running_gateway
+from sandbox.ngsp.service import running_gateway
 from tests.conftest import connector_for, eventually, fast_settings, make_agency, make_system, running_hub
 
 

@@ -10,9 +10,9 @@ from sqlmodel import col, select
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.connectivity.models import LinkStateChange
 from lgsp.db import Database
-from lgsp.ngsp.gateway import NationalGateway
-from lgsp.ngsp.service import running_gateway
 from lgsp.settings import Settings
+from sandbox.ngsp.gateway import NationalGateway
+from sandbox.ngsp.service import running_gateway
 from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
 
 

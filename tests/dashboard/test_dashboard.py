@@ -17,14 +17,14 @@ import httpx
 import pytest
 from fastapi import Request, Response
 
-from lgsp.api.app import create_app
 from lgsp.api.server import serving
+from lgsp.app import create_app
 from lgsp.bus.broker import EmbeddedBroker, free_port
 from lgsp.dashboard.page import REFRESH_SECONDS
 from lgsp.db import Database
-from lgsp.ngsp.service import running_gateway
 from lgsp.onceonly.models import Dossier
 from lgsp.settings import Settings
+from sandbox.ngsp.service import running_gateway
 from schemas.common import utcnow
 from tests.conftest import ADMIN_TOKEN, Hub, connector_for, eventually, make_agency, make_system
 

@@ -53,7 +53,7 @@ async def test_an_unknown_ngsp_fault_code_is_counted_as_other(hub: Hub, broker: 
     await make_agency(hub.client, "VP-UBND")
     await make_agency(hub.client, "SO-TP")
     await make_system(hub.client, "MOT-CUA", "VP-UBND")
-    router: ExchangeRouter = hub.app.state.facade.router
+    router: ExchangeRouter = hub.app.state.runtime.facade.router
     before = exchange_counts((await hub.client.get("/metrics")).text)
 
     # Two exchanges beyond the province, pending at the hub (no NGSP stub runs here to answer them)...

@@ -96,7 +96,7 @@ async def test_a_burst_over_a_clients_rate_is_limited_and_the_others_are_served(
 
     # The REST façade admits through the router's limiter too: given one that allows a single request
     # (and refills too slowly to matter), the second call is refused with 429 and the same code.
-    router: ExchangeRouter = axis.hub.app.state.facade.router
+    router: ExchangeRouter = axis.hub.app.state.runtime.facade.router
     router.limiter = RateLimiter(rate=1e-6, burst=1)
     answers = [await facade_call(api, axis.keys["QLVB"]) for _ in range(2)]
     assert answers == [(200, None), (429, LIMITED)], answers

@@ -106,7 +106,7 @@ class RefusesResultsOnce:
 @pytest.fixture
 def refusing_bus(axis: Axis, monkeypatch: pytest.MonkeyPatch) -> RefusesResultsOnce:
     """The hub's router sending through a bus that refuses the first batch of results for MOT-CUA."""
-    router = axis.hub.app.state.facade.router
+    router = axis.hub.app.state.runtime.facade.router
     bus = RefusesResultsOnce(router.bus, "MOT-CUA")
     monkeypatch.setattr(router, "bus", bus)
     return bus
@@ -161,7 +161,7 @@ async def test_a_client_that_hears_back_finds_its_record_settled(
 ) -> None:
     # A result sent before its settlement commits can reach the client first: it would then read its
     # exchange as still pending (seen in CI on PostgreSQL, for a fault coming back from the NGSP).
-    router = axis.hub.app.state.facade.router
+    router = axis.hub.app.state.runtime.facade.router
     bus = RecordsAtSend(router.bus, "MOT-CUA", axis.settings)
     monkeypatch.setattr(router, "bus", bus)
     await axis.client.request("HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN)

@@ -14,7 +14,7 @@ from connectors.sdk import Connector
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.bus.outbox import OutboxMessage
 from lgsp.db import Database
-from lgsp.ngsp.service import running_gateway
+from sandbox.ngsp.service import running_gateway
 from schemas.messages import NGSP_REQUESTS, NgspRegistration
 from schemas.topics import Topics
 from tests.conftest import Hub, connector_for, eventually, running_hub

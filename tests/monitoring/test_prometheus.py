@@ -11,8 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from lgsp.api.app import create_app
 from lgsp.api.server import serving
+from lgsp.app import create_app
 from lgsp.bus.broker import EmbeddedBroker, free_port
 from lgsp.settings import Settings
 from tests.conftest import ADMIN_TOKEN, connector_for, eventually, make_agency, make_system

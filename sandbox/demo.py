@@ -28,13 +28,13 @@ from connectors.mock import MockSystem, mock_systems
 from connectors.registration import register_system
 from connectors.sdk import Connector, ExchangeError
 from connectors.services import BY_CITIZEN, BY_TAX_CODE, OFFERINGS, evidence_declarations, serve_datasets
-from lgsp.api.app import create_app
 from lgsp.api.server import serving
+from lgsp.app import create_app
 from lgsp.bus.broker import bootstrap_servers
-from lgsp.ngsp.gateway import NationalGateway
-from lgsp.ngsp.service import running_gateway
 from lgsp.settings import Settings
-from lgsp.simulation import Simulation, SimulationOptions, prepare, provincial
+from sandbox.ngsp.gateway import NationalGateway
+from sandbox.ngsp.service import running_gateway
+from sandbox.simulation import Simulation, SimulationOptions, prepare, provincial
 from schemas.common import utcnow
 from schemas.onceonly import load_catalogue
 

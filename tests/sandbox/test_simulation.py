@@ -31,11 +31,10 @@ from rich.console import Console
 from sqlalchemy import create_engine, select
 from sqlmodel import SQLModel
 
-import lgsp.demo
-import lgsp.models  # registers every table in SQLModel.metadata
+import sandbox.demo
 from lgsp.bus.broker import EmbeddedBroker, free_port
-from lgsp.demo import DemoOptions, run_simulation
-from lgsp.simulation import Prepared, SimulationOptions, prepare
+from sandbox.demo import DemoOptions, run_simulation
+from sandbox.simulation import Prepared, SimulationOptions, prepare
 from tests.conftest import delete_topics, fast_settings
 
 SEED = 7
@@ -139,7 +138,7 @@ async def simulate(broker: EmbeddedBroker, workdir: Path, fault_rate: float) -> 
     metrics: list[str] = []
     started = time.perf_counter()
     with pytest.MonkeyPatch.context() as patch, capturing_logs() as logs:
-        patch.setattr(lgsp.demo, "prepare", recording_prepare)
+        patch.setattr(sandbox.demo, "prepare", recording_prepare)
         poller = asyncio.create_task(_poll_metrics(world.port, metrics))
         try:
             report = await run_simulation(base, world, options, Console(file=io.StringIO()))

@@ -1,17 +1,16 @@
 """Running the NGSP stub as a process (or inside the demo)."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from connectors.datasets import Datasets
-from lgsp.api.app import new_bus
-from lgsp.bus.kafka import shared_topics
+from lgsp.background import running
+from lgsp.bus.kafka import Bus, shared_topics
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
-from lgsp.ngsp.gateway import NationalGateway
-from lgsp.ngsp.national import NationalSide
 from lgsp.settings import Settings
+from sandbox.ngsp.gateway import NationalGateway
+from sandbox.ngsp.national import NationalSide
 
 
 @contextlib.asynccontextmanager
@@ -25,19 +24,15 @@ async def running_gateway(
     """
     database = Database(settings.ngsp_database_url)
     await wait_for(database)
-    bus = new_bus(settings, bootstrap, client_id="ngsp")
+    bus = Bus.from_settings(settings, bootstrap, client_id="ngsp")
     national = await NationalSide.open(datasets) if datasets is not None else None
     gateway = NationalGateway(settings, database, bus, national)
-    tasks: list[asyncio.Task[None]] = []
     try:
         await gateway.prepare()
         await bus.connect(shared_topics(bus.topics, settings.connectivity_partitions))
-        tasks = gateway.tasks()
-        yield gateway
+        async with running([gateway]):
+            yield gateway
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await bus.stop()
         await database.dispose()
         if national is not None:

@@ -7,7 +7,6 @@ national databases and other provinces are answered by the national side (`natio
 the national catalogue holds: access beyond the province is the NGSP's to grant.
 """
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Sequence
@@ -17,11 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lgsp.background import Background, Component
 from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from lgsp.connectivity.service import check_probe_reply, make_probe
 from lgsp.db import Database, UTCDateTime
-from lgsp.ngsp.national import NationalSide
 from lgsp.settings import Settings
+from sandbox.ngsp.national import NationalSide
 from schemas.common import Link, utcnow
 from schemas.messages import (
     NGSP_REQUESTS,
@@ -53,7 +53,7 @@ national_catalogue = sa.Table(
 )
 
 
-class NationalGateway:
+class NationalGateway(Component):
     """Consumes the NGSP topics and answers the hub, like the national platform would."""
 
     def __init__(
@@ -88,12 +88,9 @@ class NationalGateway:
         async with self.database.engine.begin() as conn:
             await conn.run_sync(national_metadata.create_all)
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        """Start the gateway's consumers."""
-        return [
-            asyncio.create_task(self.requests.run(), name="ngsp-requests"),
-            asyncio.create_task(self.replies.run(), name="ngsp-probe-replies"),
-        ]
+    def background(self) -> list[Background]:
+        """The gateway's consumers."""
+        return [self.requests, self.replies]
 
     async def registered(self) -> dict[str, bool]:
         """The catalogue: system code -> currently registered."""

@@ -11,10 +11,10 @@ from connectors.datasets import BusinessStore, Datasets, PopulationStore, genera
 from connectors.evidence import dataset_document
 from connectors.sdk import Connector, ExchangeError
 from lgsp.bus.broker import EmbeddedBroker
-from lgsp.ngsp.gateway import NationalGateway
-from lgsp.ngsp.national import PROVINCES
-from lgsp.ngsp.service import running_gateway
 from lgsp.settings import Settings
+from sandbox.ngsp.gateway import NationalGateway
+from sandbox.ngsp.national import PROVINCES
+from sandbox.ngsp.service import running_gateway
 from schemas.onceonly import EVIDENCE_GET, EVIDENCE_REGISTER, Document, EvidenceAnswer, content_hash
 from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
 from tests.exchange.conftest import records

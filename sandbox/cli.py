@@ -1,0 +1,158 @@
+"""The sandbox's commands of `lgsp`: the demo, the once-only simulation, the mock datasets, the NGSP stub
+and a mock system's connector. Registered through the `lgsp.commands` entry point."""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lgsp.cli import Verbose, console, run, setup_logging
+from lgsp.settings import Settings
+
+commands = typer.Typer()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the sandbox's commands to the `lgsp` command."""
+    app.registered_commands.extend(commands.registered_commands)
+
+
+@commands.command()
+def demo(
+    systems: Annotated[int, typer.Option(min=1, max=500, help="Mock provincial systems")] = 20,
+    citizens: Annotated[int, typer.Option(min=100, max=2_000_000, help="Simulated population")] = 1000,
+    rate: Annotated[float, typer.Option(min=0.1, max=10_000, help="Exchanges per second to offer")] = 20.0,
+    duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="API and dashboard port")] = 8000,
+    seed: Annotated[int, typer.Option(help="Seed of the fault schedule")] = 7,
+    verbose: Verbose = False,
+) -> None:
+    """Start everything on embedded defaults, run a workload with faults, and show the indicators live."""
+    from sandbox.demo import DemoOptions, run_demo
+
+    setup_logging(verbose)
+    options = DemoOptions(
+        systems=systems, citizens=citizens, rate=rate, duration=duration, port=port, seed=seed
+    )
+    result = run(run_demo(Settings(), options, console))
+    if result:
+        lgsp, ngsp = result["connectivity"]["lgsp"], result["connectivity"]["ngsp"]
+        console.print(
+            f"final: LGSP {lgsp['connected']}/{lgsp['in_scope']}, NGSP {ngsp['connected']}/{ngsp['in_scope']}"
+        )
+        console.print(f"exchanges {result['exchanges']} at {result['exchanges_per_second']:.1f}/s")
+
+
+@commands.command()
+def simulate(
+    applicants: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Citizens and businesses filing")
+    ] = 200,
+    dossiers: Annotated[int, typer.Option(min=1, max=10_000_000, help="Dossiers to file")] = 400,
+    rate: Annotated[float, typer.Option(min=0.1, max=10_000, help="Dossiers started per second")] = 50.0,
+    fault_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Chance a holder system is down in each epoch")
+    ] = 0.2,
+    days: Annotated[int, typer.Option(min=1, max=36_500, help="Simulated days the dossiers span")] = 365,
+    citizens: Annotated[int, typer.Option(min=100, max=2_000_000, help="Simulated population")] = 2000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="API port while it runs")] = 8000,
+    seed: Annotated[int, typer.Option(help="Same seed, same plan and faults")] = 7,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report JSON here")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """File dossiers through the one-stop shop while holders fail; print the once-only indicators."""
+    import json
+
+    from sandbox.demo import DemoOptions, run_simulation
+    from sandbox.simulation import SimulationOptions
+
+    setup_logging(verbose)
+    # The provincial core only: the one-stop shop, the holders, and the exempt system.
+    world = DemoOptions(systems=7, citizens=citizens, port=port, seed=seed)
+    plan = SimulationOptions(
+        applicants=applicants, dossiers=dossiers, rate=rate, fault_rate=fault_rate, days=days, seed=seed
+    )
+    report = run(run_simulation(Settings(), world, plan, console))
+    if output is not None and report:
+        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+DatasetsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--datasets",
+        exists=True,
+        file_okay=False,
+        help="Directory written by `lgsp datasets` to serve the data from",
+    ),
+]
+
+
+@commands.command()
+def datasets(
+    directory: Annotated[Path, typer.Argument(help="Where to write the SQLite stores")],
+    citizens: Annotated[int, typer.Option(min=1, help="Size of the population")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same data")] = 1,
+) -> None:
+    """Generate the mock provincial and national databases (deterministic for a seed)."""
+    from sandbox.demo import generate_datasets
+
+    generated = run(generate_datasets(directory, citizens, seed, console))
+    console.print(f"{directory}: " + ", ".join(f"{n:,} {t}" for t, n in sorted(generated.counts.items())))
+
+
+@commands.command()
+def ngsp(datasets: DatasetsDir = None, verbose: Verbose = False) -> None:
+    """Run the national gateway stub on the bus (LGSP_KAFKA_BOOTSTRAP must point at the hub's bus).
+
+    With --datasets it serves the national population and business databases and the other provinces.
+    """
+    from connectors.datasets import Datasets
+    from sandbox.ngsp.service import running_gateway
+
+    setup_logging(verbose)
+    settings = Settings()
+    if not settings.kafka_bootstrap:
+        raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
+    national = Datasets.load(datasets) if datasets else None
+
+    async def main() -> None:
+        async with running_gateway(settings, settings.kafka_bootstrap or "", national):
+            console.print(f"NGSP stub on bus {settings.kafka_bootstrap}")
+            await asyncio.Event().wait()
+
+    run(main())
+
+
+@commands.command()
+def connector(
+    system: Annotated[str, typer.Option(help="The system's code")],
+    api_key: Annotated[str, typer.Option(envvar="LGSP_CONNECTOR_API_KEY", help="The system's API key")],
+    datasets: DatasetsDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Connect one registered system to the axis: hello, heartbeats and probe answers, until Ctrl-C.
+
+    With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH) also serves its services from them.
+    """
+    from connectors.datasets import Datasets
+    from connectors.services import serve_datasets
+    from sandbox.demo import tuned_connector
+
+    setup_logging(verbose)
+    settings = Settings()
+    if not settings.kafka_bootstrap:
+        raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
+
+    async def main() -> None:
+        async with tuned_connector(settings, system, api_key, settings.kafka_bootstrap or "") as running:
+            stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
+            try:
+                console.print(f"{system} connected to {settings.kafka_bootstrap}")
+                await asyncio.Event().wait()
+            finally:
+                for store in stores:
+                    await store.close()
+
+    run(main())
