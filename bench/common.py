@@ -26,8 +26,8 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from lgsp.bus import partition_for, shared_topics
 from lgsp.bus.broker import free_port
-from lgsp.bus.kafka import partition_for, shared_topics
 from lgsp.settings import Settings
 from schemas.topics import Topics
 

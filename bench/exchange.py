@@ -54,8 +54,8 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.sdk import Connector, ExchangeError
+from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.bus.broker import EmbeddedBroker
-from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from schemas.messages import REQUESTS, RESPONSES, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult
 from schemas.messages import encode as encode_message
 from schemas.topics import Topics

@@ -226,7 +226,7 @@ def start_hub(env: dict[str, str], log_path: Path, cwd: Path, verbose: bool) -> 
     """`lgsp hub` in its own process, logging to `log_path` (at INFO level if `verbose`)."""
     with log_path.open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-c", "from lgsp.cli import app; app()", "hub", *(["-v"] if verbose else [])],
+            [sys.executable, "-c", "from lgsp.cli import main; main()", "hub", *(["-v"] if verbose else [])],
             env=os.environ | env,
             cwd=cwd,
             stdout=log,

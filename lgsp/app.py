@@ -14,7 +14,7 @@ from lgsp.api.limits import BodyLimit
 from lgsp.audit import router as audit_router
 from lgsp.audit.service import AuditTrail
 from lgsp.background import Once, bounded, running
-from lgsp.bus.kafka import Bus, Worker, shared_topics
+from lgsp.bus import Bus, Worker, shared_topics
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.catalogue import router as catalogue_router
 from lgsp.connectivity import router as connectivity_router

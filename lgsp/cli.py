@@ -222,11 +222,10 @@ def report_once_only(
     _report("once-only", start, end, fmt, output)
 
 
-def _add_plugin_commands() -> None:
-    """Commands other installed packages contribute (entry point group `lgsp.commands`: a function taking
-    this Typer app), so the hub's CLI never imports the simulated world that extends it."""
+def main() -> None:
+    """The `lgsp` command, with the commands other installed packages contribute (entry point group
+    `lgsp.commands`: a function taking this Typer app), so the hub's CLI never imports the simulated
+    world that extends it."""
     for plugin in entry_points(group="lgsp.commands"):
         plugin.load()(app)
-
-
-_add_plugin_commands()
+    app()

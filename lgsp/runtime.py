@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lgsp.bus.kafka import Bus, Worker
+from lgsp.bus import Bus, Worker
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.db import Database
 from lgsp.exchange.facade import ExchangeFacade

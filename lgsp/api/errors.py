@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from lgsp.bus.kafka import transient
+from lgsp.bus import transient
 from lgsp.errors import HTTP_STATUS_CODES, DomainError, error_body
 
 

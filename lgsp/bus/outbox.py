@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.background import Background, Component, Every
-from lgsp.bus.kafka import Bus
+from lgsp.bus import Bus
 from lgsp.db import Database, UTCDateTime
 from monitoring.metrics import OUTBOX_BACKLOG, OUTBOX_SENT
 from schemas.common import utcnow

@@ -31,7 +31,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.background import Background, Component, Every
-from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker, partition_for
+from lgsp.bus import Bus, Delivery, Rejection, Worker, partition_for
 from lgsp.connectivity.models import (
     HubUptime,
     LinkStateChange,

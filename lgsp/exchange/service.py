@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from lgsp.background import Background, Component, Every
-from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
+from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
 from lgsp.exchange.directory import Directory, load_directory
 from lgsp.exchange.models import ExchangeRecord, Outcome, outcome_label

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from lgsp.background import Background, Component, Every
-from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
+from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
 from lgsp.exchange.directory import Directory
 from lgsp.onceonly.models import AcceptedDocument, ComponentOutcome, Dossier, DossierComponentRecord

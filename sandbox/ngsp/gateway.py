@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lgsp.background import Background, Component
-from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
+from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.connectivity.service import check_probe_reply, make_probe
 from lgsp.db import Database, UTCDateTime
 from lgsp.settings import Settings

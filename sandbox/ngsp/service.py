@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 
 from connectors.datasets import Datasets
 from lgsp.background import running
-from lgsp.bus.kafka import Bus, shared_topics
+from lgsp.bus import Bus, shared_topics
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
 from lgsp.settings import Settings

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from prometheus_client import REGISTRY
 
+from lgsp.bus import Bus, Delivery, Rejection, Worker, transient
 from lgsp.bus.broker import EmbeddedBroker
-from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker, transient
 from schemas.messages import REQUESTS, ServiceRequest, encode
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import read_dead_letters

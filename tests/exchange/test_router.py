@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
 
 from connectors.sdk import Connector, ExchangeError
-from lgsp.bus.kafka import Bus
+from lgsp.bus import Bus
 from lgsp.exchange.service import Outgoing
 from lgsp.settings import Settings
 from schemas.messages import ServiceRequest, encode

@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.bus.broker import EmbeddedBroker
-from lgsp.bus.kafka import Bus, Delivery, Rejection, Worker
 from lgsp.settings import Settings
 from schemas.messages import CONNECTIVITY, Heartbeat, Hello, ProbeReply
 from schemas.topics import Topics
