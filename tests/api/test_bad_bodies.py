@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from lgsp.api.json_body import json_problem
-from tests.conftest import Hub, make_agency, make_system
+from tests.support import Hub, make_agency, make_system
 
 AGENCY = {"code": "SO-YT", "name": "Sở Y tế", "level": "province"}
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Hub, make_agency, make_system
+from tests.support import Hub, make_agency, make_system
 
 ERROR_BODY = "#/components/schemas/ErrorBody"
 #: (method, path) -> the error statuses the operation must declare.

@@ -23,7 +23,7 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from lgsp.exchange.router import FAULT_STATUS
-from tests.conftest import ADMIN_TOKEN, Hub, make_agency, make_system
+from tests.support import ADMIN_TOKEN, Hub, make_agency, make_system
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator
 
-from tests.conftest import Hub
+from tests.support import Hub
 
 HUGE = 2 * 1_048_576
 

@@ -18,7 +18,7 @@ from lgsp.audit.service import Verification, verify
 from lgsp.db import Database
 from lgsp.exchange.models import ExchangeRecord
 from schemas.common import utcnow
-from tests.conftest import Hub, eventually, make_agency, make_system
+from tests.support import Hub, eventually, make_agency, make_system
 
 EXCHANGES = 5
 

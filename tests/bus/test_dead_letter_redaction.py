@@ -14,7 +14,7 @@ from lgsp.bus.redact import REDACTED, redact_record, redact_text
 from schemas.messages import Hello, encode
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import has_all, read_dead_letters
-from tests.conftest import Hub, make_agency, make_system
+from tests.support import Hub, make_agency, make_system
 
 KEY = "lgsp_0123456789ab_" + "Zx9-_" * 8 + "abc"  # an issued key's shape: lookup, then 43 secret characters
 SECRET = KEY.split("_", 2)[2]  # the secret part may hold "_" itself

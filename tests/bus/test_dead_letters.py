@@ -16,7 +16,7 @@ from lgsp.bus.broker import EmbeddedBroker
 from lgsp.bus.redact import redact_record
 from schemas.messages import DeadLetter, Heartbeat, Hello, encode
 from schemas.topics import Topics
-from tests.conftest import Hub, make_agency, make_system
+from tests.support import Hub, make_agency, make_system
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from lgsp.db import Database
 from lgsp.settings import Settings
 from schemas.messages import NGSP_REQUESTS, NgspRegistration
 from schemas.topics import Topics
-from tests.conftest import ADMIN_TOKEN, Hub, eventually, make_agency, running_hub
+from tests.support import ADMIN_TOKEN, Hub, eventually, make_agency, running_hub
 
 CODES = ["HO-TICH", "DAT-DAI", "XAY-DUNG"]
 

@@ -17,7 +17,7 @@ from lgsp.bus.broker import EmbeddedBroker
 from schemas.messages import REQUESTS, ServiceRequest, encode
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import read_dead_letters
-from tests.conftest import delete_topics, eventually
+from tests.support import delete_topics, eventually
 
 LIMIT = 4096
 KEEP = LIMIT * 3 // 4  # what a dead letter keeps of an original (base64 then fits the limit)

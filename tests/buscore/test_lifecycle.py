@@ -7,8 +7,8 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from buscore import lifecycle
 from buscore.lifecycle import close_consumer
-from connectors import lifecycle
 from lgsp.bus.broker import EmbeddedBroker
 
 

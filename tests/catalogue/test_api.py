@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tests.conftest import Hub, make_agency, make_system
+from tests.support import Hub, make_agency, make_system
 
 BIRTH_RECORD = {
     "code": "birth-record.get",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from lgsp.bus.broker import EmbeddedBroker
 from sandbox.ngsp.service import running_gateway
-from tests.conftest import connector_for, eventually, fast_settings, make_agency, make_system, running_hub
+from tests.support import connector_for, eventually, fast_settings, make_agency, make_system, running_hub
 
 
 async def test_everything_reconnects_after_the_broker_restarts(tmp_path: Path) -> None:

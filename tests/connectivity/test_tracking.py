@@ -13,7 +13,7 @@ from lgsp.db import Database
 from lgsp.settings import Settings
 from sandbox.ngsp.gateway import NationalGateway
 from sandbox.ngsp.service import running_gateway
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Hub, connector_for, eventually, make_agency, make_system
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from connectors.services import offerings_of, route_document, serve_datasets
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.catalogue.models import ServiceCreate
 from lgsp.settings import Settings
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Hub, connector_for, eventually, make_agency, make_system
 
 LETTER = {
     "number": "125/VP-KSTT",

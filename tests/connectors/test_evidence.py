@@ -46,7 +46,7 @@ from schemas.onceonly import (
     content_hash,
     load_catalogue,
 )
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Hub, connector_for, eventually, make_agency, make_system
 
 CATALOGUE = load_catalogue()
 UNKNOWN_CITIZEN = "079999999999"

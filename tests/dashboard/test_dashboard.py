@@ -26,7 +26,7 @@ from lgsp.onceonly.models import Dossier
 from lgsp.settings import Settings
 from sandbox.ngsp.service import running_gateway
 from schemas.common import utcnow
-from tests.conftest import ADMIN_TOKEN, Hub, connector_for, eventually, make_agency, make_system
+from tests.support import ADMIN_TOKEN, Hub, connector_for, eventually, make_agency, make_system
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_PATIENCE = 60.0  # seconds; a first start on a cold machine takes a few

@@ -2,38 +2,14 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlmodel import select
 
-from connectors.sdk import Connector
 from lgsp.bus.broker import EmbeddedBroker
-from lgsp.db import Database
-from lgsp.exchange.models import ExchangeRecord
 from lgsp.settings import Settings
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
-
-CITIZEN = "079203001234"
-BIRTH_RECORD = {
-    "code": "birth-record.get",
-    "request_schema": {
-        "type": "object",
-        "properties": {"citizen_id": {"type": "string", "pattern": "^[0-9]{12}$"}},
-        "required": ["citizen_id"],
-    },
-}
-
-
-@dataclass
-class Axis:
-    hub: Hub
-    provider: Connector
-    client: Connector
-    outsider: Connector
-    settings: Settings
-    keys: dict[str, str]
+from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support.exchange import BIRTH_RECORD, Axis
 
 
 @pytest.fixture
@@ -89,12 +65,3 @@ async def axis(hub: Hub, broker: EmbeddedBroker, settings: Settings) -> AsyncIte
     finally:
         for connector in connectors.values():
             await connector.stop()
-
-
-async def records(settings: Settings) -> list[ExchangeRecord]:
-    database = Database(settings.database_url)
-    try:
-        async with database.sessions() as session:
-            return list((await session.exec(select(ExchangeRecord))).all())
-    finally:
-        await database.dispose()

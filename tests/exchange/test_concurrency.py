@@ -14,8 +14,8 @@ import pytest
 from connectors.sdk import Connector
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
-from tests.exchange.conftest import records
+from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support.exchange import records
 
 PROVIDER = "HO-TICH"
 SERVICE = "echo.get"

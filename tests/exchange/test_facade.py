@@ -2,7 +2,7 @@
 
 import asyncio
 
-from tests.exchange.conftest import CITIZEN, Axis, records
+from tests.support.exchange import CITIZEN, Axis, records
 
 
 async def post(axis: Axis, key: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:

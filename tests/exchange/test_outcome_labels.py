@@ -13,8 +13,8 @@ from lgsp.exchange.router import FAULT_STATUS
 from lgsp.exchange.service import Admission, ExchangeRouter
 from schemas.common import utcnow
 from schemas.messages import Fault, NgspServiceResult, ServiceRequest, encode
-from tests.conftest import Hub, eventually, make_agency, make_system
-from tests.exchange.conftest import records
+from tests.support import Hub, eventually, make_agency, make_system
+from tests.support.exchange import records
 
 
 def test_stable_codes_keep_their_label_and_others_become_other() -> None:

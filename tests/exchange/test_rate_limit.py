@@ -15,9 +15,9 @@ from lgsp.bus.broker import EmbeddedBroker
 from lgsp.exchange.ratelimit import RateLimiter
 from lgsp.exchange.service import ExchangeRouter
 from lgsp.settings import Settings
-from tests.conftest import delete_topics, fast_settings
-from tests.exchange.conftest import CITIZEN, Axis, records
 from tests.exchange.test_outcome_labels import exchange_counts
+from tests.support import delete_topics, fast_settings
+from tests.support.exchange import CITIZEN, Axis, records
 
 RATE, BURST = 5.0, 10
 FIRED = 4 * BURST  # requests the greedy client sends at once

@@ -14,8 +14,8 @@ from lgsp.exchange.service import Outgoing
 from lgsp.settings import Settings
 from schemas.messages import ServiceRequest, encode
 from schemas.topics import Topics
-from tests.conftest import eventually
-from tests.exchange.conftest import CITIZEN, Axis, records
+from tests.support import eventually
+from tests.support.exchange import CITIZEN, Axis, records
 
 
 async def test_a_granted_request_round_trips_and_leaves_one_record(axis: Axis) -> None:

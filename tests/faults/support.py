@@ -36,8 +36,8 @@ from lgsp.db import Database
 from lgsp.settings import Settings
 from schemas.messages import Codec, DecodeError, DossierComponent, DossierReport
 from schemas.onceonly import Catalogue, content_hash
-from tests.conftest import ADMIN_TOKEN, connector_for, eventually, make_agency, make_system
-from tests.exchange.conftest import BIRTH_RECORD
+from tests.support import ADMIN_TOKEN, connector_for, eventually, fast_settings, make_agency, make_system
+from tests.support.exchange import BIRTH_RECORD
 
 SECRET_KEY = "faults-secret-key-0123456789abcdef"
 #: Summaries of the fault tests, printed again at the end of the run (conftest's terminal summary).
@@ -596,3 +596,23 @@ async def birth_record_pair(
     await eventually(provider_connected, timeout=30, what="the provider to connect")
     await asyncio.sleep(1.5)  # the router's directory cache catches up with the connection
     return pair
+
+
+#: Intervals a little slower than tests.conftest.fast_settings: on two shared cores the hub, broker,
+#: connectors and PostgreSQL must keep up with the traffic too, and a missed beat is not the fault tested.
+TIMINGS: dict[str, Any] = {
+    "heartbeat_interval": 0.5,
+    "heartbeat_ttl": 2.5,
+    "probe_interval": 1.0,
+    "probe_ttl": 3.5,
+    "probe_timeout": 1.5,
+    "evaluate_interval": 0.5,
+    "connectivity_partitions": 2,
+    "inbox_partitions": 1,
+    "consumer_session_timeout_ms": 3000,
+}
+
+
+def fault_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """Per-test settings: own topic prefix and database, the timings above."""
+    return fast_settings(database_url, tmp_path, **(TIMINGS | overrides))

@@ -37,9 +37,6 @@ from schemas.messages import (
 )
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system, running_hub
-from tests.exchange.conftest import BIRTH_RECORD
-from tests.faults.conftest import delete_topics, fault_settings
 from tests.faults.support import (
     DossierStream,
     ExchangeStream,
@@ -49,8 +46,11 @@ from tests.faults.support import (
     duplicates,
     eventually_true,
     exchange_records,
+    fault_settings,
     report,
 )
+from tests.support import Hub, connector_for, delete_topics, eventually, make_agency, make_system, running_hub
+from tests.support.exchange import BIRTH_RECORD
 
 pytestmark = [pytest.mark.faults, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 

@@ -17,9 +17,16 @@ from lgsp.db import Database
 from sandbox.ngsp.service import running_gateway
 from schemas.messages import NGSP_REQUESTS, NgspRegistration
 from schemas.topics import Topics
-from tests.conftest import Hub, connector_for, eventually, running_hub
-from tests.faults.conftest import fault_settings
-from tests.faults.support import ExchangeStream, Tap, birth_record_pair, exchange_records, report, where_stuck
+from tests.faults.support import (
+    ExchangeStream,
+    Tap,
+    birth_record_pair,
+    exchange_records,
+    fault_settings,
+    report,
+    where_stuck,
+)
+from tests.support import Hub, connector_for, eventually, running_hub
 
 pytestmark = pytest.mark.faults
 

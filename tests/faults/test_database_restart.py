@@ -15,8 +15,6 @@ from lgsp.bus.broker import EmbeddedBroker
 from schemas.messages import REQUESTS, ServiceRequest
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
-from tests.conftest import Hub, eventually, running_hub
-from tests.faults.conftest import delete_topics, fault_settings
 from tests.faults.support import (
     DossierStream,
     ExchangeStream,
@@ -26,9 +24,11 @@ from tests.faults.support import (
     dossier_rows,
     duplicates,
     exchange_records,
+    fault_settings,
     report,
     wait_settled,
 )
+from tests.support import Hub, delete_topics, eventually, running_hub
 
 pytestmark = pytest.mark.faults
 

@@ -12,7 +12,6 @@ from lgsp.bus.broker import EmbeddedBroker
 from schemas.messages import INBOX, REQUESTS, ServiceRequest, ServiceResult
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
-from tests.faults.conftest import delete_topics, fault_settings
 from tests.faults.support import (
     DossierStream,
     ExchangeStream,
@@ -23,9 +22,11 @@ from tests.faults.support import (
     dossier_rows,
     duplicates,
     exchange_records,
+    fault_settings,
     report,
     wait_settled,
 )
+from tests.support import delete_topics
 
 pytestmark = pytest.mark.faults
 

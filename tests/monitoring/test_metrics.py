@@ -14,8 +14,8 @@ from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
 from schemas.messages import CONNECTIVITY, Heartbeat, Hello, ProbeReply
 from schemas.topics import Topics
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
 from tests.monitoring.tools import exported_names, promtool
+from tests.support import Hub, connector_for, eventually, make_agency, make_system
 
 # DESIGN.md section 8 and the monitoring rules depend on these.
 REQUIRED = {

@@ -15,8 +15,8 @@ from lgsp.api.server import serving
 from lgsp.app import create_app
 from lgsp.bus.broker import EmbeddedBroker, free_port
 from lgsp.settings import Settings
-from tests.conftest import ADMIN_TOKEN, connector_for, eventually, make_agency, make_system
 from tests.monitoring.tools import MONITORING, tool
+from tests.support import ADMIN_TOKEN, connector_for, eventually, make_agency, make_system
 
 
 def scraping(hub_port: int) -> dict[str, Any]:

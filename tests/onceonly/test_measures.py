@@ -24,7 +24,7 @@ from lgsp.onceonly.models import ComponentOutcome, Dossier, DossierComponentReco
 from lgsp.settings import Settings
 from schemas.common import utcnow
 from schemas.onceonly import load_catalogue
-from tests.conftest import Hub, eventually, make_agency, make_system
+from tests.support import Hub, eventually, make_agency, make_system
 
 INDICATORS = "/api/v1/indicators"
 REPORT = "/api/v1/reports/once-only"

@@ -23,7 +23,7 @@ from schemas.messages import DossierReport
 from schemas.onceonly import Catalogue, Document, content_hash, load_catalogue
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import Letter, read_dead_letters
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system, running_hub
+from tests.support import Hub, connector_for, eventually, make_agency, make_system, running_hub
 
 CATALOGUE = """
 document_types:

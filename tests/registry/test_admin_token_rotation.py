@@ -8,7 +8,7 @@ from pydantic import SecretStr, ValidationError
 
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
-from tests.conftest import Hub, running_hub
+from tests.support import Hub, running_hub
 
 OLD = "old-admin-token-0123456789abcdef"
 NEW = "new-admin-token-fedcba9876543210"

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Hub, make_agency, make_system
+from tests.support import Hub, make_agency, make_system
 
 SYSTEMS = "/api/v1/systems"
 KEYS = "/api/v1/keys"

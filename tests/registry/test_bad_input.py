@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Hub, make_agency
 from tests.registry.test_api import AGENCIES, KEYS, SYSTEMS, bad_request, error_of
+from tests.support import Hub, make_agency
 
 
 @dataclass

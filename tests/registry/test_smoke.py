@@ -1,6 +1,6 @@
 """Smoke test of the fixtures: the hub starts on both databases and answers."""
 
-from tests.conftest import Hub, make_agency, make_system
+from tests.support import Hub, make_agency, make_system
 
 
 async def test_register_and_read_back(hub: Hub) -> None:

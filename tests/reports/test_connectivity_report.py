@@ -27,7 +27,7 @@ from lgsp.exchange.models import ExchangeRecord, Outcome
 from lgsp.registry.models import Agency, System, SystemKind
 from lgsp.reports.connectivity import duration, quarter_start
 from schemas.common import Link
-from tests.conftest import Hub, make_agency
+from tests.support import Hub, make_agency
 
 REPORT = "/api/v1/reports/connectivity"
 PERIOD = {"from": "2025-03-01", "to": "2025-03-11"}

@@ -35,7 +35,7 @@ import sandbox.demo
 from lgsp.bus.broker import EmbeddedBroker, free_port
 from sandbox.demo import DemoOptions, run_simulation
 from sandbox.simulation import Prepared, SimulationOptions, prepare
-from tests.conftest import delete_topics, fast_settings
+from tests.support import delete_topics, fast_settings
 
 SEED = 7
 # 75 dossiers are three fault epochs of 25: ~30 s clean and ~40 s faulty (each filing costs bus round

@@ -34,7 +34,7 @@ from schemas.messages import Codec, DeadLetter, DecodeError, Message, encode
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import Letter, has_all, read_dead_letters, wait_heartbeat_after
-from tests.conftest import Hub, eventually, make_agency, make_system
+from tests.support import Hub, eventually, make_agency, make_system
 
 #: Every codec of the bus, with the models it carries.
 CODECS: dict[str, tuple[Codec[Any], tuple[type[Message], ...]]] = {

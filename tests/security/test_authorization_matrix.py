@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, routing
 
-from tests.conftest import ADMIN_TOKEN, Hub, make_agency
+from tests.support import ADMIN_TOKEN, Hub, make_agency
 
 # --- who calls --------------------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from sandbox.ngsp.gateway import NationalGateway
 from sandbox.ngsp.national import PROVINCES
 from sandbox.ngsp.service import running_gateway
 from schemas.onceonly import EVIDENCE_GET, EVIDENCE_REGISTER, Document, EvidenceAnswer, content_hash
-from tests.conftest import Hub, connector_for, eventually, make_agency, make_system
-from tests.exchange.conftest import records
+from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support.exchange import records
 
 
 @pytest.fixture(scope="session")
