@@ -90,7 +90,8 @@ class Connector:
     fetch only when it expires). `kafka_options` are aiokafka's security keyword arguments
     (`security_protocol`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`, `ssl_context`),
     given to every client it makes; a connector started by the hub's own tools gets the hub's
-    (`lgsp.settings.Settings.kafka_options`).
+    (`lgsp.settings.Settings.kafka_options`). `idempotence` turns on the idempotent producer, for an
+    Apache Kafka cluster (the embedded broker does not support it).
     """
 
     def __init__(
@@ -105,10 +106,12 @@ class Connector:
         inbox_watchdog: float = 60.0,
         fetch_max_wait_ms: int = 100,
         kafka_options: Mapping[str, Any] | None = None,
+        idempotence: bool = False,
     ) -> None:
         self.system = system
         self.bootstrap = bootstrap
         self.kafka_options: dict[str, Any] = dict(kafka_options or {})
+        self.idempotence = idempotence
         self.topics = Topics(topic_prefix)
         self.heartbeat_interval = heartbeat_interval
         self.session_timeout_ms = session_timeout_ms
@@ -143,6 +146,9 @@ class Connector:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             client_id=f"connector-{self.system}",
+            # Acknowledged by every in-sync replica: on a replicated cluster a write survives a broker.
+            acks="all",
+            enable_idempotence=self.idempotence,
             linger_ms=1,
             request_timeout_ms=5_000,
             metadata_max_age_ms=5_000,  # notice repartitioned topics soon (e.g. after a broker restart)

@@ -55,6 +55,22 @@ class Settings(BaseSettings):
     )
     connectivity_partitions: int = Field(default=6, ge=1, le=256, description="Partitions of shared topics")
     inbox_partitions: int = Field(default=2, ge=1, le=64, description="Partitions of each system's inbox")
+    kafka_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        le=7,
+        description="Replicas of each topic the hub creates: 3 on a production cluster, 1 embedded",
+    )
+    kafka_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=7,
+        description="min.insync.replicas of the topics the hub creates (2 with 3 replicas)",
+    )
+    kafka_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producers (Apache Kafka; the embedded broker does not support them)",
+    )
 
     kafka_security_protocol: SecurityProtocol = Field(
         default="PLAINTEXT",
@@ -203,6 +219,16 @@ class Settings(BaseSettings):
             self.kafka_ssl_keyfile is not None or self.kafka_ssl_key_password is not None
         ):
             raise ValueError("kafka_ssl_keyfile and kafka_ssl_key_password need kafka_ssl_certfile")
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_are_consistent(self) -> "Settings":
+        minimum = self.kafka_min_insync_replicas
+        if minimum is not None and minimum > self.kafka_replication_factor:
+            raise ValueError(
+                f"kafka_min_insync_replicas ({minimum}) exceeds kafka_replication_factor "
+                f"({self.kafka_replication_factor}): no write could ever be acknowledged"
+            )
         return self
 
     def kafka_options(self) -> dict[str, Any]:

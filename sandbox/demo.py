@@ -84,6 +84,7 @@ def tuned_connector(settings: Settings, system: str, api_key: str, bootstrap: st
         inbox_watchdog=3 * settings.probe_interval,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         kafka_options=settings.kafka_options(),
+        idempotence=settings.kafka_idempotence,
     )
 
 

@@ -57,6 +57,10 @@ class Bus:
 
     `max_message_bytes` is the largest record its workers take; its producer sends up to ENVELOPE_BYTES
     more, for what the hub makes out of a record it took.
+
+    Topics it creates get `replication_factor` replicas and `min_insync_replicas` (with the producer's
+    acks=all, a write then survives the loss of a broker); `idempotence` turns on the idempotent
+    producer, which Apache Kafka supports and the embedded broker does not.
     """
 
     def __init__(
@@ -69,6 +73,9 @@ class Bus:
         fetch_max_wait_ms: int = 500,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         kafka_options: Mapping[str, Any] | None = None,
+        replication_factor: int = 1,
+        min_insync_replicas: int | None = None,
+        idempotence: bool = False,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -77,6 +84,11 @@ class Bus:
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.max_message_bytes = max_message_bytes
         self.kafka_options: dict[str, Any] = dict(kafka_options or {})
+        self.replication_factor = replication_factor
+        self.topic_configs = (
+            {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
+        )
+        self.idempotence = idempotence
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._wanted: dict[str, int] = {}
@@ -96,6 +108,9 @@ class Bus:
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             max_message_bytes=settings.max_message_bytes,
             kafka_options=settings.kafka_options(),
+            replication_factor=settings.kafka_replication_factor,
+            min_insync_replicas=settings.kafka_min_insync_replicas,
+            idempotence=settings.kafka_idempotence,
         )
 
     @property
@@ -122,6 +137,7 @@ class Bus:
         producer = self.new_producer(
             client_id=self.client_id,
             acks="all",
+            enable_idempotence=self.idempotence,
             linger_ms=2,
             request_timeout_ms=10_000,
             max_request_size=self.max_message_bytes + ENVELOPE_BYTES,
@@ -221,7 +237,11 @@ class Bus:
         if self._admin is None:
             raise KafkaConnectionError("the bus is not connected yet")
         existing = set(await self._admin.list_topics())
-        missing = [NewTopic(t, n, 1) for t, n in partitions.items() if t not in existing]
+        missing = [
+            NewTopic(t, n, self.replication_factor, topic_configs=self.topic_configs)
+            for t, n in partitions.items()
+            if t not in existing
+        ]
         if missing:
             response = await self._admin.create_topics(missing)
             for topic, code, *_ in getattr(response, "topic_errors", []):
