@@ -3,6 +3,7 @@ prefix per test, and the hub application running against both."""
 
 import asyncio
 import contextvars
+import os
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Coroutine
@@ -13,7 +14,8 @@ import pytest
 
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
-from tests.support import Hub, delete_topics, fast_settings, fresh_database, running_hub
+from sandbox.kafka import KafkaCluster
+from tests.support import Broker, Hub, delete_topics, fast_settings, fresh_database, running_hub
 
 
 class LeakedTasks(UserWarning):
@@ -63,9 +65,11 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="session")
-async def broker() -> AsyncIterator[EmbeddedBroker]:
-    """The real embedded broker, started once for the whole session on a free port."""
-    async with EmbeddedBroker() as running:
+async def broker() -> AsyncIterator[Broker]:
+    """The session's real broker, started once on free ports: the embedded Tansu broker, or with
+    LGSP_TEST_KAFKA_NODES=N (make test-kafka) an Apache Kafka cluster of N nodes."""
+    nodes = int(os.environ.get("LGSP_TEST_KAFKA_NODES", "0"))
+    async with KafkaCluster(nodes) if nodes else EmbeddedBroker() as running:
         yield running
 
 
@@ -77,7 +81,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
-async def settings(database_url: str, tmp_path: Path, broker: EmbeddedBroker) -> AsyncIterator[Settings]:
+async def settings(database_url: str, tmp_path: Path, broker: Broker) -> AsyncIterator[Settings]:
     """Per-test settings: own database, own topics (deleted afterwards)."""
     per_test = fast_settings(database_url, tmp_path)
     yield per_test
@@ -85,7 +89,7 @@ async def settings(database_url: str, tmp_path: Path, broker: EmbeddedBroker) ->
 
 
 @pytest.fixture
-async def hub(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[Hub]:
+async def hub(settings: Settings, broker: Broker) -> AsyncIterator[Hub]:
     """The hub (API and bus workers) on the session broker and this test's database."""
     async with running_hub(settings, broker.bootstrap) as running:
         yield running
@@ -101,7 +105,7 @@ def shared_settings() -> dict[str, Any]:
 async def shared_hub(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    broker: EmbeddedBroker,
+    broker: Broker,
     shared_settings: dict[str, Any],
 ) -> AsyncIterator[Hub]:
     """One hub per test module and database kind, for tests of how the API answers bad, unknown or

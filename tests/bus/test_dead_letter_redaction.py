@@ -9,12 +9,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.bus.redact import REDACTED, redact_record, redact_text
 from schemas.messages import Hello, encode
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import has_all, read_dead_letters
-from tests.support import Hub, make_agency, make_system
+from tests.support import Broker, Hub, make_agency, make_system
 
 KEY = "lgsp_0123456789ab_" + "Zx9-_" * 8 + "abc"  # an issued key's shape: lookup, then 43 secret characters
 SECRET = KEY.split("_", 2)[2]  # the secret part may hold "_" itself
@@ -88,7 +87,7 @@ def test_a_hello_shows_its_key_neither_in_repr_nor_in_validation_errors() -> Non
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the dead-lettering is the same on both
 async def test_bad_hellos_are_dead_lettered_without_their_keys(
-    hub: Hub, broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+    hub: Hub, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="lgsp")
     topics = Topics(hub.settings.topic_prefix)

@@ -12,11 +12,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.bus.redact import redact_record
 from schemas.messages import DeadLetter, Heartbeat, Hello, encode
 from schemas.topics import Topics
-from tests.support import Hub, make_agency, make_system
+from tests.support import Broker, Hub, make_agency, make_system
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +27,7 @@ class Letter:
 
 
 @pytest.fixture
-async def producer(broker: EmbeddedBroker) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(broker: Broker) -> AsyncIterator[AIOKafkaProducer]:
     """A plain producer, as a (misbehaving) connector would have."""
     running = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     await running.start()
@@ -96,7 +95,7 @@ async def wait_heartbeat_after(
 
 
 async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
-    hub: Hub, broker: EmbeddedBroker, producer: AIOKafkaProducer
+    hub: Hub, broker: Broker, producer: AIOKafkaProducer
 ) -> None:
     topics = Topics(hub.settings.topic_prefix)
     await make_agency(hub.client)
@@ -167,7 +166,7 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
 
 
 async def test_heartbeat_without_hello_is_dead_lettered_and_session_reset(
-    hub: Hub, broker: EmbeddedBroker, producer: AIOKafkaProducer
+    hub: Hub, broker: Broker, producer: AIOKafkaProducer
 ) -> None:
     topics = Topics(hub.settings.topic_prefix)
     await make_agency(hub.client)
@@ -209,7 +208,7 @@ def dead_letter_counts(exposition: str) -> dict[str, float]:
 
 
 async def test_dead_letters_are_counted_in_metrics(
-    hub: Hub, broker: EmbeddedBroker, producer: AIOKafkaProducer
+    hub: Hub, broker: Broker, producer: AIOKafkaProducer
 ) -> None:
     topics = Topics(hub.settings.topic_prefix)
     response = await hub.client.get("/metrics")

@@ -13,11 +13,10 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from prometheus_client import REGISTRY
 
 from lgsp.bus import Bus, Delivery, Rejection, Worker, transient
-from lgsp.bus.broker import EmbeddedBroker
 from schemas.messages import REQUESTS, ServiceRequest, encode
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import read_dead_letters
-from tests.support import delete_topics, eventually
+from tests.support import Broker, delete_topics, eventually
 
 LIMIT = 4096
 KEEP = LIMIT * 3 // 4  # what a dead letter keeps of an original (base64 then fits the limit)
@@ -34,7 +33,7 @@ def too_large_count() -> float:
 
 
 @pytest.fixture
-async def bus(broker: EmbeddedBroker) -> AsyncIterator[Bus]:
+async def bus(broker: Broker) -> AsyncIterator[Bus]:
     """A bus with a small size limit, on topics of its own."""
     running = Bus(
         broker.bootstrap,
@@ -53,7 +52,7 @@ async def bus(broker: EmbeddedBroker) -> AsyncIterator[Bus]:
 
 
 async def test_records_over_the_limit_are_dead_lettered_and_the_worker_carries_on(
-    bus: Bus, broker: EmbeddedBroker
+    bus: Bus, broker: Broker
 ) -> None:
     topic = bus.topics.requests
     first, big, last = request(n=1), request(blob="x" * LIMIT), request(n=2)

@@ -7,17 +7,16 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.connectivity.models import LinkStateChange
 from lgsp.db import Database
 from lgsp.settings import Settings
 from sandbox.ngsp.gateway import NationalGateway
 from sandbox.ngsp.service import running_gateway
-from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 
 
 @pytest.fixture
-async def ngsp(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[NationalGateway]:
+async def ngsp(settings: Settings, broker: Broker) -> AsyncIterator[NationalGateway]:
     async with running_gateway(settings, broker.bootstrap) as gateway:
         yield gateway
 
@@ -37,7 +36,7 @@ async def indicators(hub: Hub) -> dict[str, Any]:
 
 
 async def test_connector_connects_both_links_then_disconnects_after_the_ttl(
-    hub: Hub, ngsp: NationalGateway, broker: EmbeddedBroker, settings: Settings
+    hub: Hub, ngsp: NationalGateway, broker: Broker, settings: Settings
 ) -> None:
     await make_agency(hub.client)
     system = await make_system(hub.client, "HO-TICH")
@@ -77,7 +76,7 @@ async def test_connector_connects_both_links_then_disconnects_after_the_ttl(
 
 
 async def test_without_the_ngsp_only_the_lgsp_link_comes_up(
-    hub: Hub, broker: EmbeddedBroker, settings: Settings
+    hub: Hub, broker: Broker, settings: Settings
 ) -> None:
     await make_agency(hub.client)
     system = await make_system(hub.client, "DAT-DAI")
@@ -97,7 +96,7 @@ async def test_without_the_ngsp_only_the_lgsp_link_comes_up(
 
 
 async def test_exempt_systems_do_not_count_and_ratios_match_the_stored_changes(
-    hub: Hub, ngsp: NationalGateway, broker: EmbeddedBroker, settings: Settings
+    hub: Hub, ngsp: NationalGateway, broker: Broker, settings: Settings
 ) -> None:
     await make_agency(hub.client)
     up = await make_system(hub.client, "QLVB")
@@ -147,7 +146,7 @@ async def test_exempt_systems_do_not_count_and_ratios_match_the_stored_changes(
 
 
 async def test_a_retired_system_leaves_the_indicator_and_the_national_catalogue(
-    hub: Hub, ngsp: NationalGateway, broker: EmbeddedBroker, settings: Settings
+    hub: Hub, ngsp: NationalGateway, broker: Broker, settings: Settings
 ) -> None:
     await make_agency(hub.client)
     system = await make_system(hub.client, "BHXH")

@@ -12,10 +12,9 @@ from connectors.datasets import Datasets, generate_all
 from connectors.datasets.documents import DocumentStore
 from connectors.sdk import ExchangeError
 from connectors.services import offerings_of, route_document, serve_datasets
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.catalogue.models import ServiceCreate
 from lgsp.settings import Settings
-from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 
 LETTER = {
     "number": "125/VP-KSTT",
@@ -119,7 +118,7 @@ def test_the_declarations_are_accepted_by_the_hub_catalogue() -> None:
 
 
 async def test_an_agency_routes_a_document_through_the_hub(
-    hub: Hub, broker: EmbeddedBroker, settings: Settings, datasets: Datasets
+    hub: Hub, broker: Broker, settings: Settings, datasets: Datasets
 ) -> None:
     await make_agency(hub.client, "VP-UBND")
     provider = await make_system(hub.client, "QLVB", "VP-UBND")

@@ -34,7 +34,6 @@ from connectors.evidence import (
 )
 from connectors.sdk import ExchangeError
 from connectors.services import evidence_declarations, serve_datasets
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.catalogue.models import ServiceCreate
 from lgsp.settings import Settings
 from schemas.onceonly import (
@@ -46,7 +45,7 @@ from schemas.onceonly import (
     content_hash,
     load_catalogue,
 )
-from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 
 CATALOGUE = load_catalogue()
 UNKNOWN_CITIZEN = "079999999999"
@@ -358,7 +357,7 @@ def test_the_declarations_are_accepted_by_the_hub_catalogue_and_validate_payload
 
 
 async def test_a_mock_holder_answers_evidence_through_the_hub(
-    hub: Hub, broker: EmbeddedBroker, settings: Settings, datasets: Datasets
+    hub: Hub, broker: Broker, settings: Settings, datasets: Datasets
 ) -> None:
     await make_agency(hub.client, "SO-TP")
     await make_agency(hub.client, "VP-UBND")

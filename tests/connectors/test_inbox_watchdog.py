@@ -6,10 +6,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from connectors.sdk import _waits_past_end
-from lgsp.bus.broker import EmbeddedBroker
+from tests.support import Broker
 
 
-async def test_only_a_consumer_waiting_past_the_end_of_its_log_is_stuck(broker: EmbeddedBroker) -> None:
+async def test_only_a_consumer_waiting_past_the_end_of_its_log_is_stuck(broker: Broker) -> None:
     topic = f"watchdog-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
     await admin.start()

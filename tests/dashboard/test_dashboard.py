@@ -19,14 +19,14 @@ from fastapi import Request, Response
 
 from lgsp.api.server import serving
 from lgsp.app import create_app
-from lgsp.bus.broker import EmbeddedBroker, free_port
+from lgsp.bus.broker import free_port
 from lgsp.dashboard.page import REFRESH_SECONDS
 from lgsp.db import Database
 from lgsp.onceonly.models import Dossier
 from lgsp.settings import Settings
 from sandbox.ngsp.service import running_gateway
 from schemas.common import utcnow
-from tests.support import ADMIN_TOKEN, Hub, connector_for, eventually, make_agency, make_system
+from tests.support import ADMIN_TOKEN, Broker, Hub, connector_for, eventually, make_agency, make_system
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_PATIENCE = 60.0  # seconds; a first start on a cold machine takes a few
@@ -133,7 +133,7 @@ async def lgsp_connected(client: httpx.AsyncClient, count: int, ngsp: int | None
 
 
 async def test_the_dashboard_shows_the_published_figures_every_system_and_the_latest_disconnections(
-    hub: Hub, anonymous: httpx.AsyncClient, broker: EmbeddedBroker, settings: Settings
+    hub: Hub, anonymous: httpx.AsyncClient, broker: Broker, settings: Settings
 ) -> None:
     await make_agency(hub.client)
     up = await make_system(hub.client, "QLVB", name="Quản lý văn bản và điều hành")
@@ -226,7 +226,7 @@ async def chromium(profile: Path, *args: str) -> bytes:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the browser does not see the database
 async def test_headless_chromium_renders_the_figures_and_a_screenshot(
-    settings: Settings, broker: EmbeddedBroker, tmp_path: Path
+    settings: Settings, broker: Broker, tmp_path: Path
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"

@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
-from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 from tests.support.exchange import BIRTH_RECORD, Axis
 
 
 @pytest.fixture
-async def axis(hub: Hub, broker: EmbeddedBroker, settings: Settings) -> AsyncIterator[Axis]:
+async def axis(hub: Hub, broker: Broker, settings: Settings) -> AsyncIterator[Axis]:
     """HO-TICH serves birth records to MOT-CUA (granted); QLVB is registered but not granted."""
     await make_agency(hub.client, "SO-TP")
     await make_agency(hub.client, "VP-UBND")

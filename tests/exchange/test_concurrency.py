@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from connectors.sdk import Connector
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
-from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 from tests.support.exchange import records
 
 PROVIDER = "HO-TICH"
@@ -32,7 +31,7 @@ class Fleet:
 
 
 @pytest.fixture
-async def fleet(hub: Hub, broker: EmbeddedBroker, settings: Settings) -> AsyncIterator[Fleet]:
+async def fleet(hub: Hub, broker: Broker, settings: Settings) -> AsyncIterator[Fleet]:
     """HO-TICH (SO-TP) serves an echo to the whole agency VP-UBND, whose four systems are clients."""
     await make_agency(hub.client, "SO-TP")
     await make_agency(hub.client, "VP-UBND")

@@ -7,13 +7,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.exchange.models import FAULT_CODES, OTHER_FAULT, Outcome, outcome_label
 from lgsp.exchange.router import FAULT_STATUS
 from lgsp.exchange.service import Admission, ExchangeRouter
 from schemas.common import utcnow
 from schemas.messages import Fault, NgspServiceResult, ServiceRequest, encode
-from tests.support import Hub, eventually, make_agency, make_system
+from tests.support import Broker, Hub, eventually, make_agency, make_system
 from tests.support.exchange import records
 
 
@@ -49,7 +48,7 @@ def exchange_counts(exposition: str) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # metrics do not depend on the database
-async def test_an_unknown_ngsp_fault_code_is_counted_as_other(hub: Hub, broker: EmbeddedBroker) -> None:
+async def test_an_unknown_ngsp_fault_code_is_counted_as_other(hub: Hub, broker: Broker) -> None:
     await make_agency(hub.client, "VP-UBND")
     await make_agency(hub.client, "SO-TP")
     await make_system(hub.client, "MOT-CUA", "VP-UBND")

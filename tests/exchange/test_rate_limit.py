@@ -11,12 +11,11 @@ import httpx
 import pytest
 
 from connectors.sdk import Connector, ExchangeError
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.exchange.ratelimit import RateLimiter
 from lgsp.exchange.service import ExchangeRouter
 from lgsp.settings import Settings
 from tests.exchange.test_outcome_labels import exchange_counts
-from tests.support import delete_topics, fast_settings
+from tests.support import Broker, delete_topics, fast_settings
 from tests.support.exchange import CITIZEN, Axis, records
 
 RATE, BURST = 5.0, 10
@@ -36,7 +35,7 @@ def test_a_bucket_allows_its_burst_then_its_rate() -> None:
 
 
 @pytest.fixture
-async def settings(database_url: str, tmp_path: Path, broker: EmbeddedBroker) -> AsyncIterator[Settings]:
+async def settings(database_url: str, tmp_path: Path, broker: Broker) -> AsyncIterator[Settings]:
     """The usual per-test settings with a low rate limit (the `hub` and `axis` fixtures use these)."""
     per_test = fast_settings(
         database_url, tmp_path, exchange_rate_per_client=RATE, exchange_burst_per_client=BURST

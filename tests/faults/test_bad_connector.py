@@ -20,7 +20,6 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
 from connectors.sdk import Connector
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
 from schemas.messages import (
     DOSSIERS,
@@ -49,7 +48,16 @@ from tests.faults.support import (
     fault_settings,
     report,
 )
-from tests.support import Hub, connector_for, delete_topics, eventually, make_agency, make_system, running_hub
+from tests.support import (
+    Broker,
+    Hub,
+    connector_for,
+    delete_topics,
+    eventually,
+    make_agency,
+    make_system,
+    running_hub,
+)
 from tests.support.exchange import BIRTH_RECORD
 
 pytestmark = [pytest.mark.faults, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
@@ -107,7 +115,7 @@ def overrides() -> dict[str, Any]:
 
 @pytest.fixture
 async def axis(
-    database_url: str, broker: EmbeddedBroker, tmp_path: Path, overrides: dict[str, Any]
+    database_url: str, broker: Broker, tmp_path: Path, overrides: dict[str, Any]
 ) -> AsyncIterator[Axis]:
     settings = fault_settings(database_url, tmp_path, **overrides)
     served: Counter[str] = Counter()
@@ -309,9 +317,7 @@ async def test_an_oversized_message_is_rejected_with_a_reason(axis: Axis, databa
     assert max(good.latencies.values()) < GOOD_LATENCY_BOUND, f"the well-behaved client waited: {summary}"
 
 
-async def test_replayed_messages_are_deduplicated(
-    axis: Axis, database_url: str, broker: EmbeddedBroker
-) -> None:
+async def test_replayed_messages_are_deduplicated(axis: Axis, database_url: str, broker: Broker) -> None:
     """Old requests and dossier reports are written to the bus again, twice, with their ids unchanged
     (a replay: a buggy retry or a hostile copy). No second exchange record or dossier appears, none is
     forwarded to the provider again (which would make a provider that restarted meanwhile serve it

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from connectors.sdk import Connector
-from lgsp.bus.broker import EmbeddedBroker
 from schemas.messages import REQUESTS, ServiceRequest
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
@@ -28,7 +27,7 @@ from tests.faults.support import (
     report,
     wait_settled,
 )
-from tests.support import Hub, delete_topics, eventually, running_hub
+from tests.support import Broker, Hub, delete_topics, eventually, running_hub
 
 pytestmark = pytest.mark.faults
 
@@ -73,7 +72,7 @@ async def ask(hub: Hub, method: str, path: str, body: dict[str, Any] | None) -> 
 
 
 async def test_postgresql_restarted_under_load(
-    cluster: PrivateCluster, broker: EmbeddedBroker, tmp_path: Path
+    cluster: PrivateCluster, broker: Broker, tmp_path: Path
 ) -> None:
     """PostgreSQL stops (pg_ctl stop -m fast) for a few seconds while exchanges and dossiers flow. While
     it is away the API answers 503 with a clear error, never 500, and /readyz says the database is

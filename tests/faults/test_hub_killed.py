@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from connectors.sdk import Connector
-from lgsp.bus.broker import EmbeddedBroker
 from schemas.messages import INBOX, REQUESTS, ServiceRequest, ServiceResult
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
@@ -26,7 +25,7 @@ from tests.faults.support import (
     report,
     wait_settled,
 )
-from tests.support import delete_topics
+from tests.support import Broker, delete_topics
 
 pytestmark = pytest.mark.faults
 
@@ -40,7 +39,7 @@ REQUEST_TIMEOUT = 15.0  # long enough that a restart does not time out what was 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_hub_killed_mid_stream_loses_and_duplicates_nothing(
-    database_url: str, broker: EmbeddedBroker, tmp_path: Path
+    database_url: str, broker: Broker, tmp_path: Path
 ) -> None:
     """A hub killed with SIGKILL while exchanges and dossiers stream through it, then started again:
     every request ends with an answer or an ExchangeError code given by the hub, every request the broker

@@ -10,12 +10,11 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from lgsp.bus import Bus, Delivery, Rejection, Worker
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
 from schemas.messages import CONNECTIVITY, Heartbeat, Hello, ProbeReply
 from schemas.topics import Topics
 from tests.monitoring.tools import exported_names, promtool
-from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 
 # DESIGN.md section 8 and the monitoring rules depend on these.
 REQUIRED = {
@@ -55,7 +54,7 @@ async def scrape(hub: Hub) -> str:
 
 @sqlite_only
 async def test_live_scrape_passes_promtool_and_has_every_metric(
-    hub: Hub, broker: EmbeddedBroker, settings: Settings
+    hub: Hub, broker: Broker, settings: Settings
 ) -> None:
     await make_agency(hub.client)
     system = await make_system(hub.client, "HO-TICH")
@@ -74,7 +73,7 @@ async def _connected_on_lgsp(hub: Hub) -> bool:
 
 
 async def test_longest_outage_counts_from_registration_and_ends_with_the_connection(
-    hub: Hub, broker: EmbeddedBroker, settings: Settings
+    hub: Hub, broker: Broker, settings: Settings
 ) -> None:
     """Both databases: the outage start is a MIN over a CASE of timestamps, computed in SQL."""
     await make_agency(hub.client)
@@ -110,7 +109,7 @@ async def test_longest_outage_counts_from_registration_and_ends_with_the_connect
 
 @sqlite_only
 async def test_consumer_lag_is_what_the_broker_holds_beyond_the_workers_position(
-    broker: EmbeddedBroker, settings: Settings
+    broker: Broker, settings: Settings
 ) -> None:
     bus = Bus(
         broker.bootstrap,

@@ -13,10 +13,10 @@ import yaml
 
 from lgsp.api.server import serving
 from lgsp.app import create_app
-from lgsp.bus.broker import EmbeddedBroker, free_port
+from lgsp.bus.broker import free_port
 from lgsp.settings import Settings
 from tests.monitoring.tools import MONITORING, tool
-from tests.support import ADMIN_TOKEN, connector_for, eventually, make_agency, make_system
+from tests.support import ADMIN_TOKEN, Broker, connector_for, eventually, make_agency, make_system
 
 
 def scraping(hub_port: int) -> dict[str, Any]:
@@ -84,7 +84,7 @@ async def shows(client: httpx.AsyncClient, query: str, expected: str) -> bool:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_prometheus_scrapes_the_hub_and_records_the_connectivity_ratio(
-    settings: Settings, broker: EmbeddedBroker, tmp_path: Path
+    settings: Settings, broker: Broker, tmp_path: Path
 ) -> None:
     port = free_port()
     async with (

@@ -17,13 +17,12 @@ from connectors.datasets import Datasets, generate_all
 from connectors.onestop import Filing, OneStopShop
 from connectors.sdk import Connector
 from connectors.services import evidence_declarations, serve_datasets
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
 from schemas.messages import DossierReport
 from schemas.onceonly import Catalogue, Document, content_hash, load_catalogue
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import Letter, read_dead_letters
-from tests.support import Hub, connector_for, eventually, make_agency, make_system, running_hub
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system, running_hub
 
 CATALOGUE = """
 document_types:
@@ -61,7 +60,7 @@ class Office:
 
 @pytest.fixture
 async def office(
-    settings: Settings, broker: EmbeddedBroker, civil_status: Datasets, tmp_path: Path
+    settings: Settings, broker: Broker, civil_status: Datasets, tmp_path: Path
 ) -> AsyncIterator[Office]:
     """The hub with the test catalogue, HO-TICH serving evidence to MOT-CUA, both connected."""
     path = tmp_path / "catalogue.yaml"
@@ -201,7 +200,7 @@ async def test_a_redelivered_dossier_report_is_recorded_once(office: Office) -> 
 
 
 async def test_a_report_that_contradicts_the_catalogue_is_dead_lettered(
-    office: Office, broker: EmbeddedBroker
+    office: Office, broker: Broker
 ) -> None:
     birth = paper("birth-certificate", DAY)
     report = await office.shop.file(

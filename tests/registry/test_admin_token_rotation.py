@@ -6,9 +6,8 @@ import logging
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
-from tests.support import Hub, running_hub
+from tests.support import Broker, Hub, running_hub
 
 OLD = "old-admin-token-0123456789abcdef"
 NEW = "new-admin-token-fedcba9876543210"
@@ -71,7 +70,7 @@ async def status_with(hub: Hub, token: str | None) -> int:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # nothing here depends on the database
 async def test_old_and_new_tokens_work_during_the_rotation_and_only_new_after(
-    settings: Settings, broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+    settings: Settings, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="lgsp")
     # Step 1: the hub restarted with the new token, the old one still accepted.

@@ -32,10 +32,10 @@ from sqlalchemy import create_engine, select
 from sqlmodel import SQLModel
 
 import sandbox.demo
-from lgsp.bus.broker import EmbeddedBroker, free_port
+from lgsp.bus.broker import free_port
 from sandbox.demo import DemoOptions, run_simulation
 from sandbox.simulation import Prepared, SimulationOptions, prepare
-from tests.support import delete_topics, fast_settings
+from tests.support import Broker, delete_topics, fast_settings
 
 SEED = 7
 # 75 dossiers are three fault epochs of 25: ~30 s clean and ~40 s faulty (each filing costs bus round
@@ -111,7 +111,7 @@ async def _poll_metrics(port: int, bodies: list[str]) -> None:
             await asyncio.sleep(0.5)
 
 
-async def simulate(broker: EmbeddedBroker, workdir: Path, fault_rate: float) -> Run:
+async def simulate(broker: Broker, workdir: Path, fault_rate: float) -> Run:
     """One `lgsp simulate` in process, quiet, on the session broker, a fresh SQLite file, fresh topics
     and a free port; records the plan it filed, the /metrics it served and the log records."""
     database = workdir / "lgsp.db"
@@ -159,7 +159,7 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-async def runs(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runs]:
+async def runs(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runs]:
     """The same seeded plan filed twice: without faults, then with holders down most epochs."""
     clean = await simulate(broker, tmp_path_factory.mktemp("clean"), 0.0)
     faulty = await simulate(broker, tmp_path_factory.mktemp("faulty"), FAULT_RATE)

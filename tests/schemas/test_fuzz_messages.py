@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.bus.redact import redact_record
 from schemas import messages
 from schemas.common import Link
@@ -34,7 +33,7 @@ from schemas.messages import Codec, DeadLetter, DecodeError, Message, encode
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import Letter, has_all, read_dead_letters, wait_heartbeat_after
-from tests.support import Hub, eventually, make_agency, make_system
+from tests.support import Broker, Hub, eventually, make_agency, make_system
 
 #: Every codec of the bus, with the models it carries.
 CODECS: dict[str, tuple[Codec[Any], tuple[type[Message], ...]]] = {
@@ -497,7 +496,7 @@ STORM_SIZE = 400
 
 
 async def test_a_storm_of_random_records_is_dead_lettered_and_the_hub_carries_on(
-    hub: Hub, broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+    hub: Hub, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="lgsp")
     topics = Topics(hub.settings.topic_prefix)
@@ -641,7 +640,7 @@ JAM_WAIT = 15.0
     indirect=["database_url"],
 )
 async def test_a_poison_record_does_not_jam_its_consumer(
-    poison: str, hub: Hub, broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+    poison: str, hub: Hub, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A record the handler cannot process is dead-lettered as handler_failed and does not stop the records
     behind it (DESIGN.md section 7). Each of these once made its worker retry the batch for ever."""

@@ -1,5 +1,6 @@
 """What tests share besides fixtures: factories, the in-process hub, fresh databases and waiting."""
 
+from tests.support.brokers import Broker
 from tests.support.databases import PG_SERVER, fresh_database
 from tests.support.factories import connector_for, make_agency, make_system
 from tests.support.hub import ADMIN_TOKEN, Hub, fast_settings, running_hub
@@ -9,6 +10,7 @@ from tests.support.waiting import eventually
 __all__ = [
     "ADMIN_TOKEN",
     "PG_SERVER",
+    "Broker",
     "Hub",
     "connector_for",
     "delete_topics",

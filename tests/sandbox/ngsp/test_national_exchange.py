@@ -10,13 +10,12 @@ import pytest
 from connectors.datasets import BusinessStore, Datasets, PopulationStore, generate_all
 from connectors.evidence import dataset_document
 from connectors.sdk import Connector, ExchangeError
-from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
 from sandbox.ngsp.gateway import NationalGateway
 from sandbox.ngsp.national import PROVINCES
 from sandbox.ngsp.service import running_gateway
 from schemas.onceonly import EVIDENCE_GET, EVIDENCE_REGISTER, Document, EvidenceAnswer, content_hash
-from tests.support import Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 from tests.support.exchange import records
 
 
@@ -39,7 +38,7 @@ class Beyond:
 
 @pytest.fixture
 async def beyond(
-    hub: Hub, broker: EmbeddedBroker, settings: Settings, national_datasets: Datasets
+    hub: Hub, broker: Broker, settings: Settings, national_datasets: Datasets
 ) -> AsyncIterator[Beyond]:
     """MOT-CUA (in the national catalogue) and MAT-CA (exempt, so not in it), both connected."""
     await make_agency(hub.client, "VP-UBND")
@@ -174,7 +173,7 @@ async def test_the_ngsp_refuses_with_a_code_and_a_record(beyond: Beyond) -> None
 
 
 async def test_without_the_ngsp_a_national_request_times_out(
-    hub: Hub, broker: EmbeddedBroker, settings: Settings, tmp_path: Path
+    hub: Hub, broker: Broker, settings: Settings, tmp_path: Path
 ) -> None:
     await make_agency(hub.client, "VP-UBND")
     client = connector_for(await make_system(hub.client, "MOT-CUA", "VP-UBND"), settings, broker.bootstrap)
