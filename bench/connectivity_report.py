@@ -53,7 +53,8 @@ from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
 from lgsp.db import Database
 from lgsp.exchange.models import ExchangeRecord
 from lgsp.registry.models import Agency, System
-from lgsp.reports.connectivity import connectivity_report, report_csv, report_html
+from lgsp.reports.connectivity import connectivity_report
+from lgsp.reports.connectivity_html import report_csv, report_html
 from lgsp.settings import Settings
 
 from common import database_url

@@ -18,7 +18,7 @@ from lgsp.bus import Bus, Worker, shared_topics
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.catalogue import router as catalogue_router
 from lgsp.connectivity import router as connectivity_router
-from lgsp.connectivity.service import ConnectivityTracker
+from lgsp.connectivity.tracker import ConnectivityTracker
 from lgsp.dashboard import router as dashboard_router
 from lgsp.db import Database
 from lgsp.db.engine import wait_for

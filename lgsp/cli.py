@@ -170,7 +170,7 @@ def _report(
     first, last = (start.date() if start else None), (end.date() if end else None)
     if first is not None and last is not None and last <= first:
         raise typer.BadParameter(f"the period ends ({last}) before it starts ({first})", param_hint="--to")
-    from lgsp.onceonly.router import ReportFormat
+    from lgsp.reports.models import ReportFormat
     from lgsp.reports.offline import ReportKind, render_report
 
     try:

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from lgsp.api.paging import Limit, Offset, Page
 from lgsp.connectivity.models import SystemConnectivity, SystemLinks
-from lgsp.connectivity.service import list_links, system_connectivity
+from lgsp.connectivity.queries import list_links, system_connectivity
 from lgsp.errors import error_responses
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.service import get_system

@@ -6,7 +6,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.connectivity.models import LinkStateChange, SystemStatus
-from lgsp.connectivity.service import list_links
+from lgsp.connectivity.queries import list_links
 from lgsp.dashboard.page import Dashboard, Disconnection, render
 from lgsp.indicators.service import current_indicators
 from lgsp.registry.models import System

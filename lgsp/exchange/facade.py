@@ -13,7 +13,8 @@ from aiokafka import TopicPartition
 
 from buscore.lifecycle import cancelled_by_owner, close_consumer
 from lgsp.background import Background, Component
-from lgsp.exchange.service import Admission, ExchangeRouter
+from lgsp.exchange.admission import Admission
+from lgsp.exchange.service import ExchangeRouter
 from schemas.common import utcnow
 from schemas.messages import INBOX, DecodeError, ServiceRequest, ServiceResult
 

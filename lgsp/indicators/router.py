@@ -1,26 +1,14 @@
 """GET /api/v1/indicators: public, the published figures."""
 
-from datetime import date
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from lgsp.errors import BadRequest, error_responses
+from lgsp.api.params import PeriodEnd, PeriodStart, check_period
+from lgsp.errors import error_responses
 from lgsp.indicators.models import Indicators
 from lgsp.indicators.service import indicator_cache
 from lgsp.runtime import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["indicators"], responses=error_responses(422))
-
-#: A reporting period as query parameters: dossiers received from `from` up to the day before `to`.
-PeriodStart = Annotated[date | None, Query(alias="from", description="First day counted (inclusive)")]
-PeriodEnd = Annotated[date | None, Query(alias="to", description="Day after the last one counted")]
-
-
-def check_period(start: date | None, end: date | None) -> None:
-    """A period must not end before it starts."""
-    if start is not None and end is not None and end <= start:
-        raise BadRequest(f"the period ends ({end}) before it starts ({start})")
 
 
 @router.get("/indicators", response_model=Indicators)

@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lgsp.connectivity.service import current_counts
+from lgsp.connectivity.queries import current_counts
 from lgsp.db import Database
 from lgsp.indicators.models import (
     ConnectivityIndicators,

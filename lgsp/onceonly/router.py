@@ -1,37 +1,27 @@
-"""Dossiers and the once-only report over REST: for admins, operators and auditors."""
+"""Dossiers over REST: for admins, operators and auditors."""
 
-from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from lgsp.api.paging import Limit, Offset, Page
+from lgsp.api.params import PeriodEnd, PeriodStart, check_period
 from lgsp.errors import NotFound, error_responses
-from lgsp.indicators.router import PeriodEnd, PeriodStart, check_period
 from lgsp.onceonly.models import Dossier, DossierComponentPublic, DossierComponentRecord, DossierPublic
-from lgsp.onceonly.report import OnceOnlyReport, once_only_report, report_csv, report_html
 from lgsp.registry.auth import CallerDep
-from lgsp.registry.models import Role
-from lgsp.runtime import RuntimeDep, SessionDep
+from lgsp.registry.caller import READERS
+from lgsp.runtime import SessionDep
 from schemas.onceonly import Code
 
 router = APIRouter(prefix="/api/v1", tags=["once-only"], responses=error_responses(401, 403, 422))
-READERS = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR)
 
 
 class DossierDetail(DossierPublic):
     """A dossier with what happened to each of its required documents."""
 
     documents: list[DossierComponentPublic]
-
-
-class ReportFormat(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    HTML = "html"
 
 
 @router.get("/dossiers", response_model=Page[DossierPublic])
@@ -90,29 +80,3 @@ async def get_dossier(
     return DossierDetail.model_validate(
         dossier, update={"documents": [DossierComponentPublic.model_validate(p) for p in parts]}
     )
-
-
-@router.get(
-    "/reports/once-only",
-    response_model=OnceOnlyReport,
-    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
-)
-async def get_once_only_report(
-    request: Request,
-    session: SessionDep,
-    caller: CallerDep,
-    runtime: RuntimeDep,
-    start: PeriodStart = None,
-    end: PeriodEnd = None,
-    format: ReportFormat = ReportFormat.JSON,
-) -> OnceOnlyReport | Response:
-    """The three once-only measures for a period, by procedure, by document type and by cause of
-    re-submission; as JSON, CSV or a printable HTML page."""
-    caller.require(*READERS)
-    check_period(start, end)
-    report = await once_only_report(session, runtime.settings, runtime.catalogue, start, end)
-    if format is ReportFormat.CSV:
-        return PlainTextResponse(report_csv(report), media_type="text/csv")
-    if format is ReportFormat.HTML:
-        return HTMLResponse(report_html(report))
-    return report

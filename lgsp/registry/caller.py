@@ -5,6 +5,9 @@ from dataclasses import dataclass
 from lgsp.errors import Forbidden
 from lgsp.registry.models import Role
 
+#: Roles that may read operational data: dossiers, exchange records and the reports.
+READERS = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR)
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:

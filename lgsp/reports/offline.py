@@ -9,9 +9,8 @@ from pydantic import BaseModel
 
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
-from lgsp.onceonly import report as once_only
-from lgsp.onceonly.router import ReportFormat
-from lgsp.reports import connectivity
+from lgsp.reports import connectivity, connectivity_html, onceonly
+from lgsp.reports.models import ReportFormat
 from lgsp.settings import Settings
 from schemas.onceonly import load_catalogue
 
@@ -56,10 +55,10 @@ async def render_report(
             report = await connectivity.connectivity_report(
                 database, settings, start, end, outages=outages or fmt is ReportFormat.HTML
             )
-            return _render(report, fmt, connectivity.report_csv, connectivity.report_html)
+            return _render(report, fmt, connectivity_html.report_csv, connectivity_html.report_html)
         async with database.sessions() as session:
             catalogue = load_catalogue(settings.catalogue)
-            dossiers = await once_only.once_only_report(session, settings, catalogue, start, end)
-            return _render(dossiers, fmt, once_only.report_csv, once_only.report_html)
+            dossiers = await onceonly.once_only_report(session, settings, catalogue, start, end)
+            return _render(dossiers, fmt, onceonly.report_csv, onceonly.report_html)
     finally:
         await database.dispose()

@@ -1,4 +1,4 @@
-"""GET /api/v1/reports/connectivity: the auditors' connectivity report, for admins, operators and auditors."""
+"""The auditors' reports over REST (connectivity and once-only), for admins, operators and auditors."""
 
 import asyncio
 from typing import Annotated
@@ -6,12 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
+from lgsp.api.params import PeriodEnd, PeriodStart, check_period
 from lgsp.errors import error_responses
-from lgsp.indicators.router import PeriodEnd, PeriodStart, check_period
-from lgsp.onceonly.router import READERS, ReportFormat
 from lgsp.registry.auth import CallerDep
-from lgsp.reports.connectivity import ConnectivityReport, connectivity_report, report_csv, report_html
-from lgsp.runtime import RuntimeDep
+from lgsp.registry.caller import READERS
+from lgsp.reports import connectivity_html, onceonly
+from lgsp.reports.connectivity import connectivity_report
+from lgsp.reports.models import ConnectivityReport, OnceOnlyReport, ReportFormat
+from lgsp.runtime import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], responses=error_responses(401, 403, 422))
 
@@ -46,7 +48,34 @@ async def get_connectivity_report(
     )
     # Rendering a province-sized report takes a while: off the event loop, which the bus workers share.
     if format is ReportFormat.CSV:
-        return PlainTextResponse(await asyncio.to_thread(report_csv, report), media_type="text/csv")
+        return PlainTextResponse(
+            await asyncio.to_thread(connectivity_html.report_csv, report), media_type="text/csv"
+        )
     if format is ReportFormat.HTML:
-        return HTMLResponse(await asyncio.to_thread(report_html, report))
+        return HTMLResponse(await asyncio.to_thread(connectivity_html.report_html, report))
+    return report
+
+
+@router.get(
+    "/reports/once-only",
+    response_model=OnceOnlyReport,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+async def get_once_only_report(
+    session: SessionDep,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
+    format: ReportFormat = ReportFormat.JSON,
+) -> OnceOnlyReport | Response:
+    """The three once-only measures for a period, by procedure, by document type and by cause of
+    re-submission; as JSON, CSV or a printable HTML page."""
+    caller.require(*READERS)
+    check_period(start, end)
+    report = await onceonly.once_only_report(session, runtime.settings, runtime.catalogue, start, end)
+    if format is ReportFormat.CSV:
+        return PlainTextResponse(onceonly.report_csv(report), media_type="text/csv")
+    if format is ReportFormat.HTML:
+        return HTMLResponse(onceonly.report_html(report))
     return report

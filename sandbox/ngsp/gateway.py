@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lgsp.background import Background, Component
 from lgsp.bus import Bus, Delivery, Rejection, Worker
-from lgsp.connectivity.service import check_probe_reply, make_probe
+from lgsp.connectivity.probes import check_probe_reply, make_probe
 from lgsp.db import Database, UTCDateTime
 from lgsp.settings import Settings
 from sandbox.ngsp.national import NationalSide

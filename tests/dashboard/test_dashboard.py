@@ -20,7 +20,7 @@ from fastapi import Request, Response
 from lgsp.api.server import serving
 from lgsp.app import create_app
 from lgsp.bus.broker import free_port
-from lgsp.dashboard.page import REFRESH_SECONDS
+from lgsp.dashboard.assets import REFRESH_SECONDS
 from lgsp.db import Database
 from lgsp.onceonly.models import Dossier
 from lgsp.settings import Settings

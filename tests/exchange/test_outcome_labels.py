@@ -7,9 +7,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from lgsp.exchange.admission import Admission
 from lgsp.exchange.models import FAULT_CODES, OTHER_FAULT, Outcome, outcome_label
 from lgsp.exchange.router import FAULT_STATUS
-from lgsp.exchange.service import Admission, ExchangeRouter
+from lgsp.exchange.service import ExchangeRouter
 from schemas.common import utcnow
 from schemas.messages import Fault, NgspServiceResult, ServiceRequest, encode
 from tests.support import Broker, Hub, eventually, make_agency, make_system

@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaTimeoutError
 
 from connectors.sdk import Connector, ExchangeError
 from lgsp.bus import Bus
-from lgsp.exchange.service import Outgoing
+from lgsp.exchange.admission import Outgoing
 from lgsp.settings import Settings
 from schemas.messages import ServiceRequest, encode
 from schemas.topics import Topics
@@ -90,7 +90,7 @@ class RefusesResultsOnce:
     def __init__(self, bus: Bus, client: str) -> None:
         self.bus = bus
         self.inbox = bus.topics.inbox(client)
-        self.refused: Outgoing = []
+        self.refused: list[Outgoing] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.bus, name)
@@ -109,6 +109,7 @@ def refusing_bus(axis: Axis, monkeypatch: pytest.MonkeyPatch) -> RefusesResultsO
     router = axis.hub.app.state.runtime.facade.router
     bus = RefusesResultsOnce(router.bus, "MOT-CUA")
     monkeypatch.setattr(router, "bus", bus)
+    monkeypatch.setattr(router.settlement, "bus", bus)  # results are sent by the router's settlement
     return bus
 
 

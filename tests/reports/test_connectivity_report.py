@@ -25,7 +25,8 @@ from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
 from lgsp.db import Database
 from lgsp.exchange.models import ExchangeRecord, Outcome
 from lgsp.registry.models import Agency, System, SystemKind
-from lgsp.reports.connectivity import duration, quarter_start
+from lgsp.reports.connectivity_sql import quarter_start
+from lgsp.reports.tables import duration
 from schemas.common import Link
 from tests.support import Hub, make_agency
 

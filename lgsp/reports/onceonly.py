@@ -4,54 +4,21 @@ Every figure is a database aggregate (GROUP BY), so the report costs the same wh
 dossiers or ten million.
 """
 
-import csv
 import html
-import io
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import and_, case, func, select, true
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lgsp.indicators.models import OnceOnlyIndicators
 from lgsp.indicators.service import once_only_indicators
 from lgsp.onceonly.models import ComponentOutcome, Dossier, DossierComponentRecord
+from lgsp.reports.models import CauseLine, DocumentTypeLine, OnceOnlyReport, ProcedureLine
+from lgsp.reports.tables import Table, tables_csv, tables_html
 from lgsp.settings import Settings
 from schemas.common import utcnow
 from schemas.onceonly import Catalogue
-
-
-class ProcedureLine(BaseModel):
-    procedure: str
-    name: str
-    dossiers: int
-    without_resubmission: int
-    with_reuse: int
-
-
-class DocumentTypeLine(BaseModel):
-    document_type: str
-    name: str
-    reused: int
-    first_submissions: int
-    resubmissions: int
-
-
-class CauseLine(BaseModel):
-    cause: str
-    resubmissions: int
-
-
-class OnceOnlyReport(BaseModel):
-    """The once-only report of DESIGN.md section 8 for dossiers received in [start, end)."""
-
-    generated_at: str
-    measures: OnceOnlyIndicators
-    by_procedure: list[ProcedureLine]
-    by_document_type: list[DocumentTypeLine]
-    by_cause: list[CauseLine]
 
 
 def _period(start: date | None, end: date | None) -> Any:
@@ -134,11 +101,11 @@ async def once_only_report(
     )
 
 
-def _tables(report: OnceOnlyReport) -> list[tuple[str, list[str], list[list[Any]]]]:
+def _tables(report: OnceOnlyReport) -> list[Table]:
     """The report as titled tables: what the CSV and HTML forms both show."""
     m = report.measures
     return [
-        (
+        Table(
             "measures",
             ["measure", "numerator", "denominator", "ratio", "target"],
             [
@@ -151,7 +118,7 @@ def _tables(report: OnceOnlyReport) -> list[tuple[str, list[str], list[list[Any]
             ]
             + [["reuse_points_766", m.reuse.points, m.reuse.max_points, None, None]],
         ),
-        (
+        Table(
             "by_procedure",
             ["procedure", "name", "dossiers", "without_resubmission", "with_reuse"],
             [
@@ -159,7 +126,7 @@ def _tables(report: OnceOnlyReport) -> list[tuple[str, list[str], list[list[Any]
                 for p in report.by_procedure
             ],
         ),
-        (
+        Table(
             "by_document_type",
             ["document_type", "name", "reused", "first_submissions", "resubmissions"],
             [
@@ -167,18 +134,13 @@ def _tables(report: OnceOnlyReport) -> list[tuple[str, list[str], list[list[Any]
                 for t in report.by_document_type
             ],
         ),
-        ("by_cause", ["cause", "resubmissions"], [[c.cause, c.resubmissions] for c in report.by_cause]),
+        Table("by_cause", ["cause", "resubmissions"], [[c.cause, c.resubmissions] for c in report.by_cause]),
     ]
 
 
 def report_csv(report: OnceOnlyReport) -> str:
     """The report as one CSV: a `section` column names the table each row belongs to."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for section, header, rows in _tables(report):
-        writer.writerow(["section", *header])
-        writer.writerows([[section, *("" if v is None else v for v in row)] for row in rows])
-    return out.getvalue()
+    return tables_csv(_tables(report))
 
 
 def report_html(report: OnceOnlyReport) -> str:
@@ -193,20 +155,5 @@ def report_html(report: OnceOnlyReport) -> str:
         f"<h1>Once-only report</h1><p>Dossiers received {html.escape(period)}; generated "
         f"{html.escape(report.generated_at)}.</p>",
     ]
-    for section, header, rows in _tables(report):
-        parts.append(f"<h2>{html.escape(section.replace('_', ' '))}</h2><table><tr>")
-        parts.extend(f"<th>{html.escape(h)}</th>" for h in header)
-        parts.append("</tr>")
-        for row in rows:
-            cells = (
-                f"<td class='n'>{v:.3f}</td>"
-                if isinstance(v, float)
-                else f"<td class='n'>{v}</td>"
-                if isinstance(v, int)
-                else f"<td>{html.escape('' if v is None else str(v))}</td>"
-                for v in row
-            )
-            parts.append("<tr>" + "".join(cells) + "</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
+    parts += [tables_html(_tables(report)), "</body></html>"]
     return "".join(parts)

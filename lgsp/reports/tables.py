@@ -1,0 +1,82 @@
+"""The one table type both reports render through: titled tables, written as one CSV (a `section`
+column names each row's table) or as HTML tables, so CSV and HTML always show the same figures."""
+
+import csv
+import html
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A titled table: `section` names it in CSV and heads it in HTML."""
+
+    section: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def tables_csv(tables: Iterable[Table]) -> str:
+    """The tables as one CSV: each table's header row, then its rows, all behind a `section` column."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for table in tables:
+        writer.writerow(["section", *table.columns])
+        writer.writerows([[table.section, *(_csv_value(v) for v in row)] for row in table.rows])
+    return out.getvalue()
+
+
+def duration(seconds: float) -> str:
+    """`[Nd ]HH:MM:SS`, to the second: how the HTML pages show a length of time."""
+    whole = round(seconds)
+    days, rest = divmod(whole, 86400)
+    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {text}" if days else text
+
+
+def _heading(column: str) -> str:
+    # Lengths of time show as durations, so their headings drop the unit.
+    return "duration" if column == "seconds" else column.removesuffix("_seconds").replace("_", " ")
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return "<td></td>"
+    if isinstance(value, bool):
+        return f"<td>{'yes' if value else 'no'}</td>"
+    if column.endswith("seconds"):
+        return f"<td class='n'>{duration(float(value))}</td>"
+    if isinstance(value, float):
+        return f"<td class='n'>{value:.3f}</td>"
+    if isinstance(value, int):
+        return f"<td class='n'>{value}</td>"
+    if isinstance(value, datetime):
+        return f"<td>{value:%Y-%m-%d %H:%M:%S}</td>"
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def tables_html(tables: Iterable[Table]) -> str:
+    """The tables as HTML, each under an `<h2>` of its section: numbers right-aligned, lengths of time
+    (columns ending in `seconds`) as durations, every text escaped."""
+    parts: list[str] = []
+    for table in tables:
+        parts.append(f"<h2>{html.escape(table.section.replace('_', ' '))}</h2><table><tr>")
+        parts.extend(f"<th>{html.escape(_heading(c))}</th>" for c in table.columns)
+        parts.append("</tr>")
+        parts.extend(
+            "<tr>" + "".join(_cell(c, v) for c, v in zip(table.columns, row, strict=True)) + "</tr>"
+            for row in table.rows
+        )
+        parts.append("</table>")
+    return "".join(parts)
