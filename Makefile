@@ -8,7 +8,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test test-faults bench lint clean venv
+.PHONY: demo test test-faults test-kafka bench lint docs clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,22 @@ test-faults: $(STAMP)
 # Every benchmark in turn (bench/run_all.py: under 10 minutes on two cores), the figures against the
 # performance targets on stdout and in bench/results/latest.json; BENCH_ARGS=--quick checks the chain.
 # The report benchmark needs PostgreSQL: started for the run if it is down, as for the tests.
+# The bus-dependent tests on a 3-node Apache Kafka cluster (KRaft, assembled from Maven Central by
+# scripts/kafka.sh; started once for the session): every topic with 3 replicas and
+# min.insync.replicas=2, producers with acks=all and idempotence, then the cluster's own fault tests.
+KAFKA_ENV := LGSP_TEST_KAFKA_NODES=3 LGSP_KAFKA_REPLICATION_FACTOR=3 LGSP_KAFKA_MIN_INSYNC_REPLICAS=2 \
+	LGSP_KAFKA_IDEMPOTENCE=true
+KAFKA_TESTS ?= tests/bus tests/exchange tests/connectivity tests/onceonly tests/sandbox/ngsp tests/kafka
+test-kafka: $(STAMP)
+	scripts/kafka.sh fetch
+	$(KAFKA_ENV) scripts/with-postgres.sh $(BIN)/pytest -m "not embedded_broker" $(KAFKA_TESTS) $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	scripts/with-postgres.sh $(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+# The documentation site (mkdocs.yml, docs/), built strictly: a broken link or a page left out fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,4 +57,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info lgsp.db* ngsp.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info lgsp.db* ngsp.db* site

@@ -86,6 +86,10 @@ class KafkaCluster:
         """SIGKILL one node, as a crash would."""
         await kafka_script("kill", str(node), "--dir", str(self.directory))
 
+    async def stop_node(self, node: int) -> None:
+        """Stop one node cleanly (SIGTERM), as a rolling restart does."""
+        await kafka_script("stop-node", str(node), "--dir", str(self.directory))
+
     async def restart(self, node: int) -> None:
         """Start a stopped or killed node again on its data; returns once it accepts connections."""
         await kafka_script("restart-node", str(node), "--dir", str(self.directory))

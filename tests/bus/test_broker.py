@@ -13,6 +13,9 @@ import lgsp.bus.broker
 from lgsp.bus.broker import BrokerError, EmbeddedBroker, bootstrap_servers, broker_binary, free_port
 from lgsp.settings import Settings
 
+#: The embedded broker itself is what these tests are about: not run on an Apache Kafka cluster.
+pytestmark = pytest.mark.embedded_broker
+
 
 async def _accepts(host: str, port: int) -> bool:
     try:

@@ -67,6 +67,7 @@ async def read_registrations(bootstrap: str, topic: str, wanted: set[UUID], with
     return seen
 
 
+@pytest.mark.embedded_broker  # stops and restarts a broker of its own
 async def test_outbox_delivers_what_was_written_while_the_broker_was_down(
     own_hub: Hub, own_broker: EmbeddedBroker
 ) -> None:

@@ -2,9 +2,14 @@
 
 from pathlib import Path
 
+import pytest
+
 from lgsp.bus.broker import EmbeddedBroker
 from sandbox.ngsp.service import running_gateway
 from tests.support import connector_for, eventually, fast_settings, make_agency, make_system, running_hub
+
+#: Restarts an embedded broker of its own (memory only): not run on an Apache Kafka cluster.
+pytestmark = pytest.mark.embedded_broker
 
 
 async def test_everything_reconnects_after_the_broker_restarts(tmp_path: Path) -> None:

@@ -165,6 +165,7 @@ async def test_a_client_that_hears_back_finds_its_record_settled(
     router = axis.hub.app.state.runtime.facade.router
     bus = RecordsAtSend(router.bus, "MOT-CUA", axis.settings)
     monkeypatch.setattr(router, "bus", bus)
+    monkeypatch.setattr(router.settlement, "bus", bus)  # results are sent by the router's settlement
     await axis.client.request("HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN)
     assert bus.outcomes_seen == [["success"]]
 

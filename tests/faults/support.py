@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,9 +34,27 @@ from connectors.sdk import Connector, ExchangeError
 from lgsp.bus.broker import free_port
 from lgsp.db import Database
 from lgsp.settings import Settings
-from schemas.messages import Codec, DecodeError, DossierComponent, DossierReport
-from schemas.onceonly import Catalogue, content_hash
-from tests.support import ADMIN_TOKEN, connector_for, eventually, fast_settings, make_agency, make_system
+from schemas.messages import (
+    INBOX,
+    REQUESTS,
+    Codec,
+    DecodeError,
+    DossierComponent,
+    DossierReport,
+    ServiceRequest,
+    ServiceResult,
+)
+from schemas.onceonly import Catalogue, content_hash, load_catalogue
+from schemas.topics import Topics
+from tests.support import (
+    ADMIN_TOKEN,
+    connector_for,
+    delete_topics,
+    eventually,
+    fast_settings,
+    make_agency,
+    make_system,
+)
 from tests.support.exchange import BIRTH_RECORD
 
 SECRET_KEY = "faults-secret-key-0123456789abcdef"
@@ -74,7 +92,13 @@ def hub_env(settings: Settings, bootstrap: str, port: int) -> dict[str, str]:
         "LGSP_CONNECTIVITY_PARTITIONS": str(settings.connectivity_partitions),
         "LGSP_INBOX_PARTITIONS": str(settings.inbox_partitions),
         "LGSP_CONSUMER_SESSION_TIMEOUT_MS": str(settings.consumer_session_timeout_ms),
-    }
+        "LGSP_KAFKA_REPLICATION_FACTOR": str(settings.kafka_replication_factor),
+        "LGSP_KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),
+    } | (
+        {"LGSP_KAFKA_MIN_INSYNC_REPLICAS": str(settings.kafka_min_insync_replicas)}
+        if settings.kafka_min_insync_replicas is not None
+        else {}
+    )
 
 
 def _die_with_parent() -> None:
@@ -616,3 +640,126 @@ TIMINGS: dict[str, Any] = {
 def fault_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     """Per-test settings: own topic prefix and database, the timings above."""
     return fast_settings(database_url, tmp_path, **(TIMINGS | overrides))
+
+
+#: A fault injected into a stream: it runs while traffic flows and returns figures for the summary.
+Fault = Callable[[HubProcess], Awaitable[dict[str, Any]]]
+
+
+async def fault_under_load(
+    name: str,
+    database_url: str,
+    bootstrap: str,
+    tmp_path: Path,
+    fault: Fault,
+    *,
+    rate: float = 20.0,
+    dossier_rate: float = 8.0,
+    before: float = 5.0,
+    after: float = 5.0,
+    request_timeout: float = 15.0,
+) -> dict[str, Any]:
+    """Stream exchanges and dossier reports through a hub process (`lgsp hub` on `bootstrap` and the
+    database at `database_url`), run `fault` after `before` seconds, keep streaming `after` seconds more,
+    and check that nothing was lost or duplicated: every request ended with an answer or a code the hub
+    gave, every request the broker took has exactly one exchange record, the records agree with what the
+    clients were told, and every acknowledged dossier report is in the ledger exactly once. Prints and
+    returns the summary (sent / answered / records / lost / duplicated ...).
+
+    The connectors run here, so they live through the fault as real integrators' would.
+    """
+    began = time.perf_counter()
+    settings = fault_settings(database_url, tmp_path)
+    topics = Topics(settings.topic_prefix)
+    hub = HubProcess(settings, bootstrap, tmp_path)
+    catalogue = load_catalogue()
+    taps: list[Tap] = []
+    connectors: list[Connector] = []
+    try:
+        first_start = await hub.start()
+        async with hub.client() as api:
+            pair = await birth_record_pair(api, settings, bootstrap, connectors)
+            client, served = pair.client, pair.served
+
+        taps = [
+            await Tap(bootstrap, [topics.requests], REQUESTS).start(),
+            await Tap(bootstrap, [topics.inbox("MOT-CUA")], INBOX).start(),
+        ]
+        stop = asyncio.Event()
+        exchanges = ExchangeStream(client, "HO-TICH", pair.service, rate, request_timeout)
+        dossiers = DossierStream(client, catalogue, dossier_rate)
+        streams = [asyncio.create_task(exchanges.run(stop)), asyncio.create_task(dossiers.run(stop))]
+
+        await asyncio.sleep(before)
+        sent_before_fault = exchanges.started
+        figures = await fault(hub)
+        await asyncio.sleep(after)
+        stop.set()
+        await asyncio.gather(*streams)
+        await exchanges.settle()  # each request ends within its timeout + 10 s
+
+        await wait_settled(database_url, dossiers.acknowledged, timeout=30)
+        await asyncio.sleep(1.0)  # the taps catch up with the last results
+        requests = [m for m in taps[0].of(ServiceRequest) if m.client == "MOT-CUA"]
+        results = taps[1].of(ServiceResult)
+        records = await exchange_records(database_url)
+        ledger = await dossier_rows(database_url)
+        # The systems stayed up all along: a disconnection recorded now would blame them for the crash.
+        blamed = await disconnections(database_url)
+
+        sent = Counter(str(m.message_id) for m in requests)
+        number = {str(m.message_id): int(m.payload["citizen_id"][3:]) for m in requests}
+        delivered = Counter(str(m.exchange_id) for m in results)
+        tally = exchanges.tally()
+        # What each client was told against what its record says (no_answer: the hub never told it).
+        disagreements = []
+        for exchange_id, (_, outcome, code) in records.items():
+            told = exchanges.outcomes.get(number.get(exchange_id, -1))
+            recorded = "success" if outcome == "success" else code
+            if told is not None and told != "client.no_answer" and told != recorded:
+                disagreements.append((exchange_id, told, recorded))
+        summary = {
+            "sent": exchanges.started,
+            "sent_before_fault": sent_before_fault,
+            "on_the_bus": len(sent),
+            "answered": tally["success"],
+            "failed_with_code": {k: v for k, v in tally.items() if k != "success"},
+            "records": len(records),
+            "lost_records": len(set(sent) - set(records)),
+            "duplicated_records": duplicates(c for c, _, _ in records.values()),
+            "unanswered": tally["client.no_answer"],
+            "results_delivered_twice": duplicates(delivered.values()),
+            "served_twice_by_provider": duplicates(served.values()),
+            "disagreements": len(disagreements),
+            "disconnections_recorded": blamed,
+            "dossiers_acknowledged": len(dossiers.acknowledged),
+            "dossier_send_failures": dict(dossiers.failed),
+            "dossier_rows": sum(ledger.values()),
+            "lost_dossiers": len(set(dossiers.acknowledged) - set(ledger)),
+            "duplicated_dossiers": duplicates(ledger.values()),
+            "pending_records": sum(1 for _, o, _ in records.values() if o == "pending"),
+            "hub_start_s": round(first_start, 1),
+            **figures,
+            "runtime_s": round(time.perf_counter() - began, 1),
+        }
+        report(name, summary)
+
+        assert len(exchanges.outcomes) == exchanges.started, "a request never ended"
+        assert not [o for o in tally if o.startswith("error:")], f"requests failed without a code: {tally}"
+        assert len(sent) == exchanges.started and duplicates(sent.values()) == 0, "what reached the bus"
+        assert set(records) == set(sent), "exchange records lost, or records nobody sent"
+        assert summary["duplicated_records"] == 0 and summary["pending_records"] == 0
+        assert summary["unanswered"] == 0, f"the hub never answered some requests: {tally}"
+        assert not disagreements, f"clients told one thing, records say another: {disagreements[:5]}"
+        assert summary["served_twice_by_provider"] == 0
+        assert not dossiers.failed, "the broker stayed up: every dossier report must be acknowledged"
+        assert summary["lost_dossiers"] == 0 and summary["duplicated_dossiers"] == 0
+        assert set(dossiers.acknowledged) == set(ledger), "dossiers nobody sent in the ledger"
+        return summary
+    finally:
+        for tap in taps:
+            await tap.stop()
+        for connector in connectors:
+            await connector.stop()
+        await hub.stop()
+        await delete_topics(bootstrap, settings.topic_prefix)
