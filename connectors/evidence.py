@@ -1,4 +1,5 @@
-"""Evidence holders: the once-only services of a system holding document types (DESIGN.md section 6).
+"""Evidence holders: the once-only services of a system holding document types
+(docs/architecture/definitions.md).
 
 A holder answers `evidence.get` (does it hold a valid document of a type about a subject on a day?)
 and `evidence.register` (hold from now a document a completed dossier issued). It answers from the

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(default=None, description="Bootstrap admin bearer token")
     admin_token_previous: SecretStr | None = Field(
         default=None,
-        description="The admin token being rotated out: still accepted until unset (see README, rotation)",
+        description="The admin token being rotated out: accepted until unset (docs/operators/running.md)",
     )
     secret_key: SecretStr | None = Field(
         default=None, description="Key for probe tokens and keyed hashes; stored in the database if unset"

@@ -40,7 +40,7 @@ AgencyCode = Annotated[
 
 
 class Link(StrEnum):
-    """The two links DESIGN.md section 5 tracks for every system."""
+    """The two links docs/architecture/definitions.md tracks for every system."""
 
     LGSP = "lgsp"
     NGSP = "ngsp"

@@ -1,4 +1,4 @@
-"""The once-only catalogues (DESIGN.md section 6): document types, their holders, and procedures.
+"""The once-only catalogues (docs/architecture/definitions.md): document types, their holders, and procedures.
 
 The catalogue is data (`catalogue.yaml` in this package), validated when it is loaded, so the hub and
 the connectors agree on which documents exist, who holds them, and what each procedure asks for.

@@ -1,4 +1,4 @@
-"""The audit trail (DESIGN.md section 7): seal records into a hash chain, and verify it.
+"""The audit trail (docs/architecture/design.md section 7): seal records into a hash chain, and verify it.
 
 Records are sealed after they are final, in batches, by a background task holding the audit lock, so
 the exchange path never waits for the chain and several hub processes never fork it. Each link holds

@@ -1,4 +1,4 @@
-"""DESIGN.md section 5 as pure functions: is a system connected, per link, at a given time?
+"""docs/architecture/definitions.md as pure functions: is a system connected, per link, at a given time?
 
 The Python functions decide. `stale_verdicts` states the very same rules as SQL, so the evaluator can ask
 the database for the few systems whose stored verdict no longer holds instead of loading every system;

@@ -15,7 +15,7 @@ class Outcome(StrEnum):
     FAULT = "fault"
 
 
-#: The stable fault codes of an exchange (DESIGN.md section 4, README "Exchanging data through the hub").
+#: The stable fault codes of an exchange (docs/architecture/design.md section 4; docs/integrators).
 FAULT_CODES = frozenset(
     {
         "client.unauthenticated",

@@ -1,4 +1,4 @@
-"""The published indicators: the shape DESIGN.md section 8 fixes for GET /api/v1/indicators."""
+"""The published indicators: the shape of GET /api/v1/indicators (docs/architecture/design.md section 8)."""
 
 from datetime import date, datetime
 
@@ -36,7 +36,7 @@ class ReuseIndicator(RatioIndicator):
 
 
 class OnceOnlyIndicators(BaseModel):
-    """The three measures of DESIGN.md section 6 over dossiers received in [start, end)."""
+    """The three measures of docs/architecture/definitions.md over dossiers received in [start, end)."""
 
     start: date | None = Field(description="First day counted; null: from the first dossier")
     end: date | None = Field(description="Day after the last one counted; null: up to now")

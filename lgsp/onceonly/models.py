@@ -10,7 +10,7 @@ from lgsp.db import UTCDateTime, enum_type
 
 
 class ComponentOutcome(StrEnum):
-    """How a required document of a dossier was obtained (DESIGN.md section 6)."""
+    """How a required document of a dossier was obtained (docs/architecture/definitions.md)."""
 
     REUSED = "reused"  # fetched from its holder: nothing asked of the applicant
     FIRST_SUBMISSION = "first_submission"  # the applicant provided it and the ledger held no valid copy

@@ -81,7 +81,7 @@ class Province(BaseModel):
 
 
 class ConnectivityReport(BaseModel):
-    """The connectivity report of DESIGN.md section 8 for [start, end)."""
+    """The connectivity report of docs/architecture/design.md section 8 for [start, end)."""
 
     generated_at: datetime
     start: datetime
@@ -123,7 +123,7 @@ class CauseLine(BaseModel):
 
 
 class OnceOnlyReport(BaseModel):
-    """The once-only report of DESIGN.md section 8 for dossiers received in [start, end)."""
+    """The once-only report of docs/architecture/design.md section 8 for dossiers received in [start, end)."""
 
     generated_at: str
     measures: OnceOnlyIndicators

@@ -1,4 +1,4 @@
-"""Unit tests of the connectivity definition (DESIGN.md section 5) as a pure function."""
+"""Unit tests of the connectivity definition (docs/architecture/definitions.md) as a pure function."""
 
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4

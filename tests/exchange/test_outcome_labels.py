@@ -33,7 +33,7 @@ def test_stable_codes_keep_their_label_and_others_become_other() -> None:
 
 
 def test_the_stable_codes_are_those_the_facade_answers() -> None:
-    """DESIGN.md section 4's codes, listed twice in the code base (metrics, HTTP statuses): the same."""
+    """The stable codes (docs/architecture/design.md section 4), listed twice in the code base: the same."""
     assert set(FAULT_STATUS) == FAULT_CODES
 
 

@@ -16,7 +16,7 @@ from schemas.topics import Topics
 from tests.monitoring.tools import exported_names, promtool
 from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 
-# DESIGN.md section 8 and the monitoring rules depend on these.
+# the design (docs/architecture/design.md, section 8) and the monitoring rules depend on these.
 REQUIRED = {
     "lgsp_systems_in_scope",
     "lgsp_systems_connected",

@@ -1,4 +1,4 @@
-"""The once-only simulation end to end (DESIGN.md sections 6 and 7).
+"""The once-only simulation end to end (docs/architecture/design.md, sections 6 and 7).
 
 Two seeded runs of `run_simulation` with the same plan, one without holder faults and one with many,
 against the session broker:

@@ -643,7 +643,8 @@ async def test_a_poison_record_does_not_jam_its_consumer(
     poison: str, hub: Hub, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A record the handler cannot process is dead-lettered as handler_failed and does not stop the records
-    behind it (DESIGN.md section 7). Each of these once made its worker retry the batch for ever."""
+    behind it (docs/architecture/design.md section 7). Each of these once made its worker retry the batch
+    for ever."""
     caplog.set_level(logging.WARNING, logger="lgsp")
     _, topic_name, make = POISONS[poison]
     topics = Topics(hub.settings.topic_prefix)

@@ -1,6 +1,6 @@
 """The authorization matrix: every endpoint the hub serves, called by every kind of caller.
 
-The expected answers follow DESIGN.md sections 7 and 8 and the README's API table: public endpoints
+The expected answers follow docs/architecture/design.md (sections 7 and 8) and the API table: public endpoints
 (health, metrics, dashboard, indicators) are open to anyone; everything else under /api/v1 needs a key
 (none, revoked, malformed or forged: 401) of a role allowed to use it (otherwise 403, never 2xx).
 Admins do everything; integrators change only their own agency's systems and read the registry;
@@ -49,7 +49,7 @@ OWN_SYSTEM = PEOPLE | {"system_own"}  # ... and the system's own key
 OVERSIGHT = ADMINS | {"operator", "auditor"}  # dossiers, reports, the audit chain
 SYSTEMS = frozenset({"system_own", "system_other"})
 
-#: FastAPI's own documentation routes: public (DESIGN.md section 8) and not part of the matrix.
+#: FastAPI's own documentation routes: public (docs/architecture/design.md section 8), not in the matrix.
 DOCS_ROUTES = frozenset(
     {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
 )
@@ -176,7 +176,7 @@ SERVICE = ("id", "code", "provider")
 GRANT = ("id", "service", "client_system", "client_agency")
 
 MATRIX: dict[tuple[str, str], Rule] = {
-    # Public (DESIGN.md section 8): health, metrics, the dashboard and the indicators.
+    # Public (docs/architecture/design.md section 8): health, metrics, the dashboard and the indicators.
     ("GET", "/healthz"): rule(EVERYONE, check=obj("status")),
     ("GET", "/readyz"): rule(EVERYONE, 200, 503, check=obj("status", "checks")),
     ("GET", "/metrics"): rule(EVERYONE, check=content("text/plain", "# HELP")),
