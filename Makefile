@@ -8,7 +8,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test test-faults test-kafka bench lint docs clean venv
+.PHONY: demo test test-faults test-kafka cluster bench lint docs clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +34,19 @@ test-faults: $(STAMP)
 # Every benchmark in turn (bench/run_all.py: under 10 minutes on two cores), the figures against the
 # performance targets on stdout and in bench/results/latest.json; BENCH_ARGS=--quick checks the chain.
 # The report benchmark needs PostgreSQL: started for the run if it is down, as for the tests.
+# `lgsp cluster` here: 3 Kafka nodes, PostgreSQL, 2 hubs, the NGSP stub, Prometheus and the mock systems.
+cluster: $(STAMP)
+	scripts/ensure-tools.sh
+	scripts/kafka.sh fetch
+	scripts/with-postgres.sh $(BIN)/lgsp cluster $(ARGS)
+
 # The bus-dependent tests on a 3-node Apache Kafka cluster (KRaft, assembled from Maven Central by
 # scripts/kafka.sh; started once for the session): every topic with 3 replicas and
 # min.insync.replicas=2, producers with acks=all and idempotence, then the cluster's own fault tests.
 KAFKA_ENV := LGSP_TEST_KAFKA_NODES=3 LGSP_KAFKA_REPLICATION_FACTOR=3 LGSP_KAFKA_MIN_INSYNC_REPLICAS=2 \
 	LGSP_KAFKA_IDEMPOTENCE=true
-KAFKA_TESTS ?= tests/bus tests/exchange tests/connectivity tests/onceonly tests/sandbox/ngsp tests/kafka
+KAFKA_TESTS ?= tests/bus tests/exchange tests/connectivity tests/onceonly tests/sandbox/ngsp tests/kafka \
+	tests/sandbox/test_cluster.py
 test-kafka: $(STAMP)
 	scripts/kafka.sh fetch
 	$(KAFKA_ENV) scripts/with-postgres.sh $(BIN)/pytest -m "not embedded_broker" $(KAFKA_TESTS) $(PYTEST_ARGS)

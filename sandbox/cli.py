@@ -156,3 +156,92 @@ def connector(
                     await store.close()
 
     run(main())
+
+
+@commands.command()
+def fleet(
+    hub: Annotated[
+        str, typer.Option(envvar="LGSP_HUB_URL", help="The hub's API address")
+    ] = "http://127.0.0.1:8000",
+    systems: Annotated[int, typer.Option(min=1, max=500, help="Mock provincial systems")] = 6,
+    datasets: DatasetsDir = None,
+    citizens: Annotated[int, typer.Option(min=100, help="Population when no --datasets is given")] = 1000,
+    seed: Annotated[int, typer.Option(help="Same seed, same systems and data")] = 7,
+    verbose: Verbose = False,
+) -> None:
+    """Register the demo's mock systems with a running hub (LGSP_ADMIN_TOKEN) and connect them on its bus
+    (LGSP_KAFKA_BOOTSTRAP), serving their data, until Ctrl-C. Once per fresh hub database: the systems'
+    API keys are shown only at registration."""
+    import tempfile
+
+    import httpx
+
+    from connectors.datasets import Datasets
+    from sandbox.demo import DemoOptions, generate_datasets, running_fleet
+
+    setup_logging(verbose)
+    settings = Settings()
+    if not settings.kafka_bootstrap or settings.admin_token is None:
+        raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP and LGSP_ADMIN_TOKEN to the hub's")
+    token = settings.admin_token.get_secret_value()
+    options = DemoOptions(systems=systems, citizens=citizens, seed=seed)
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory(prefix="lgsp-fleet-") as tmp:
+            data = (
+                Datasets.load(datasets)
+                if datasets
+                else await generate_datasets(Path(tmp), citizens, seed, console)
+            )
+            async with (
+                httpx.AsyncClient(
+                    base_url=hub, headers={"Authorization": f"Bearer {token}"}, timeout=15
+                ) as client,
+                running_fleet(client, settings, settings.kafka_bootstrap or "", options, data, console) as (
+                    ships,
+                    _,
+                ),
+            ):
+                console.print(f"{len(ships.connectors)} mock systems connected to {hub}")
+                await asyncio.Event().wait()
+
+    run(main())
+
+
+@commands.command()
+def cluster(
+    systems: Annotated[int, typer.Option(min=1, max=100, help="Mock provincial systems")] = 6,
+    citizens: Annotated[int, typer.Option(min=100, max=100_000, help="Simulated population")] = 1000,
+    duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds")] = None,
+    base_port: Annotated[
+        int, typer.Option(min=1024, max=65000, help="The first hub's port (+1: the second)")
+    ] = 8001,
+    verbose: Verbose = False,
+) -> None:
+    """Run the production topology as processes here: 3 Apache Kafka nodes, PostgreSQL, 2 hubs, the NGSP
+    stub, Prometheus scraping both hubs and the mock systems; the indicators through each hub, live."""
+    import secrets
+    import tempfile
+
+    from pydantic import SecretStr
+
+    from sandbox.cluster import ClusterOptions, link_line, run_cluster
+
+    setup_logging(verbose)
+    base = Settings()
+    base = base.model_copy(
+        update={
+            "admin_token": base.admin_token or SecretStr(secrets.token_urlsafe(24)),
+            "heartbeat_interval": 1.0,
+            "heartbeat_ttl": 4.0,
+            "probe_interval": 2.0,
+            "probe_ttl": 6.0,
+            "probe_timeout": 2.0,
+            "consumer_session_timeout_ms": 6000,
+        }
+    )
+    run_dir = Path(tempfile.mkdtemp(prefix="lgsp-cluster-"))
+    options = ClusterOptions(systems=systems, citizens=citizens, duration=duration, base_port=base_port)
+    result = run(run_cluster(base, options, run_dir, console))
+    if result:
+        console.print(" · ".join(link_line(i) for i in result["indicators"]), f"(logs in {run_dir})")

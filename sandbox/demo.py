@@ -287,17 +287,36 @@ async def running_world(base: Settings, options: DemoOptions, console: Console) 
             client = await stack.enter_async_context(
                 httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
             )
-            fleet = await _register_fleet(client, settings, bootstrap, options, console)
-            for connector in fleet.connectors.values():
-                stack.push_async_callback(connector.stop)
-                for store in await serve_datasets(connector, datasets):
-                    stack.push_async_callback(store.close)
-            ids = {
-                s["code"]: s["id"]
-                for s in (await client.get("/api/v1/systems", params={"limit": 1000})).json()["items"]
-            }
-            await _declare_services(client, fleet, ids)
+            fleet, ids = await stack.enter_async_context(
+                running_fleet(client, settings, bootstrap, options, datasets, console)
+            )
             yield World(settings, client, fleet, datasets, gateway, url, ids)
+
+
+@contextlib.asynccontextmanager
+async def running_fleet(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    bootstrap: str,
+    options: DemoOptions,
+    datasets: Datasets,
+    console: Console,
+) -> AsyncIterator[tuple[Fleet, dict[str, int]]]:
+    """The mock systems registered through the hub's API (`client`, an admin), connected on `bootstrap`,
+    serving `datasets`, with their services declared and granted to the one-stop shop's agency; yields
+    the fleet and the systems' ids by code, and stops every connector on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        fleet = await _register_fleet(client, settings, bootstrap, options, console)
+        for connector in fleet.connectors.values():
+            stack.push_async_callback(connector.stop)
+            for store in await serve_datasets(connector, datasets):
+                stack.push_async_callback(store.close)
+        ids = {
+            s["code"]: s["id"]
+            for s in (await client.get("/api/v1/systems", params={"limit": 1000})).json()["items"]
+        }
+        await _declare_services(client, fleet, ids)
+        yield fleet, ids
 
 
 async def run_demo(base: Settings, options: DemoOptions, console: Console) -> dict[str, Any]:
