@@ -1,6 +1,7 @@
 """Settings of every LGSP process, from the environment (prefix `LGSP_`) or a `.env` file."""
 
 import hmac
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +28,11 @@ MAX_MESSAGE_BYTES = 1_000_000
 class Settings(BaseSettings):
     """One place for every tunable; defaults run everything embedded on one machine."""
 
-    model_config = SettingsConfigDict(env_prefix="LGSP_", env_file=".env", extra="ignore")
+    # Secrets may also come as files named after the variable (lgsp_admin_token, lgsp_database_url...)
+    # in LGSP_SECRETS_DIR, as Compose and Kubernetes mount them (/run/secrets).
+    model_config = SettingsConfigDict(
+        env_prefix="LGSP_", env_file=".env", extra="ignore", secrets_dir=os.environ.get("LGSP_SECRETS_DIR")
+    )
 
     database_url: str = Field(
         default="sqlite+aiosqlite:///./lgsp.db",
