@@ -52,6 +52,7 @@ test-kafka: $(STAMP)
 	$(KAFKA_ENV) scripts/with-postgres.sh $(BIN)/pytest -m "not embedded_broker" $(KAFKA_TESTS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	scripts/kafka.sh fetch
 	scripts/with-postgres.sh $(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 # The documentation site (mkdocs.yml, docs/), built strictly: a broken link or a page left out fails.

@@ -146,7 +146,16 @@ async def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(t, n, 1) for t, n in partitions.items() if t not in existing]
+        # Replicated like the hub's own topics when the environment asks for it (a Kafka cluster).
+        replicas = int(os.environ.get("LGSP_KAFKA_REPLICATION_FACTOR", "1"))
+        configs = (
+            {"min.insync.replicas": os.environ["LGSP_KAFKA_MIN_INSYNC_REPLICAS"]} if replicas > 1 else {}
+        )
+        missing = [
+            NewTopic(t, n, replicas, topic_configs=configs)
+            for t, n in partitions.items()
+            if t not in existing
+        ]
         if missing:
             await admin.create_topics(missing)
     finally:

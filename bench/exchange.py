@@ -43,7 +43,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +52,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
+from sandbox.kafka import KafkaCluster
 
 from connectors.sdk import Connector, ExchangeError
 from lgsp.bus import Bus, Delivery, Rejection, Worker
@@ -557,7 +558,7 @@ async def one_hop_latency(bootstrap: str, records: int = 30) -> dict[str, Any]:
 
 
 async def forwarder_ceiling(
-    bootstrap: str, workdir: Path, args: argparse.Namespace, clients: list[str], broker_pid: int
+    bootstrap: str, workdir: Path, args: argparse.Namespace, clients: list[str], broker_pids: list[int]
 ) -> dict[str, Any]:
     """The no-op forwarder between the same connectors: saturation, then latency at half of it."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -569,11 +570,11 @@ async def forwarder_ceiling(
         await fleet.start()
         await fleet.warm_up()
         note(f"forwarder: saturating for {args.duration} s")
-        pids = [forwarder.pid, broker_pid]
+        pids = [forwarder.pid, *broker_pids]
         saturation, start, end = await closed_loop(fleet, args.inflight, args.warmup, args.duration, pids)
         saturation |= {
             "forwarder_cpu_cores": end.cores_since(start, forwarder.pid),
-            "broker_cpu_cores": end.cores_since(start, broker_pid),
+            "broker_cpu_cores": round(sum(end.cores_since(start, pid) for pid in broker_pids), 3),
             "machine_busy_cores": end.machine_cores_since(start),
             "forwarder_rss_mib": round(rss_mib(forwarder.pid)[0], 1),
         }
@@ -720,7 +721,7 @@ async def through_hubs(
     workdir: Path,
     args: argparse.Namespace,
     clients: list[str],
-    broker_pid: int,
+    broker_pids: list[int],
 ) -> dict[str, Any]:
     """The real hub in `hubs` processes on a fresh database: saturation with CPU/RSS, then latency."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -742,7 +743,7 @@ async def through_hubs(
                 await fleet.start()
                 await wait_connected(api, provider_id)
             await fleet.warm_up()
-            pids = [hub.pid for hub, _ in running] + [broker_pid]
+            pids = [hub.pid for hub, _ in running] + broker_pids
             consumed_before = [await consumed_requests(b) for _, b in running]
             note(f"{hubs} hub(s): saturating for {args.duration} s")
             saturation, start, end = await closed_loop(fleet, args.inflight, args.warmup, args.duration, pids)
@@ -754,7 +755,7 @@ async def through_hubs(
                 "hub_rss_mib": round(sum(now for now, _ in memory), 1),
                 "hub_rss_mib_each": [round(now, 1) for now, _ in memory],
                 "hub_peak_rss_mib_each": [round(peak, 1) for _, peak in memory],
-                "broker_cpu_cores": end.cores_since(start, broker_pid),
+                "broker_cpu_cores": round(sum(end.cores_since(start, pid) for pid in broker_pids), 3),
                 "machine_busy_cores": end.machine_cores_since(start),
                 "requests_consumed_share_each": share(consumed_before, consumed_after),
             }
@@ -817,6 +818,27 @@ def summary(figures: dict[str, Any], ceiling: float) -> dict[str, Any]:
     }
 
 
+@contextlib.asynccontextmanager
+async def bench_broker(
+    kind: str, workdir: Path
+) -> AsyncIterator[tuple[EmbeddedBroker | KafkaCluster, list[int]]]:
+    """The broker measured on and the pids whose CPU is the broker's: the embedded Tansu broker, or a
+    3-node Apache Kafka cluster whose topics get 3 replicas and min.insync.replicas=2 (the hubs the
+    benchmark starts inherit the settings from this environment)."""
+    if kind == "tansu":
+        async with EmbeddedBroker() as tansu:
+            assert tansu._process is not None
+            yield tansu, [tansu._process.pid]
+        return
+    os.environ |= {
+        "LGSP_KAFKA_REPLICATION_FACTOR": "3",
+        "LGSP_KAFKA_MIN_INSYNC_REPLICAS": "2",
+        "LGSP_KAFKA_IDEMPOTENCE": "true",
+    }
+    async with KafkaCluster(3, workdir / "kafka") as cluster:
+        yield cluster, [node.pid for node in cluster.nodes()]
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     load_before = loadavg()
@@ -831,6 +853,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "loadavg_at_start": load_before,
         },
         "parameters": {
+            "broker": args.broker,
             "database": args.database,
             "clients": args.clients,
             "inflight_per_client": args.inflight,
@@ -846,15 +869,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="lgsp-bench-exchange-") as tmp:
         workdir = Path(tmp)
-        async with EmbeddedBroker() as broker:
-            assert broker._process is not None
-            broker_pid = broker._process.pid
+        async with bench_broker(args.broker, workdir) as (broker, broker_pids):
             note(f"broker {broker.bootstrap}; one-way ceiling for {args.warmup + args.duration} s")
             oneway = await one_way(broker.bootstrap, workdir, args.warmup, args.duration)
             note(f"one-way: {oneway['records_per_s']} records/s; one-hop latency on an idle topic")
             hop = await one_hop_latency(broker.bootstrap)
             note(f"one hop: p50 {hop['p50_ms']} ms")
-            forwarder = await forwarder_ceiling(broker.bootstrap, workdir, args, clients, broker_pid)
+            forwarder = await forwarder_ceiling(broker.bootstrap, workdir, args, clients, broker_pids)
             ceiling = forwarder["saturation"]["exchanges_per_s"]
             flat = forwarder["latency_at_half_saturation"] or {}
             result["ceiling"] = {
@@ -871,7 +892,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             details: dict[str, Any] = {"one_way": oneway, "one_hop_idle": hop, "forwarder": forwarder}
             result["hub"] = {}
             for hubs in hub_counts:
-                figures = await through_hubs(hubs, broker.bootstrap, workdir, args, clients, broker_pid)
+                figures = await through_hubs(hubs, broker.bootstrap, workdir, args, clients, broker_pids)
                 details[f"hub_{hubs}"] = figures
                 result["hub"][str(hubs)] = summary(figures, ceiling)
     generator = [result["ceiling"]["generator_cpu_cores"]] + [
@@ -917,6 +938,12 @@ def main() -> None:
     parser.add_argument("--inflight", type=int, default=100, help="requests in flight per client (100)")
     parser.add_argument("--hubs", default="1,2", choices=["1", "2", "1,2"], help="hub processes (1,2: both)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--broker",
+        choices=["tansu", "kafka"],
+        default="tansu",
+        help="the embedded Tansu broker, or a 3-node Apache Kafka cluster (3 replicas, min ISR 2)",
+    )
     parser.add_argument(
         "--pg-server",
         default=os.environ.get("LGSP_TEST_PG", "postgres@127.0.0.1:5432"),

@@ -103,6 +103,15 @@ PLAN = (
         150,
         "bus ceiling, then the hub with 1 and 2 processes on PostgreSQL: saturation, p50/p99 at half",
     ),
+    # The same on a 3-node Apache Kafka cluster (3 replicas, min ISR 2, acks=all, idempotence), its own
+    # ceiling measured the same way on the same cluster.
+    Benchmark(
+        "exchange_kafka",
+        "exchange.py",
+        split("--broker kafka --database postgresql --hubs 1,2 --duration 8 --warmup 2 --latency-duration 6"),
+        240,
+        "the same on a 3-node Apache Kafka cluster: ceiling, then 1 and 2 hubs on PostgreSQL",
+    ),
     Benchmark(
         "dossiers",
         "dossiers.py",
@@ -145,6 +154,16 @@ QUICK = (
         ),
         75,
         "tiny exchange run on PostgreSQL",
+    ),
+    Benchmark(
+        "exchange_kafka",
+        "exchange.py",
+        split(
+            "--broker kafka --database postgresql --hubs 1,2 --duration 1 --warmup 0.5 --latency-duration 1 "
+            "--clients 2 --inflight 4"
+        ),
+        150,
+        "tiny exchange run on Apache Kafka",
     ),
     Benchmark(
         "dossiers",
@@ -463,6 +482,7 @@ def summary(results: dict[str, Any], elapsed_s: float, quick: bool) -> list[Row]
     """The figures of the issue's steps 1 to 6, each against its target where the issue sets one."""
     exchange = results.get("exchange")
     exchange_pg = results.get("exchange_postgresql")
+    exchange_kafka = results.get("exchange_kafka")
     dossiers = results.get("dossiers")
     registry = results.get("registry_scale")
     reports = results.get("connectivity_report")
@@ -499,7 +519,10 @@ def summary(results: dict[str, Any], elapsed_s: float, quick: bool) -> list[Row]
             dig(exchange_pg, "hub", "2", "machine_busy_cores"),
             digits=2,
         ),
-        row("exchange: load generator saturated", generator_bound(exchange, exchange_pg)),
+    ]
+    rows += exchange_rows(exchange_kafka, "postgresql, Apache Kafka x3", ("1", "2"), ceiling_rows=True)
+    rows += [
+        row("exchange: load generator saturated", generator_bound(exchange, exchange_pg, exchange_kafka)),
         row("dossiers (3 documents) end to end, per second", dig(dossiers, "dossiers_per_s")),
         Row(
             "dossier p50 / p99 at half that rate, ms",
@@ -570,7 +593,11 @@ def exchange_rows(
     then, for each number of hub processes, throughput, ratio to that run's ceiling and latency."""
     ceiling = dig(exchange, "ceiling")
     one_way = dig(ceiling, "one_way_records_per_s")
-    rows = [row("ceiling: one-way produce->consume, records/s", one_way)] if ceiling_rows else []
+    rows = (
+        [row(f"ceiling ({database} run): one-way produce->consume, records/s", one_way)]
+        if ceiling_rows
+        else []
+    )
     rows += [
         row(
             f"ceiling ({database} run): no-op forwarder, routed exchanges/s",

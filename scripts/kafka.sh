@@ -152,6 +152,10 @@ group.initial.rebalance.delay.ms=0
 # Kafka refuses consumer sessions under 6 s by default; the tests run the hub with 2-3 s sessions so that
 # a killed consumer's partitions move on quickly (LGSP_CONSUMER_SESSION_TIMEOUT_MS).
 group.min.session.timeout.ms=1000
+# A node that stops heartbeating is fenced after 3 s (9 s by default), so the partitions it led get new
+# leaders sooner after a crash.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=1000
 log.segment.bytes=16777216
 log.retention.hours=24
 num.network.threads=2

@@ -48,7 +48,9 @@ async def test_a_broker_killed_under_load_loses_nothing(
         await cluster.restart(victim)
         return {"killed_node": victim}
 
-    await fault_under_load("Kafka broker SIGKILLed", database_url, cluster.bootstrap, tmp_path, kill_a_broker)
+    await fault_under_load(
+        "Kafka broker SIGKILLed", database_url, cluster.bootstrap, tmp_path, kill_a_broker, bus_fault=True
+    )
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -65,7 +67,12 @@ async def test_the_active_controller_killed_under_load_loses_nothing(
         return {"killed_controller": controller, "new_controller": elected}
 
     summary = await fault_under_load(
-        "Kafka controller SIGKILLed", database_url, cluster.bootstrap, tmp_path, kill_the_controller
+        "Kafka controller SIGKILLed",
+        database_url,
+        cluster.bootstrap,
+        tmp_path,
+        kill_the_controller,
+        bus_fault=True,
     )
     assert summary["new_controller"] != summary["killed_controller"], "no new controller was elected"
 
@@ -86,5 +93,11 @@ async def test_a_rolling_restart_under_load_loses_nothing(
         return {"node_restart_s": took}
 
     await fault_under_load(
-        "Kafka rolling restart", database_url, cluster.bootstrap, tmp_path, rolling_restart, after=8.0
+        "Kafka rolling restart",
+        database_url,
+        cluster.bootstrap,
+        tmp_path,
+        rolling_restart,
+        after=8.0,
+        bus_fault=True,
     )

@@ -54,6 +54,12 @@ async def beyond(
             return (await gateway.registered()).get("MOT-CUA", False)
 
         await eventually(registered, what="MOT-CUA in the national catalogue")
+
+        async def session_open() -> bool:  # its hello applied: its requests are its own from now on
+            status = (await hub.client.get(f"/api/v1/systems/{client['id']}/status")).json()
+            return bool(status["lgsp_connected"])
+
+        await eventually(session_open, what="MOT-CUA connected to the LGSP")
         try:
             yield Beyond(
                 gateway, connectors[0], connectors[1], national_datasets, settings, hub, client["api_key"]
