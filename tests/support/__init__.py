@@ -2,7 +2,7 @@
 
 from tests.support.brokers import Broker
 from tests.support.databases import PG_SERVER, fresh_database
-from tests.support.factories import connector_for, make_agency, make_system
+from tests.support.factories import connector_for, make_agency, make_system, wait_connected
 from tests.support.hub import ADMIN_TOKEN, Hub, fast_settings, running_hub
 from tests.support.topics import delete_topics
 from tests.support.waiting import eventually
@@ -20,4 +20,5 @@ __all__ = [
     "make_agency",
     "make_system",
     "running_hub",
+    "wait_connected",
 ]

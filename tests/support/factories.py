@@ -7,6 +7,7 @@ import httpx
 from connectors.sdk import Connector
 from lgsp.settings import Settings
 from sandbox.demo import tuned_connector
+from tests.support.waiting import eventually
 
 
 async def make_agency(
@@ -35,3 +36,15 @@ async def make_system(
 def connector_for(system: dict[str, Any], settings: Settings, bootstrap: str) -> Connector:
     """A connector for a system registered with `make_system`, tuned like the hub in `settings`."""
     return tuned_connector(settings, system["code"], system["api_key"], bootstrap)
+
+
+async def wait_connected(client: httpx.AsyncClient, system: dict[str, Any], timeout: float = 15.0) -> None:
+    """Wait until the hub has the system connected to the LGSP: its hello applied (so its requests are
+    its own) and a probe answered. A request sent before the hello is applied is `client.unauthenticated`:
+    hello and request travel on different topics, in no guaranteed order."""
+
+    async def connected() -> bool:
+        status = (await client.get(f"/api/v1/systems/{system['id']}/status")).json()
+        return bool(status["lgsp_connected"])
+
+    await eventually(connected, timeout=timeout, what=f"{system['code']} connected to the LGSP")

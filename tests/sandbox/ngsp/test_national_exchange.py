@@ -15,7 +15,7 @@ from sandbox.ngsp.gateway import NationalGateway
 from sandbox.ngsp.national import PROVINCES
 from sandbox.ngsp.service import running_gateway
 from schemas.onceonly import EVIDENCE_GET, EVIDENCE_REGISTER, Document, EvidenceAnswer, content_hash
-from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
+from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system, wait_connected
 from tests.support.exchange import records
 
 
@@ -55,11 +55,7 @@ async def beyond(
 
         await eventually(registered, what="MOT-CUA in the national catalogue")
 
-        async def session_open() -> bool:  # its hello applied: its requests are its own from now on
-            status = (await hub.client.get(f"/api/v1/systems/{client['id']}/status")).json()
-            return bool(status["lgsp_connected"])
-
-        await eventually(session_open, what="MOT-CUA connected to the LGSP")
+        await wait_connected(hub.client, client)
         try:
             yield Beyond(
                 gateway, connectors[0], connectors[1], national_datasets, settings, hub, client["api_key"]
@@ -182,9 +178,11 @@ async def test_without_the_ngsp_a_national_request_times_out(
     hub: Hub, broker: Broker, settings: Settings, tmp_path: Path
 ) -> None:
     await make_agency(hub.client, "VP-UBND")
-    client = connector_for(await make_system(hub.client, "MOT-CUA", "VP-UBND"), settings, broker.bootstrap)
+    system = await make_system(hub.client, "MOT-CUA", "VP-UBND")
+    client = connector_for(system, settings, broker.bootstrap)
     await client.start()
     try:
+        await wait_connected(hub.client, system)
         with pytest.raises(ExchangeError) as failed:
             await client.request("VN/DAN-CU", "citizen.get", {"citizen_id": "079203001234"}, timeout=1.0)
         assert failed.value.code == "server.timeout"
