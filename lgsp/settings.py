@@ -262,6 +262,21 @@ class Settings(BaseSettings):
             )
         return options
 
+    def environment(self) -> dict[str, str]:
+        """The settings given explicitly (in code or by the environment), as the `LGSP_` variables that
+        hand them to another process, such as an `lgsp hub` started by a tool or a test."""
+        environment: dict[str, str] = {}
+        for name in sorted(self.model_fields_set):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            environment[f"LGSP_{name.upper()}"] = str(value)
+        return environment
+
     def accepts_admin_token(self, token: str) -> bool:
         """Whether `token` is the bootstrap admin token, or the previous one during a rotation.
 

@@ -132,25 +132,17 @@ def prometheus_config(run_dir: Path, targets: list[str]) -> Path:
 
 
 def hub_environment(settings: Settings, bootstrap: str, database_url: str, port: int) -> dict[str, str]:
-    """What every process of the cluster shares (bus, replication, token), and one hub's own port."""
-    assert settings.admin_token is not None
-    return {
-        "LGSP_KAFKA_BOOTSTRAP": bootstrap,
-        "LGSP_KAFKA_REPLICATION_FACTOR": "3",
-        "LGSP_KAFKA_MIN_INSYNC_REPLICAS": "2",
-        "LGSP_KAFKA_IDEMPOTENCE": "true",
-        "LGSP_DATABASE_URL": database_url,
-        "LGSP_ADMIN_TOKEN": settings.admin_token.get_secret_value(),
-        "LGSP_TOPIC_PREFIX": settings.topic_prefix,
-        "LGSP_HOST": "127.0.0.1",
-        "LGSP_PORT": str(port),
-        "LGSP_HEARTBEAT_INTERVAL": str(settings.heartbeat_interval),
-        "LGSP_HEARTBEAT_TTL": str(settings.heartbeat_ttl),
-        "LGSP_PROBE_INTERVAL": str(settings.probe_interval),
-        "LGSP_PROBE_TTL": str(settings.probe_ttl),
-        "LGSP_PROBE_TIMEOUT": str(settings.probe_timeout),
-        "LGSP_CONSUMER_SESSION_TIMEOUT_MS": str(settings.consumer_session_timeout_ms),
+    """What every process of the cluster shares (bus, replication, database, token), and one hub's port."""
+    cluster = {
+        "kafka_bootstrap": bootstrap,
+        "kafka_replication_factor": 3,
+        "kafka_min_insync_replicas": 2,
+        "kafka_idempotence": True,
+        "database_url": database_url,
+        "host": "127.0.0.1",
+        "port": port,
     }
+    return settings.model_copy(update=cluster).environment()
 
 
 @contextlib.asynccontextmanager

@@ -51,6 +51,15 @@ class Settlement:
         self.topics = bus.topics
         self._unsent_timeouts: list[Outgoing] = []  # server.timeout results committed, not yet on the bus
 
+    def _result(
+        self, answer: Answer, client: str, service: str, reply_to: str | None, crossed_ngsp: bool
+    ) -> Outgoing:
+        """The result an answer makes for its client, addressed where the client waits."""
+        exchange = ExchangeId(answer.exchange_id, client, answer.provider, service, reply_to)
+        return result_message(
+            exchange, self.topics, payload=answer.payload, fault=answer.fault, crossed_ngsp=crossed_ngsp
+        )
+
     async def settle(self, answers: Sequence[Answer]) -> None:
         """Settle the pending records these answers are for, then send their results."""
         # Only a pending record of this provider settles (an atomic conditional update), so a late answer
@@ -83,18 +92,7 @@ class Settlement:
                     row = settled.get(str(answer.exchange_id))
                     if row is None:
                         continue
-                    exchange = ExchangeId(
-                        answer.exchange_id, row.client, answer.provider, row.service, row.reply_to
-                    )
-                    out.append(
-                        result_message(
-                            exchange,
-                            self.topics,
-                            payload=answer.payload,
-                            fault=answer.fault,
-                            crossed_ngsp=row.crossed_ngsp,
-                        )
-                    )
+                    out.append(self._result(answer, row.client, row.service, row.reply_to, row.crossed_ngsp))
                     # An NGSP answer's fault code is the NGSP's: bounded to the stable codes and "other".
                     observed.append(
                         (outcome_label(answer.fault.code if answer.fault else None), now - row.request_in_at)
@@ -138,17 +136,8 @@ class Settlement:
             if (record.outcome, record.fault_code) != (outcome, answer.fault.code if answer.fault else None):
                 continue
             sent.add(key)
-            exchange = ExchangeId(
-                answer.exchange_id, record.client, record.provider, record.service, record.reply_to
-            )
             out.append(
-                result_message(
-                    exchange,
-                    self.topics,
-                    payload=answer.payload,
-                    fault=answer.fault,
-                    crossed_ngsp=record.crossed_ngsp,
-                )
+                self._result(answer, record.client, record.service, record.reply_to, record.crossed_ngsp)
             )
         return out
 

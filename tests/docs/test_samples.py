@@ -44,6 +44,10 @@ LONG_RUNNING = {
 BIN = Path(sys.executable).parent
 
 
+#: The samples run against one hub: which database it has is not what they show.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 def samples(language: str) -> Iterator[tuple[str, str]]:
     """(where, code) of every fenced block in `language` in the README and docs/."""
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
@@ -61,7 +65,7 @@ def _commands(code: str) -> Iterator[str]:
             yield command
 
 
-def test_the_docs_have_samples_of_each_kind() -> None:
+def test_the_docs_have_samples_of_each_kind(database_url: str) -> None:
     """The collection itself can fail: a docs tree without samples would make the tests below vacuous."""
     assert list(samples("python")) and list(samples("bash"))
 

@@ -28,6 +28,7 @@ from uuid import uuid4
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from connectors.sdk import Connector, ExchangeError
@@ -74,31 +75,13 @@ def report(name: str, summary: dict[str, Any]) -> None:
 def hub_env(settings: Settings, bootstrap: str, port: int) -> dict[str, str]:
     """The LGSP_* environment that makes `lgsp hub` run with `settings` on `bootstrap`."""
     assert settings.admin_token is not None
-    return {
-        "LGSP_KAFKA_BOOTSTRAP": bootstrap,
-        "LGSP_DATABASE_URL": settings.database_url,
-        "LGSP_NGSP_DATABASE_URL": settings.ngsp_database_url,
-        "LGSP_TOPIC_PREFIX": settings.topic_prefix,
-        "LGSP_ADMIN_TOKEN": settings.admin_token.get_secret_value(),
-        "LGSP_SECRET_KEY": SECRET_KEY,
-        "LGSP_HOST": "127.0.0.1",
-        "LGSP_PORT": str(port),
-        "LGSP_HEARTBEAT_INTERVAL": str(settings.heartbeat_interval),
-        "LGSP_HEARTBEAT_TTL": str(settings.heartbeat_ttl),
-        "LGSP_PROBE_INTERVAL": str(settings.probe_interval),
-        "LGSP_PROBE_TTL": str(settings.probe_ttl),
-        "LGSP_PROBE_TIMEOUT": str(settings.probe_timeout),
-        "LGSP_EVALUATE_INTERVAL": str(settings.evaluate_interval),
-        "LGSP_CONNECTIVITY_PARTITIONS": str(settings.connectivity_partitions),
-        "LGSP_INBOX_PARTITIONS": str(settings.inbox_partitions),
-        "LGSP_CONSUMER_SESSION_TIMEOUT_MS": str(settings.consumer_session_timeout_ms),
-        "LGSP_KAFKA_REPLICATION_FACTOR": str(settings.kafka_replication_factor),
-        "LGSP_KAFKA_IDEMPOTENCE": str(settings.kafka_idempotence).lower(),
-    } | (
-        {"LGSP_KAFKA_MIN_INSYNC_REPLICAS": str(settings.kafka_min_insync_replicas)}
-        if settings.kafka_min_insync_replicas is not None
-        else {}
-    )
+    changes = {
+        "kafka_bootstrap": bootstrap,
+        "secret_key": SecretStr(SECRET_KEY),
+        "host": "127.0.0.1",
+        "port": port,
+    }
+    return settings.model_copy(update=changes).environment()
 
 
 def _die_with_parent() -> None:
