@@ -1,2 +1,2 @@
-"""Auditors' reports for a period: connectivity (here) and once-only (`lgsp.onceonly.report`), over REST
-and from the command line."""
+"""Auditors' reports for a period: connectivity (`lgsp.reports.connectivity`) and once-only
+(`lgsp.reports.onceonly`), over REST and from the command line."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from lgsp.reports.models import TARGET, ConnectivityReport, LinkFigures, Outage, SystemLine
-from lgsp.reports.tables import Table, duration, tables_csv, tables_html
+from lgsp.reports.tables import Table, duration, html_page, tables_csv, tables_html
 from schemas.common import Link
 
 _SYSTEM_HEADER = [
@@ -212,8 +212,6 @@ def report_html(report: ConnectivityReport) -> str:
     p = report.province
     lines = [*report.systems, *report.exempt]
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Connectivity report</title><style>{_CSS}</style></head><body>",
         "<h1>Connectivity report</h1>",
         f"<p>Period {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC"
         f" (observed until {report.observed_until:%Y-%m-%d %H:%M}); generated"
@@ -235,8 +233,7 @@ def report_html(report: ConnectivityReport) -> str:
             f"<span style='background:{_DOWN}'></span>platform down</p>",
             _timeline(report, lines),
         ]
-    parts += [tables_html(_tables(report)), "</body></html>"]
-    return "".join(parts)
+    return html_page("Connectivity report", _CSS, *parts, tables_html(_tables(report)))
 
 
 def _ratio(value: float | None) -> str:

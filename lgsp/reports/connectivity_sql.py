@@ -44,10 +44,12 @@ def report_period(start: date | None, end: date | None, now: datetime) -> Period
 
 
 def epoch(value: datetime) -> float:
-    return round(value.timestamp(), 3)  # to the millisecond, like the instants the database reads
+    """Seconds since 1970 of an instant, to the millisecond like the instants the database reads."""
+    return round(value.timestamp(), 3)
 
 
 def at_epoch(epoch: float) -> datetime:
+    """The UTC instant `epoch` seconds after 1970."""
     return datetime.fromtimestamp(epoch, UTC)
 
 
@@ -58,6 +60,8 @@ def rounded_seconds(value: float | None) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Queries:
+    """The report's statements: systems with their observed time, figures per link, downtime."""
+
     systems: sa.Select[Any]
     links: dict[Link, sa.Select[Any]]
     downtime: sa.Select[Any]

@@ -18,6 +18,8 @@ Report = TypeVar("Report", bound=BaseModel)
 
 
 class ReportKind(StrEnum):
+    """Which report to compute."""
+
     CONNECTIVITY = "connectivity"
     ONCE_ONLY = "once-only"
 

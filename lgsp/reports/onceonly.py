@@ -5,23 +5,23 @@ dossiers or ten million.
 """
 
 import html
+from collections.abc import Callable
 from datetime import date
-from typing import Any
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.indicators.service import once_only_indicators
 from lgsp.onceonly.models import ComponentOutcome, Dossier, DossierComponentRecord
 from lgsp.reports.models import CauseLine, DocumentTypeLine, OnceOnlyReport, ProcedureLine
-from lgsp.reports.tables import Table, tables_csv, tables_html
+from lgsp.reports.tables import Table, html_page, tables_csv, tables_html
 from lgsp.settings import Settings
 from schemas.common import utcnow
-from schemas.onceonly import Catalogue
+from schemas.onceonly import Catalogue, DocumentType, Procedure
 
 
-def _period(start: date | None, end: date | None) -> Any:
+def _period(start: date | None, end: date | None) -> ColumnElement[bool]:
     return and_(
         true(),
         *([col(Dossier.received_on) >= start] if start else []),
@@ -29,9 +29,9 @@ def _period(start: date | None, end: date | None) -> Any:
     )
 
 
-def _name(lookup: Any, code: str) -> str:
+def _name(lookup: Callable[[str], Procedure | DocumentType], code: str) -> str:
     try:
-        return str(lookup(code).name)
+        return lookup(code).name
     except KeyError:  # recorded under an older catalogue
         return code
 
@@ -143,17 +143,23 @@ def report_csv(report: OnceOnlyReport) -> str:
     return tables_csv(_tables(report))
 
 
+#: The page's style sheet: plain tables, numbers right-aligned.
+_CSS = (
+    "body{font:14px system-ui,sans-serif;margin:2em}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px}"
+    "th{background:#eee}td.n{text-align:right}"
+)
+
+
 def report_html(report: OnceOnlyReport) -> str:
     """The report as a self-contained, printable HTML page."""
     m = report.measures
     period = f"{m.start or 'first dossier'} to {m.end or 'now'}"
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>Once-only report</title><style>body{font:14px system-ui,sans-serif;margin:2em}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px}"
-        "th{background:#eee}td.n{text-align:right}</style></head><body>",
+    return html_page(
+        "Once-only report",
+        _CSS,
         f"<h1>Once-only report</h1><p>Dossiers received {html.escape(period)}; generated "
         f"{html.escape(report.generated_at)}.</p>",
-    ]
-    parts += [tables_html(_tables(report)), "</body></html>"]
-    return "".join(parts)
+        # Headed by the CSV column names, as this page always was: the published page stays the same.
+        tables_html(_tables(report), raw_headings=True),
+    )

@@ -33,11 +33,15 @@ def _epoch_postgresql(element: Epoch, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 class Greatest(FunctionElement[float]):
+    """The largest of its arguments (SQLite has no GREATEST)."""
+
     type = sa.Float()
     inherit_cache = True
 
 
 class Least(FunctionElement[float]):
+    """The smallest of its arguments (SQLite has no LEAST)."""
+
     type = sa.Float()
     inherit_cache = True
 

@@ -1,5 +1,6 @@
 """The one table type both reports render through: titled tables, written as one CSV (a `section`
-column names each row's table) or as HTML tables, so CSV and HTML always show the same figures."""
+column names each row's table) or as HTML tables, so CSV and HTML always show the same figures; and the
+self-contained HTML page the tables are printed in."""
 
 import csv
 import html
@@ -66,13 +67,17 @@ def _cell(column: str, value: Any) -> str:
     return f"<td>{html.escape(str(value))}</td>"
 
 
-def tables_html(tables: Iterable[Table]) -> str:
+def tables_html(tables: Iterable[Table], *, raw_headings: bool = False) -> str:
     """The tables as HTML, each under an `<h2>` of its section: numbers right-aligned, lengths of time
-    (columns ending in `seconds`) as durations, every text escaped."""
+    (columns ending in `seconds`) as durations, every text escaped.
+
+    Columns are headed readably (`observed until`; `duration` for `seconds`), or by their CSV names as
+    they are with `raw_headings`."""
     parts: list[str] = []
     for table in tables:
+        headings = table.columns if raw_headings else [_heading(c) for c in table.columns]
         parts.append(f"<h2>{html.escape(table.section.replace('_', ' '))}</h2><table><tr>")
-        parts.extend(f"<th>{html.escape(_heading(c))}</th>" for c in table.columns)
+        parts.extend(f"<th>{html.escape(h)}</th>" for h in headings)
         parts.append("</tr>")
         parts.extend(
             "<tr>" + "".join(_cell(c, v) for c, v in zip(table.columns, row, strict=True)) + "</tr>"
@@ -80,3 +85,11 @@ def tables_html(tables: Iterable[Table]) -> str:
         )
         parts.append("</table>")
     return "".join(parts)
+
+
+def html_page(title: str, style: str, *body: str) -> str:
+    """A self-contained HTML page titled `title`, with its style sheet inline, around `body`."""
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    )
