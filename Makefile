@@ -21,9 +21,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/lgsp demo $(ARGS)
 
+# Two pytest-xdist workers, each with its own broker: most tests wait on the bus, not the CPU.
 test: $(STAMP)
 	scripts/ensure-tools.sh
-	scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # The long fault-injection tests of tests/faults (hub killed, broker and PostgreSQL stopped under load,
 # a misbehaving connector), which plain pytest skips; about five minutes.

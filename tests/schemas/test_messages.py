@@ -30,7 +30,9 @@ def test_inbox_carries_probes_and_session_resets() -> None:
         (b'{"type": "heartbeat", "system": "HO-TICH"}', "invalid", "session_id"),
         (b'{"type": "teleport", "system": "HO-TICH"}', "invalid", "teleport"),
         (
-            b'{"type": "heartbeat", "system": "bad code!", "session_id": "' + str(uuid4()).encode() + b'"}',
+            b'{"type": "heartbeat", "system": "bad code!", "session_id": "'
+            + b"205308bc-8f1c-45b9-a129-d0e5c1627020"
+            + b'"}',
             "invalid",
             "system",
         ),
