@@ -21,7 +21,7 @@ HEADER = """\
 
 
 def rule_groups() -> list[dict[str, Any]]:
-    """The groups of every shipped rule file, in file-name order (recording rules before alerts)."""
+    """The groups of every shipped rule file, in file-name order."""
     groups: list[dict[str, Any]] = []
     for path in sorted(RULES.glob("*.yml")):
         groups += yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
