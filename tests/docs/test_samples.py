@@ -1,136 +1,180 @@
-"""Every code sample of the README and the docs is run, so none can rot.
+"""Every code sample of the README and docs/ runs, so none can rot (tests/docs/samples.py says how each
+kind of block is treated).
 
-- `python` blocks are whole programs: each runs in its own process against a real hub served on a
-  free port, on the session's broker, with the hub's address, bus and admin token in its environment.
-- `bash` blocks: each command runs for real where it finishes on its own (`promtool` checks, `curl` of
-  the served hub's metrics piped into promtool); a long-running server (`lgsp hub`, `lgsp ngsp`,
-  `prometheus`, ...) or a long job (`make demo`, `make bench`, `lgsp simulate`) is run with `--help`,
-  or for make as a dry run (`make -n`), which proves the command and its options exist; `export
-  LGSP_...` lines must name real settings.
-- `text` blocks are illustrations and are not run.
+A page's samples run in order, each in processes of its own, in a scratch copy of the repository. A page
+whose samples need a hub (every Python program; a shell sample naming the hub's address, an `LGSP_`
+variable or `lgsp report|audit|db-upgrade`) gets one, served on a free port of the loopback on the
+session's real broker and a fresh SQLite database, and its samples get the hub's settings in their
+environment as `LGSP_` variables (`LGSP_HUB_URL`, `LGSP_ADMIN_TOKEN`, `LGSP_KAFKA_BOOTSTRAP`,
+`LGSP_DATABASE_URL`...). Shell variables a block sets are seen by the page's later blocks.
 """
 
 import asyncio
+import contextlib
+import json
 import os
-import re
-import shlex
-import subprocess
+import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from lgsp.api.server import serving
-from lgsp.app import create_app
-from lgsp.bus.broker import free_port
 from lgsp.settings import Settings
-from tests.support import ADMIN_TOKEN, Broker
+from tests.docs.conftest import ServedHub
+from tests.docs.samples import (
+    HUB,
+    PARSED,
+    ROOT,
+    RUN,
+    SHOWN,
+    Sample,
+    console_steps,
+    output_matches,
+    pages,
+    runnable_pages,
+    samples,
+    shell_script,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-#: Commands that serve or run until stopped, or for minutes: their `--help` is run instead.
-LONG_RUNNING = {
-    ("lgsp", "hub"),
-    ("lgsp", "ngsp"),
-    ("lgsp", "connector"),
-    ("lgsp", "broker"),
-    ("lgsp", "simulate"),
-    ("lgsp", "demo"),
-    ("lgsp", "report"),
-    ("lgsp", "db-upgrade"),
-    ("prometheus",),
-}
+SETTINGS = {f"LGSP_{name.upper()}" for name in Settings.model_fields}
 BIN = Path(sys.executable).parent
+TIMEOUT = 90.0  # seconds, for any one process a sample starts
+
+#: Runs a script with the variables earlier blocks of the page left, and leaves its own for the next.
+WRAPPER = """\
+__docs_baseline=$(compgen -v | sort)
+set -a; if [ -f "$DOCS_STATE" ]; then source "$DOCS_STATE"; fi; set +a
+set -eo pipefail
+{script}
+set +eo pipefail
+comm -13 <(printf '%s\\n' "$__docs_baseline") <(compgen -v | sort) | grep -v '^__docs' |
+  while read -r __docs_name; do declare -p "$__docs_name"; done > "$DOCS_STATE"
+"""
 
 
-#: The samples run against one hub: which database it has is not what they show.
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+class Page:
+    """One page's samples being run: the environment they share and the shell variables they left."""
+
+    def __init__(self, scratch: Path, hub: ServedHub | None) -> None:
+        self.scratch = scratch
+        self.hub_url = hub.url if hub is not None else HUB
+        self.env = os.environ | {
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT),
+            "DOCS_PYTHON": sys.executable,
+            "DOCS_STATE": str(scratch.parent / "shell-state"),
+            "COLUMNS": "200",
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+        }
+        if hub is not None:  # the hub's settings, as the variables that hand them to another process
+            self.env |= hub.settings.environment() | {
+                "LGSP_HUB_URL": hub.url,
+                "LGSP_KAFKA_BOOTSTRAP": hub.bootstrap,
+            }
+
+    async def shell(self, script: str, where: str) -> tuple[int, str]:
+        """(exit status, stdout and stderr) of `script` run by bash in the scratch directory."""
+        process = await asyncio.create_subprocess_exec(
+            "bash",
+            "-c",
+            WRAPPER.format(script=script),
+            cwd=self.scratch,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                out, _ = await process.communicate()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, 9)
+            await process.wait()
+            pytest.fail(f"{where}: still running after {TIMEOUT:.0f} s")
+        assert process.returncode is not None
+        return process.returncode, out.decode(errors="replace")
+
+    async def run(self, sample: Sample) -> None:
+        if sample.language == "python":
+            program = self.scratch.parent / f"sample_{sample.line}.py"
+            program.write_text(sample.code)
+            status, out = await self.shell(f'"$DOCS_PYTHON" {program}', sample.where)
+            assert status == 0, f"{sample.where}: the program failed ({status}):\n{out[-4000:]}"
+        elif sample.language == "bash":
+            script = shell_script(sample.code, SETTINGS, self.hub_url)
+            status, out = await self.shell(script, sample.where)
+            assert status == 0, f"{sample.where}: the script failed ({status}):\n{script}\n---\n{out[-4000:]}"
+        elif sample.language == "console":
+            for command, expected in console_steps(sample.code):
+                status, out = await self.shell(shell_script(command, SETTINGS, self.hub_url), sample.where)
+                assert status == 0, f"{sample.where}: `{command}` failed ({status}):\n{out[-4000:]}"
+                assert output_matches(expected, out), (
+                    f"{sample.where}: `{command}` printed\n{out[-4000:]}\n--- the page shows\n{expected}"
+                )
+
+    async def run_all(self, page: str) -> None:
+        found = samples(ROOT / page)
+        if any("jq " in s.code for s in found) and shutil.which("jq") is None:
+            pytest.skip("the samples use jq: install it (Debian package jq)")
+        for sample in found:
+            if sample.language in RUN:
+                await self.run(sample)
 
 
-def samples(language: str) -> Iterator[tuple[str, str]]:
-    """(where, code) of every fenced block in `language` in the README and docs/."""
-    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
-        text = path.read_text()
-        for match in FENCE.finditer(text):
-            if match.group(1) == language:
-                line = text[: match.start()].count("\n") + 1
-                yield f"{path.relative_to(ROOT)}:{line}", match.group(2)
-
-
-def _commands(code: str) -> Iterator[str]:
-    for line in code.splitlines():
-        command = line.split("  #")[0].strip()
-        if command and not command.startswith("#"):
-            yield command
-
-
-def test_the_docs_have_samples_of_each_kind(database_url: str) -> None:
-    """The collection itself can fail: a docs tree without samples would make the tests below vacuous."""
-    assert list(samples("python")) and list(samples("bash"))
-
-
-@pytest.fixture
-async def served_hub(broker: Broker, settings: Settings) -> AsyncIterator[tuple[str, Settings]]:
-    """The hub on a real port (a sample runs in another process)."""
-    port = free_port("127.0.0.1")
-    async with serving(create_app(settings, broker.bootstrap), "127.0.0.1", port):
-        yield f"http://127.0.0.1:{port}", settings
-
-
-@pytest.mark.parametrize(("where", "code"), list(samples("python")), ids=lambda v: str(v)[:40])
-async def test_python_samples_run(
-    where: str, code: str, served_hub: tuple[str, Settings], broker: Broker
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("page", runnable_pages(hub=True))
+async def test_the_samples_of_a_page_run_against_a_hub(
+    page: str, served_hub: ServedHub, scratch: Path
 ) -> None:
-    url, settings = served_hub
-    env = os.environ | {
-        "LGSP_HUB_URL": url,
-        "LGSP_KAFKA_BOOTSTRAP": broker.bootstrap,
-        "LGSP_TOPIC_PREFIX": settings.topic_prefix,
-        "LGSP_ADMIN_TOKEN": ADMIN_TOKEN,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        code,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    async with asyncio.timeout(90):
-        out, _ = await process.communicate()
-    assert process.returncode == 0, f"{where} failed:\n{out.decode()[-3000:]}"
+    await Page(scratch, served_hub).run_all(page)
 
 
-def _run(command: str, where: str) -> None:
-    done = subprocess.run(
-        ["bash", "-c", command],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}"},
-    )
-    assert done.returncode == 0, f"{where}: `{command}` failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
+@pytest.mark.parametrize("page", runnable_pages(hub=False))
+async def test_the_samples_of_a_page_run(page: str, scratch: Path) -> None:
+    """Pages whose samples need no hub (make targets, commands parsed or asking for --help, promtool)."""
+    await Page(scratch, None).run_all(page)
 
 
-@pytest.mark.parametrize(("where", "code"), list(samples("bash")), ids=lambda v: str(v)[:40])
-async def test_shell_samples_run(where: str, code: str, served_hub: tuple[str, Settings]) -> None:
-    url, _ = served_hub
-    fields = {f"LGSP_{name.upper()}" for name in Settings.model_fields}
-    for command in _commands(code):
-        words = shlex.split(command.split("|")[0])
-        if words[0] == "export":
-            name = words[1].split("=")[0]
-            assert name in fields, f"{where}: {name} is not a setting"
-        elif words[0] == "make":
-            _run(f"make -n {shlex.join(words[1:])}", where)
-        elif tuple(words[:2]) in LONG_RUNNING or tuple(words[:1]) in LONG_RUNNING:
-            subcommand = [w for w in words[1:3] if not w.startswith("-") and "=" not in w][:2]
-            program = words[0]
-            if program == "lgsp" and subcommand[:1] != ["report"]:
-                subcommand = subcommand[:1]
-            await asyncio.to_thread(_run, shlex.join([program, *subcommand, "--help"]), where)
-        else:
-            await asyncio.to_thread(_run, command.replace("http://127.0.0.1:8000", url), where)
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        ("bash", "true\nfalse\ntrue\n"),  # a command that fails in the middle of a script
+        ("bash", "lgsp demo --systems 9999\n"),  # an option value the command refuses
+        ("bash", "make no-such-target\n"),
+        ("console", "$ echo 2\n1\n"),  # the output differs from what the page shows
+        ("python", "raise SystemExit(3)\n"),
+    ],
+)
+async def test_a_broken_sample_fails(language: str, code: str, scratch: Path) -> None:
+    """The runner itself can fail: each of these broken samples must."""
+    with pytest.raises(AssertionError):
+        await Page(scratch, None).run(Sample("broken.md", 1, language, code))
+
+
+def test_every_block_says_what_it_is() -> None:
+    """A block without a language, or with one the runner does not know, would be neither run nor
+    checked; a fence indented inside a list is not rendered as code by MkDocs."""
+    known = RUN | PARSED | SHOWN
+    for page in pages():
+        unknown = [f"{s.where} ({s.language or 'none'})" for s in samples(page) if s.language not in known]
+        assert not unknown, f"blocks of unknown kind (use one of {sorted(known)}): {unknown}"
+        text = page.read_text(encoding="utf-8")
+        assert "\n    ```" not in text and "\n  ```" not in text, f"{page}: an indented fence"
+
+
+def test_there_are_samples_of_every_kind_to_run() -> None:
+    """The collection itself can fail: a docs tree without samples would make the tests above vacuous."""
+    languages = {s.language for page in pages() for s in samples(page)}
+    assert languages >= RUN, f"no sample of {RUN - languages}"
+
+
+def test_json_and_yaml_blocks_parse() -> None:
+    for page in pages():
+        for sample in samples(page):
+            if sample.language == "json":
+                json.loads(sample.code)
+            elif sample.language == "yaml":
+                yaml.safe_load(sample.code)
