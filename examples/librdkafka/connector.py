@@ -92,8 +92,8 @@ def main() -> int:
     session = str(uuid.uuid4())
     seen = {"probes_lgsp": 0, "probes_ngsp": 0, "calls_served": 0, "results": [], "resets": 0}
 
-    def send(topic: str, value: bytes) -> None:
-        producer.produce(topic, value, key=args.system.encode())
+    def send(topic: str, value: bytes, key: str = args.system) -> None:
+        producer.produce(topic, value, key=key.encode())
         producer.poll(0)
 
     def hello() -> None:
