@@ -142,6 +142,7 @@ def main() -> int:
                         client=message["client"],
                         payload={"echo": message["payload"]},
                     ),
+                    key=message["client"],  # responses are keyed by the client, as the contract says
                 )
             elif kind == "service_result":
                 seen["results"].append({"payload": message.get("payload"), "fault": message.get("fault")})
