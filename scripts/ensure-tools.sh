@@ -6,6 +6,7 @@ set -euo pipefail
 missing=()
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v jq >/dev/null 2>&1 || missing+=(jq)  # the docs' shell samples (tests/docs)
 # tests/deploy: amtool check-config (prometheus-alertmanager), nginx -t (nginx-light), Maven for Strimzi's CRDs.
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
