@@ -49,6 +49,7 @@ KAFKA_ENV := LGSP_TEST_KAFKA_NODES=3 LGSP_KAFKA_REPLICATION_FACTOR=3 LGSP_KAFKA_
 KAFKA_TESTS ?= tests/bus tests/exchange tests/connectivity tests/onceonly tests/sandbox/ngsp tests/kafka \
 	tests/sandbox/test_cluster.py
 test-kafka: $(STAMP)
+	scripts/ensure-tools.sh
 	scripts/kafka.sh fetch
 	$(KAFKA_ENV) scripts/with-postgres.sh $(BIN)/pytest -m "not embedded_broker" $(KAFKA_TESTS) $(PYTEST_ARGS)
 
