@@ -1,5 +1,6 @@
-"""The prober's producers for the systems' inbox topics: sharded over many topics, with their metadata
-refreshed in turn, so probing ten thousand inboxes never holds the event loop for long."""
+"""Producers for the systems' inbox topics, thousands of them: the topics are sharded over several
+producers whose metadata is refreshed in turn, so sending to ten thousand inboxes (the connectivity
+prober does, every round) never holds the event loop for long."""
 
 import asyncio
 import contextlib
@@ -22,7 +23,7 @@ INBOX_TOPICS_PER_PRODUCER = 500
 
 
 class InboxProducer:
-    """The prober's own producers, for the probes to the systems' inbox topics.
+    """Producers besides the bus's own, for records to many inbox topics (the connectivity prober's probes).
 
     A Kafka producer refreshes the metadata of every topic it ever sent to; the bus's producer does so
     every 5 s, because a restarted memory-only broker may recreate topics with other partition counts (and

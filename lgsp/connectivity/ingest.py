@@ -1,5 +1,5 @@
 """Ingest: hellos, heartbeats, probe replies and NGSP events applied to the systems' status in a few
-set-based statements per batch, and the SQL helpers the tracker shares for that.
+set-based statements per batch.
 
 A batch of up to a thousand records becomes a few set-based UPDATEs on one connection (no ORM objects):
 one for every heartbeat of the batch, one executemany for the probe replies and the hellos; that keeps
@@ -17,17 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from lgsp.bus import Delivery, Rejection
-from lgsp.connectivity.models import (
-    SystemStatus,
-)
+from lgsp.connectivity.models import SystemStatus
 from lgsp.connectivity.probes import check_probe_reply
 from lgsp.db import Database, UTCDateTime
 from lgsp.registry.models import ApiKey, Role, System
 from lgsp.security import digest_key, same_secret, split_key
-from monitoring.metrics import (
-    HEARTBEATS,
-    PROBES,
-)
+from monitoring.metrics import HEARTBEATS, PROBES
 from schemas.common import Link
 from schemas.messages import (
     Heartbeat,
@@ -47,6 +42,7 @@ def _later(a: datetime | None, b: datetime) -> datetime:
 
 
 def chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    """`ids` in slices of at most IN_CHUNK, one `IN (...)` list each."""
     return (ids[i : i + IN_CHUNK] for i in range(0, len(ids), IN_CHUNK))
 
 
@@ -140,18 +136,6 @@ _NGSP_ACK = (
     update(SystemStatus)
     .where(col(SystemStatus.system_id) == bindparam("b_id"))
     .values(ngsp_registered=bindparam("b_registered"), ngsp_registered_at=bindparam("b_at"))
-)
-SET_LINKS = (
-    update(SystemStatus)
-    .where(col(SystemStatus.system_id) == bindparam("b_id"))
-    .values(
-        lgsp_connected=bindparam("b_lgsp_connected"),
-        lgsp_since=bindparam("b_lgsp_since"),
-        lgsp_reason=bindparam("b_lgsp_reason"),
-        ngsp_connected=bindparam("b_ngsp_connected"),
-        ngsp_since=bindparam("b_ngsp_since"),
-        ngsp_reason=bindparam("b_ngsp_reason"),
-    )
 )
 
 

@@ -5,10 +5,7 @@ from uuid import UUID, uuid4
 
 from lgsp.security import keyed_hash, same_secret
 from schemas.common import Link, utcnow
-from schemas.messages import (
-    Probe,
-    ProbeReply,
-)
+from schemas.messages import Probe, ProbeReply
 
 
 def probe_token(key: bytes, probe_id: UUID, system: str, via: Link, sent_at: datetime) -> str:

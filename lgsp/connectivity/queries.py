@@ -58,6 +58,7 @@ _SUMMARY = (
 
 
 async def link_summary(conn: AsyncConnection) -> tuple[LinkCounts, dict[Link, datetime | None]]:
+    """The counts of `current_counts` and the outage starts of `oldest_outages`, in one query."""
     row = (await conn.execute(_SUMMARY)).one()
     counts = LinkCounts(int(row[0]), int(row[1]), int(row[2]))
     return counts, {Link.LGSP: row[3], Link.NGSP: row[4]}

@@ -1,4 +1,5 @@
-"""Connectivity tracking: take in hellos, heartbeats and probe replies (`ingest`); probe; evaluate.
+"""Connectivity tracking: the component that takes in hellos, heartbeats and probe replies (`ingest`),
+probes every system, evaluates its links (`evaluation`) and records the hub's own uptime.
 
 Built to stay cheap with ten thousand systems heartbeating (bench/registry_scale.py):
 
@@ -25,15 +26,16 @@ from sqlmodel import col
 from lgsp.background import Background, Component, Every
 from lgsp.bus import Bus, Delivery, Rejection, Worker, partition_for
 from lgsp.bus.inboxes import InboxProducer
-from lgsp.connectivity.ingest import SET_LINKS, apply_connectivity, apply_ngsp_events, chunks
-from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
+from lgsp.connectivity.evaluation import evaluate
+from lgsp.connectivity.ingest import apply_connectivity, apply_ngsp_events, chunks
+from lgsp.connectivity.models import HubUptime, SystemStatus
 from lgsp.connectivity.probes import make_probe
 from lgsp.connectivity.queries import link_summary, publish_gauges
-from lgsp.connectivity.rules import REASON_LENGTH, Thresholds, Verdict, stale_verdicts, verdicts
+from lgsp.connectivity.rules import Thresholds
 from lgsp.db import Database
 from lgsp.registry.models import System
 from lgsp.settings import Settings
-from monitoring.metrics import PROBES, STATE_CHANGES
+from monitoring.metrics import PROBES
 from schemas.common import Link, utcnow
 from schemas.messages import (
     CONNECTIVITY,
@@ -55,8 +57,6 @@ PROBE_SLICE = 50
 PROBE_SPREAD = 0.5
 #: Systems' rows of a probe round filtered by partition between two yields of the event loop.
 PROBE_ROWS_CHUNK = 1000
-#: Systems whose verdict changed handled between two yields of the event loop.
-EVALUATE_CHUNK = 500
 
 
 class ConnectivityTracker(Component):
@@ -266,99 +266,18 @@ class ConnectivityTracker(Component):
         partitions, total = self.connectivity_worker.owned_partitions()
         async with self.database.engine.begin() as conn:
             if partitions:
-                await self._evaluate(conn, partitions, total, now, warm)
+                await evaluate(
+                    conn,
+                    now,
+                    self.limits,
+                    warm=warm,
+                    owned=lambda code: self._partition(code, total) in partitions,
+                )
             if on_bus:
                 await self._beat(conn, now, blind)
         async with self.database.engine.connect() as conn:
             counts, outages = await link_summary(conn)
         publish_gauges(counts, outages)
-
-    async def _evaluate(
-        self, conn: AsyncConnection, partitions: set[int], total: int, now: datetime, warm: bool
-    ) -> None:
-        rows = await conn.execute(
-            columns(
-                col(System.id),
-                col(System.code),
-                col(System.exempt),
-                col(System.exempt_reason),
-                col(System.retired_at),
-                col(SystemStatus.session_id),
-                col(SystemStatus.last_heartbeat_at),
-                col(SystemStatus.last_probe_ok_at),
-                col(SystemStatus.ngsp_registered),
-                col(SystemStatus.last_ngsp_probe_ok_at),
-                col(SystemStatus.lgsp_connected),
-                col(SystemStatus.lgsp_since),
-                col(SystemStatus.lgsp_reason),
-                col(SystemStatus.ngsp_connected),
-                col(SystemStatus.ngsp_since),
-                col(SystemStatus.ngsp_reason),
-            )
-            .join(SystemStatus, col(SystemStatus.system_id) == col(System.id))
-            .where(stale_verdicts(now, self.limits))
-        )
-        for chunk in rows.partitions(EVALUATE_CHUNK):  # many only when many systems change at once
-            links: list[dict[str, Any]] = []
-            changes: list[dict[str, Any]] = []
-            for row in chunk:
-                if self._partition(row.code, total) not in partitions:
-                    continue
-                lgsp, ngsp = verdicts(
-                    row,
-                    exempt=row.exempt,
-                    exempt_because=row.exempt_reason,
-                    retired=row.retired_at is not None,
-                    now=now,
-                    limits=self.limits,
-                )
-                values = {"b_id": row.id}
-                changed = False
-                for link, verdict in ((Link.LGSP, lgsp), (Link.NGSP, ngsp)):
-                    changed |= self._apply(row, link, verdict, now, warm, values, changes)
-                if changed:
-                    links.append(values)
-            if links:
-                await conn.execute(SET_LINKS, links)
-            if changes:
-                await conn.execute(insert(LinkStateChange), changes)
-            await asyncio.sleep(0)
-
-    @staticmethod
-    def _apply(
-        row: Any,
-        link: Link,
-        verdict: Verdict,
-        now: datetime,
-        warm: bool,
-        values: dict[str, Any],
-        changes: list[dict[str, Any]],
-    ) -> bool:
-        """Put the link's stored state (changed or not) into `values`, and a transition into `changes`;
-        whether anything changed."""
-        connected: bool = getattr(row, f"{link.value}_connected")
-        since: datetime | None = getattr(row, f"{link.value}_since")
-        reason: str = getattr(row, f"{link.value}_reason")
-        new_reason = verdict.reason[:REASON_LENGTH]
-        changed = True
-        if (connected and not verdict.connected and warm) or (
-            connected == verdict.connected and reason == new_reason
-        ):
-            changed = False
-        elif connected == verdict.connected:
-            reason = new_reason
-        else:
-            connected, since, reason = verdict.connected, now, new_reason
-            changes.append(
-                {"system_id": row.id, "link": link, "connected": connected, "at": now, "reason": reason}
-            )
-            STATE_CHANGES.labels(link.value, str(connected).lower()).inc()
-        values |= {
-            f"b_{link.value}_connected": connected,
-            f"b_{link.value}_since": since,
-            f"b_{link.value}_reason": reason,
-        }
-        return changed
 
     async def _beat(self, conn: AsyncConnection, now: datetime, blind: bool) -> None:
         """Extend this hub's stretch of uptime to `now`; after blindness, close it at its last beat and

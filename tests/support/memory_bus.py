@@ -1,10 +1,15 @@
 """An in-memory stand-in for `lgsp.bus.Bus`, for unit tests of the decisions a component makes: it
-records what would be sent and sends nothing. Tests named after bus behaviour use the real broker."""
+records what would be sent and sends nothing. Tests named after bus behaviour use the real broker.
+
+It holds what components read of the bus while deciding (`topics`, `max_message_bytes`) and the two ways
+they send (`send`, `send_all`). Anything else (consuming, creating topics) is the real bus's business: a
+component that reaches for it in a unit test fails with AttributeError, which is the point."""
 
 from collections.abc import Iterable
 from typing import Any, cast
 
 from lgsp.bus import Bus
+from lgsp.settings import MAX_MESSAGE_BYTES
 from schemas.messages import Codec, Message, encode
 from schemas.topics import Topics
 
@@ -12,12 +17,10 @@ from schemas.topics import Topics
 class MemoryBus:
     """Records `(topic, value, key)` for every send; `sent_to` decodes what went to one topic."""
 
-    def __init__(self, prefix: str = "unit") -> None:
+    def __init__(self, prefix: str = "unit", max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.topics = Topics(prefix)
-        self.client_id = "memory"
-        self.max_message_bytes = 1_000_000
-        self.session_timeout_ms = 10_000
-        self.fetch_max_wait_ms = 100
+        # The exchange router refuses requests over this size at admission.
+        self.max_message_bytes = max_message_bytes
         self.sent: list[tuple[str, bytes, str | None]] = []
 
     async def send_all(self, items: Iterable[tuple[str, bytes, str | None]]) -> None:
@@ -25,12 +28,16 @@ class MemoryBus:
         self.sent.extend(items)
 
     async def send(self, topic: str, message: Message, key: str | None = None) -> None:
-        """Record one message."""
+        """Record one message, encoded as the real bus would."""
         self.sent.append((topic, encode(message), key))
 
     def sent_to(self, topic: str, codec: Codec[Any]) -> list[Any]:
-        """The messages recorded for `topic`, decoded."""
+        """The messages recorded for `topic`, in the order sent, decoded."""
         return [codec.decode(value) for t, value, _ in self.sent if t == topic]
+
+    def keys_sent_to(self, topic: str) -> list[str | None]:
+        """The keys of the records sent to `topic`, in the order sent (they choose the partition)."""
+        return [key for t, _, key in self.sent if t == topic]
 
     def as_bus(self) -> Bus:
         """This double where a component's signature wants the real bus (it uses only what is above)."""
