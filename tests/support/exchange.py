@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from connectors.sdk import Connector
 from lgsp.db import Database
@@ -34,10 +34,12 @@ class Axis:
 
 
 async def records(settings: Settings) -> list[ExchangeRecord]:
-    """Every exchange record in the database of `settings`."""
+    """Every exchange record in the database of `settings`, in the order the requests arrived."""
     database = Database(settings.database_url)
     try:
         async with database.sessions() as session:
-            return list((await session.exec(select(ExchangeRecord))).all())
+            # In arrival order: without ORDER BY, PostgreSQL may return updated rows in another order.
+            query = select(ExchangeRecord).order_by(col(ExchangeRecord.request_in_at), col(ExchangeRecord.id))
+            return list((await session.exec(query)).all())
     finally:
         await database.dispose()
