@@ -1,13 +1,22 @@
-"""Admission of a request, decided without I/O: refused with a fault, answered by the hub itself (a
-metaservice), or forwarded to a provider of the province or through the NGSP; and the record and the
-message each decision makes. The router looks up what a decision needs and acts on a batch of them."""
+"""Admission of a request, decided without I/O of its own: refused with a fault, answered by the hub
+itself (a metaservice), or forwarded to its provider, in the province or through the NGSP.
 
+Each branch is a small function that returns its decision, or None where its case does not apply;
+`examine` tries them in order against the directory, `decide` then counts the request against its
+client's rate, and `decide_batch` does both for a batch. What a decision writes to the exchange record and
+what it sends on the bus are here too (`exchange_record`, `admission_message`); the router acts on a
+batch of decisions at once.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from lgsp.exchange.directory import Directory
+from jsonschema.exceptions import ValidationError
+
+from lgsp.exchange.directory import METASERVICES, Directory
 from lgsp.exchange.models import Outcome
 from lgsp.exchange.ratelimit import RateLimiter
 from schemas.common import HUB, split_address
@@ -16,6 +25,8 @@ from schemas.topics import Topics
 
 #: A record for the bus: (topic, value, key).
 Outgoing = tuple[str, bytes, str | None]
+
+UNAUTHENTICATED = "client.unauthenticated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,34 +69,179 @@ class Forward:
 Decision = Refuse | AnswerHere | Forward
 
 
-def size_fault(admission: Admission, limit: int) -> Fault | None:
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What bounds admission besides the directory: the bus's record size and each client's rate."""
+
+    max_bytes: int
+    limiter: RateLimiter
+
+
+def national(provider: str) -> bool:
+    """Whether a provider's address (AREA/CODE) lies beyond the province, reached through the NGSP."""
+    area, _ = split_address(provider)
+    return area is not None
+
+
+def refuse(code: str, message: str) -> Refuse:
+    """A refusal with one of the stable fault codes."""
+    return Refuse(Fault(code=code, message=message))
+
+
+# The branches, in the order `examine` tries them. Those that read an offer or a member by its key come
+# after the branch that makes sure it exists, and fail loudly (KeyError) rather than let a request through
+# if ever tried out of order.
+
+
+def oversized(admission: Admission, limit: int) -> Refuse | None:
     """A request over the bus's record limit could not be carried on: refused before anything else."""
     if admission.size <= limit:
         return None
-    return Fault(
-        code="client.bad_request",
-        message=f"the request is {admission.size} bytes, over the hub's limit of {limit} bytes",
+    return refuse(
+        "client.bad_request", f"the request is {admission.size} bytes, over the hub's limit of {limit} bytes"
     )
 
 
-def rate_fault(client: str, limiter: RateLimiter, now: float) -> Fault | None:
-    """A client over its rate at this hub is refused (the request counts against its allowance)."""
+def unauthenticated(request: ServiceRequest, directory: Directory, *, authenticated: bool) -> Refuse | None:
+    """A client that is not a live system, or whose request lacks the session its hello opened.
+
+    A bus request proves its client by that session; an `authenticated` one (the REST façade checked the
+    caller's API key) need only come from a live system.
+    """
+    client = directory.members.get(request.client)
+    if client is not None and (authenticated or client.session_id == request.session_id):
+        return None
+    return refuse(UNAUTHENTICATED, f"{request.client} has no open session")
+
+
+def beyond_the_province(request: ServiceRequest) -> Forward | None:
+    """A provider beyond the province goes through the NGSP, which decides access; its provider validates."""
+    return Forward(national=True) if national(request.provider) else None
+
+
+def unknown_metaservice(request: ServiceRequest) -> Refuse | None:
+    """A call to the hub for something other than one of its metaservices."""
+    if request.provider != HUB or request.service in METASERVICES:
+        return None
+    return refuse("client.unknown_service", f"the hub offers no {request.service}")
+
+
+def metaservice(request: ServiceRequest, directory: Directory) -> AnswerHere | None:
+    """The hub answers its metaservices itself, from the directory (after `unknown_metaservice`)."""
+    return AnswerHere(directory.metaservice(request)) if request.provider == HUB else None
+
+
+def unknown_service(request: ServiceRequest, directory: Directory) -> Refuse | None:
+    """A provider of the province that does not offer the service (or is no live system)."""
+    if (request.provider, request.service) in directory.offers:
+        return None
+    return refuse("client.unknown_service", f"{request.provider} offers no {request.service}")
+
+
+def access_denied(request: ServiceRequest, directory: Directory) -> Refuse | None:
+    """A client granted the service neither itself nor through its agency (after `unauthenticated` and
+    `unknown_service`)."""
+    client = directory.members[request.client]
+    offer = directory.offers[(request.provider, request.service)]
+    if client.id in offer.clients or client.agency in offer.agencies:
+        return None
+    return refuse(
+        "client.access_denied", f"{request.client} is not granted {request.provider}/{request.service}"
+    )
+
+
+def bad_request(request: ServiceRequest, directory: Directory) -> Refuse | None:
+    """A payload that its service's request schema rejects (after `unknown_service`)."""
+    validator = directory.offers[(request.provider, request.service)].validator
+    if validator is None:
+        return None
+    try:
+        validator.validate(request.payload)
+    except ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "payload"
+        return refuse("client.bad_request", f"{where}: {exc.message}"[:1000])
+    return None
+
+
+def provider_unreachable(request: ServiceRequest, directory: Directory) -> Refuse | None:
+    """A provider of the province that is not connected (after `unknown_service`): no one would serve it."""
+    if directory.members[request.provider].connected:
+        return None
+    return refuse("server.provider_unreachable", f"{request.provider} is not connected")
+
+
+def rate_limited(client: str, limiter: RateLimiter, now: float) -> Refuse | None:
+    """A client over its rate at this hub (the request counts against its allowance either way)."""
     if limiter.allow(client, now):
         return None
-    return Fault(
-        code="client.rate_limited",
-        message=f"{client} is over its rate of {limiter.rate:g} requests/s"
-        f" (bursts of {limiter.burst}) at this hub; slow down",
+    return refuse(
+        "client.rate_limited",
+        f"{client} is over its rate of {limiter.rate:g} requests/s (bursts of {limiter.burst}) at this hub;"
+        " slow down",
     )
 
 
-def decide(request: ServiceRequest, fault: Fault | None, directory: Directory) -> Decision:
-    """What happens to a request, once its checks gave `fault` (None: it may go through)."""
-    if fault is not None:
-        return Refuse(fault)
-    if request.provider == HUB:
-        return AnswerHere(directory.metaservice(request))
-    return Forward(national=split_address(request.provider)[0] is not None)
+def examine(admission: Admission, directory: Directory, max_bytes: int) -> Decision:
+    """What becomes of a request, its client's rate aside: the first branch that applies, in order.
+
+    Deny by default: a request of the province is forwarded only when no branch refuses or answers it.
+    """
+    request = admission.request
+    return (
+        oversized(admission, max_bytes)
+        or unauthenticated(request, directory, authenticated=admission.authenticated)
+        or beyond_the_province(request)
+        or unknown_metaservice(request)
+        or metaservice(request, directory)
+        or unknown_service(request, directory)
+        or access_denied(request, directory)
+        or bad_request(request, directory)
+        or provider_unreachable(request, directory)
+        or Forward(national=False)
+    )
+
+
+def decide(admission: Admission, verdict: Decision, limits: Limits, now: float) -> Decision:
+    """The decision on a request given `examine`'s verdict on it: `client.rate_limited` instead when its
+    client is over its rate at `now` (monotonic seconds).
+
+    Every request of a client that proves itself counts against its rate, whatever the verdict, and one
+    over the rate goes no further. An oversized request counts for nobody (it was never read as far as
+    its client), nor does an unauthenticated one: a forged request must not spend the allowance of the
+    client it names.
+    """
+    if oversized(admission, limits.max_bytes) or (
+        isinstance(verdict, Refuse) and verdict.fault.code == UNAUTHENTICATED
+    ):
+        return verdict
+    return rate_limited(admission.request.client, limits.limiter, now) or verdict
+
+
+async def decide_batch(
+    admissions: Sequence[Admission],
+    directory: Directory,
+    fresher: Callable[[], Awaitable[Directory]],
+    limits: Limits,
+    clock: Callable[[], float],
+) -> list[Decision]:
+    """The decision on each admission, in order: examined against `directory` (cached), then counted
+    against its client's rate with `clock` (monotonic seconds).
+
+    The cache may predate a grant, a service or a hello: the requests it refuses are examined again on
+    the directory `fresher` gives, asked for once for the whole batch, and only when one is refused.
+    Oversized requests are refused whatever the directory says, so they never ask for it.
+    """
+    verdicts = [examine(admission, directory, limits.max_bytes) for admission in admissions]
+    again = [
+        n
+        for n, (admission, verdict) in enumerate(zip(admissions, verdicts, strict=True))
+        if isinstance(verdict, Refuse) and not oversized(admission, limits.max_bytes)
+    ]
+    if again:
+        recent = await fresher()
+        for n in again:
+            verdicts[n] = examine(admissions[n], recent, limits.max_bytes)
+    return [decide(a, v, limits, clock()) for a, v in zip(admissions, verdicts, strict=True)]
 
 
 def exchange_record(
@@ -104,7 +260,7 @@ def exchange_record(
         "deadline": admission.deadline,
         "reply_to": admission.reply_to,
         "outcome": Outcome.PENDING.value,
-        "crossed_ngsp": split_address(request.provider)[0] is not None,
+        "crossed_ngsp": national(request.provider),
     }
     if isinstance(decision, Refuse):
         row |= {
@@ -169,7 +325,7 @@ def admission_message(admission: Admission, decision: Decision, topics: Topics, 
             return result_message(exchange, topics, fault=decision.fault)
         return result_message(exchange, topics, payload=decision.payload)
     if decision.national:
-        national = NgspServiceCall(
+        national_call = NgspServiceCall(
             exchange_id=request.message_id,
             province=province,
             client=request.client,
@@ -178,7 +334,7 @@ def admission_message(admission: Admission, decision: Decision, topics: Topics, 
             payload=request.payload,
             deadline=admission.deadline,
         )
-        return topics.ngsp_requests, encode(national), request.client
+        return topics.ngsp_requests, encode(national_call), request.client
     call = ServiceCall(
         exchange_id=request.message_id,
         system=request.provider,

@@ -1,25 +1,28 @@
-"""What the router needs to authorise a request, loaded in a few queries and cached briefly."""
+"""What the router needs to authorise a request, loaded in a few queries and cached briefly: the live
+systems with their sessions, the services with who may call them. The branches of admission that read
+it are in `lgsp.exchange.admission`."""
 
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.catalogue.models import Grant, Service
 from lgsp.connectivity.models import SystemStatus
 from lgsp.registry.models import System
-from schemas.common import HUB, split_address
-from schemas.messages import Fault, ServiceRequest
+from schemas.messages import ServiceRequest
 
+#: What the hub answers itself (`Directory.metaservice`).
 METASERVICES = ("systems.list", "services.list", "allowed-services.list")
 
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """A live system: its id, its agency, the session its last hello opened, and whether it is connected."""
+
     id: int
     agency: str
     session_id: UUID | None
@@ -28,6 +31,8 @@ class Member:
 
 @dataclass(slots=True)
 class Offer:
+    """A service: its request schema, if any, and the systems and agencies granted it."""
+
     validator: Draft202012Validator | None
     clients: set[int] = field(default_factory=set)
     agencies: set[str] = field(default_factory=set)
@@ -49,42 +54,6 @@ class Directory:
     def code_of(self, system_id: int) -> str | None:
         """A live system's code from its id."""
         return self.codes.get(system_id)
-
-    def check(self, request: ServiceRequest, *, authenticated: bool = False) -> Fault | None:
-        """Deny by default: the first reason this request may not go through, or None.
-
-        A bus request proves its client by the session its hello opened; `authenticated` requests (the
-        REST façade checked the caller's API key) need only come from a live system. Requests beyond the
-        province go to the NGSP, which grants access to the systems in the national catalogue.
-        """
-        client = self.members.get(request.client)
-        if client is None or not (authenticated or client.session_id == request.session_id):
-            return Fault(code="client.unauthenticated", message=f"{request.client} has no open session")
-        if split_address(request.provider)[0] is not None:
-            return None  # beyond the province: the NGSP decides access and the provider validates
-        if request.provider == HUB:
-            if request.service not in METASERVICES:
-                return Fault(code="client.unknown_service", message=f"the hub offers no {request.service}")
-            return None
-        offer = self.offers.get((request.provider, request.service))
-        if offer is None:
-            return Fault(
-                code="client.unknown_service", message=f"{request.provider} offers no {request.service}"
-            )
-        if client.id not in offer.clients and client.agency not in offer.agencies:
-            return Fault(
-                code="client.access_denied",
-                message=f"{request.client} is not granted {request.provider}/{request.service}",
-            )
-        if offer.validator is not None:
-            try:
-                offer.validator.validate(request.payload)
-            except ValidationError as exc:
-                where = "/".join(str(p) for p in exc.absolute_path) or "payload"
-                return Fault(code="client.bad_request", message=f"{where}: {exc.message}"[:1000])
-        if not self.members[request.provider].connected:
-            return Fault(code="server.provider_unreachable", message=f"{request.provider} is not connected")
-        return None
 
     def metaservice(self, request: ServiceRequest) -> dict[str, Any]:
         """Answer one of the hub's metaservices from the directory."""

@@ -1,9 +1,15 @@
-"""The exchange router: requests -> provider inbox, responses -> client inbox, one record per exchange."""
+"""The exchange router: requests -> provider inbox, responses -> client inbox, one record per exchange.
+
+It holds the router component: its bus workers and timeout sweeper, the cached directory, and the acting
+on a batch of admission decisions (one insert, one send). The decisions themselves are in
+`lgsp.exchange.admission`; settling answers and timeouts, in `lgsp.exchange.settlement`.
+"""
 
 import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -16,14 +22,14 @@ from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
 from lgsp.exchange.admission import (
     Admission,
+    Decision,
     Forward,
+    Limits,
     Outgoing,
     Refuse,
     admission_message,
-    decide,
+    decide_batch,
     exchange_record,
-    rate_fault,
-    size_fault,
 )
 from lgsp.exchange.directory import Directory, load_directory
 from lgsp.exchange.models import ExchangeRecord, Outcome, outcome_label
@@ -48,6 +54,9 @@ log = logging.getLogger(__name__)
 
 #: How often overdue exchanges are answered server.timeout (seconds).
 SWEEP_INTERVAL = 0.2
+#: The cached directory may predate a hello, a grant or a service: what it refuses (a request, a
+#: response's session) is checked once more on a directory at most this old (seconds).
+RECHECK_AGE = 0.2
 
 
 class ExchangeRouter(Component):
@@ -110,47 +119,39 @@ class ExchangeRouter(Component):
             self._loaded_at = now
         return self._directory
 
-    async def _check(self, admission: Admission) -> Fault | None:
-        """The first reason a request may not go through, or None.
-
-        Its size first (the bus could not carry it on), then the directory (session, grant, schema,
-        provider connected), then its client's rate: every request of a client whose session holds counts
-        against that client's rate, whatever its answer, and one over the rate goes no further.
-        """
-        request, authenticated = admission.request, admission.authenticated
-        fault = size_fault(admission, self.bus.max_message_bytes)
-        if fault is not None:
-            return fault
-        fault = (await self.directory()).check(request, authenticated=authenticated)
-        if fault is not None:  # maybe the cache predates a grant or a hello: ask the database once
-            fault = (await self.directory(max_age=0.2)).check(request, authenticated=authenticated)
-        if fault is not None and fault.code == "client.unauthenticated":
-            return fault  # a forged request must not spend the allowance of the client it names
-        return rate_fault(request.client, self.limiter, time.monotonic()) or fault
-
     async def on_requests(self, deliveries: Sequence[Delivery[ServiceRequest]]) -> list[Rejection]:
         """Admit a batch of requests from the bus."""
         await self.admit([Admission(d.message, d.received_at, d.size) for d in deliveries])
         return []
 
     async def admit(self, admissions: Sequence[Admission]) -> None:
-        """Record every request, then forward the authorised ones and answer the others.
+        """Decide on every request, record them all, then forward the forwarded ones and answer the others.
 
         A request whose record exists already is a redelivery (a hub died before committing its offset)
         or a replay: it is forwarded again only while its record is pending, as the first forward may
         have died with the hub; a settled exchange was served already, and forwarding it again would make
         its provider serve it twice. Immediate answers (faults, metaservices) are simply sent again.
         """
+        first: dict[UUID, Admission] = {}
+        for admission in admissions:  # the same request twice in one batch: once is enough
+            first.setdefault(admission.request.message_id, admission)
+        batch = list(first.values())
+        decisions = await decide_batch(
+            batch,
+            await self.directory(),
+            partial(self.directory, max_age=RECHECK_AGE),
+            Limits(self.bus.max_message_bytes, self.limiter),
+            time.monotonic,
+        )
+        await self._act(batch, decisions)
+
+    async def _act(self, admissions: Sequence[Admission], decisions: Sequence[Decision]) -> None:
+        """Record a batch of decisions in one insert, then send what they make in one batch."""
         rows: list[dict[str, Any]] = []
         out: list[Outgoing] = []
         forwards: dict[int, str] = {}  # position in `out` -> exchange id, for the forwarded requests
-        batch: set[UUID] = set()
-        for admission in admissions:
+        for admission, decision in zip(admissions, decisions, strict=True):
             request = admission.request
-            if request.message_id in batch:
-                continue  # the same request twice in one batch: once is enough
-            batch.add(request.message_id)
-            decision = decide(request, await self._check(admission), await self.directory())
             subject = subject_hash(self.key, request.subject) if request.subject else None
             rows.append(exchange_record(admission, decision, utcnow(), subject))
             if isinstance(decision, Forward):
@@ -181,7 +182,7 @@ class ExchangeRouter(Component):
             .returning(col(ExchangeRecord.id))
         )
         async with self.database.engine.begin() as conn:
-            return set((await conn.execute(statement, rows)).scalars())
+            return {row.id for row in await conn.execute(statement, rows)}
 
     async def _settled(self, ids: set[str]) -> set[str]:
         """Which of these exchanges are no longer pending."""
@@ -201,7 +202,7 @@ class ExchangeRouter(Component):
         for delivery in deliveries:
             response = delivery.message
             if directory.session_of(response.provider) != response.session_id:
-                directory = await self.directory(max_age=0.2)
+                directory = await self.directory(max_age=RECHECK_AGE)
                 if directory.session_of(response.provider) != response.session_id:
                     rejections.append(Rejection(delivery, "unknown_session", "response outside a session"))
                     continue

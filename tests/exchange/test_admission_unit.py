@@ -1,7 +1,8 @@
 """Admission decided without a broker or a database: every branch, from a directory built in memory.
 
 The router's integration tests (test_router.py and others) run the same decisions on the real broker
-and databases; these say, fast and one by one, what each kind of request becomes."""
+and databases; these say, fast and one by one, what each kind of request becomes, and in which order
+the branches are tried."""
 
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -9,17 +10,30 @@ from uuid import uuid4
 from jsonschema import Draft202012Validator
 
 from lgsp.exchange.admission import (
+    UNAUTHENTICATED,
     Admission,
     AnswerHere,
+    Decision,
     Forward,
+    Limits,
     Refuse,
+    access_denied,
     admission_message,
+    bad_request,
+    beyond_the_province,
     decide,
+    decide_batch,
+    examine,
     exchange_record,
-    rate_fault,
-    size_fault,
+    metaservice,
+    oversized,
+    provider_unreachable,
+    rate_limited,
+    unauthenticated,
+    unknown_metaservice,
+    unknown_service,
 )
-from lgsp.exchange.directory import Directory, Member, Offer
+from lgsp.exchange.directory import METASERVICES, Directory, Member, Offer
 from lgsp.exchange.models import Outcome
 from lgsp.exchange.ratelimit import RateLimiter
 from schemas.messages import INBOX, Fault, NgspServiceCall, ServiceCall, ServiceRequest, ServiceResult
@@ -28,6 +42,7 @@ from schemas.topics import Topics
 SESSION, OUTSIDER_SESSION = uuid4(), uuid4()
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 TOPICS = Topics("unit")
+LIMIT = 1000  # the bus's record limit, in bytes
 SCHEMA = {
     "type": "object",
     "properties": {"citizen_id": {"pattern": "^[0-9]{12}$"}},
@@ -36,19 +51,24 @@ SCHEMA = {
 
 
 def directory(*, provider_connected: bool = True) -> Directory:
-    """MOT-CUA (agency VP-UBND, session open) may call HO-TICH's birth-record.get; QLVB may not."""
+    """MOT-CUA (agency VP-UBND, session open) is granted HO-TICH's birth-record.get, QLVB (same agency)
+    is not; the whole of VP-UBND is granted marriage-record.get, which has no schema."""
     members = {
         "MOT-CUA": Member(1, "VP-UBND", SESSION, True),
         "QLVB": Member(2, "VP-UBND", OUTSIDER_SESSION, True),
         "HO-TICH": Member(3, "SO-TP", uuid4(), provider_connected),
     }
-    offers = {("HO-TICH", "birth-record.get"): Offer(Draft202012Validator(SCHEMA), clients={1})}
+    offers = {
+        ("HO-TICH", "birth-record.get"): Offer(Draft202012Validator(SCHEMA), clients={1}),
+        ("HO-TICH", "marriage-record.get"): Offer(None, agencies={"VP-UBND"}),
+    }
     return Directory(members, offers, {1: "MOT-CUA", 2: "QLVB", 3: "HO-TICH"})
 
 
 def request(
     provider: str = "HO-TICH", service: str = "birth-record.get", **changes: object
 ) -> ServiceRequest:
+    """MOT-CUA's request for a birth record, in its session, unless `changes` say otherwise."""
     values: dict[str, object] = {
         "client": "MOT-CUA",
         "session_id": SESSION,
@@ -59,16 +79,135 @@ def request(
     return ServiceRequest.model_validate(values | changes)
 
 
-def decision_for(req: ServiceRequest, where: Directory | None = None) -> object:
-    where = where or directory()
-    return decide(req, where.check(req), where)
+def outsider(
+    provider: str = "HO-TICH", service: str = "birth-record.get", **changes: object
+) -> ServiceRequest:
+    """QLVB's request, in its own session."""
+    return request(provider, service, client="QLVB", session_id=OUTSIDER_SESSION, **changes)
+
+
+def arriving(req: ServiceRequest, size: int = 100, *, authenticated: bool = False) -> Admission:
+    """The request as it comes in, `size` bytes long."""
+    return Admission(req, NOW, size, authenticated=authenticated)
+
+
+def verdict(req: ServiceRequest, where: Directory | None = None) -> Decision:
+    """What `examine` makes of a bus request of 100 bytes."""
+    return examine(arriving(req), where or directory(), LIMIT)
+
+
+def code(decision: Decision | None) -> str | None:
+    """The fault code of a refusal; None for anything else."""
+    return decision.fault.code if isinstance(decision, Refuse) else None
+
+
+def generous() -> Limits:
+    """Limits no test request reaches."""
+    return Limits(LIMIT, RateLimiter(rate=1000.0, burst=1000))
+
+
+def frugal() -> Limits:
+    """One request per client, and no refill within a test."""
+    return Limits(LIMIT, RateLimiter(rate=1e-9, burst=1))
+
+
+# Each branch: its decision where its case applies, None elsewhere.
+
+
+def test_a_request_over_the_bus_limit_is_refused() -> None:
+    assert oversized(arriving(request(), LIMIT), LIMIT) is None
+    too_big = oversized(arriving(request(), LIMIT + 1), LIMIT)
+    assert code(too_big) == "client.bad_request"
+    assert too_big is not None and "1001" in too_big.fault.message
+
+
+def test_a_client_proves_itself_by_its_session_or_through_the_facade() -> None:
+    where = directory()
+    assert unauthenticated(request(), where, authenticated=False) is None
+    for stranger in (request(session_id=uuid4()), request(client="NOBODY")):
+        assert code(unauthenticated(stranger, where, authenticated=False)) == UNAUTHENTICATED
+    # The façade checked the caller's API key: no session is asked for, but the client must be live.
+    assert unauthenticated(request(session_id=uuid4()), where, authenticated=True) is None
+    assert code(unauthenticated(request(client="NOBODY"), where, authenticated=True)) == UNAUTHENTICATED
+
+
+def test_a_provider_beyond_the_province_is_reached_through_the_ngsp() -> None:
+    assert beyond_the_province(request("VN/DAN-CU", "citizen.get")) == Forward(national=True)
+    assert beyond_the_province(request()) is None
+    assert beyond_the_province(request("LGSP", "systems.list")) is None
+
+
+def test_the_hub_offers_its_metaservices_only() -> None:
+    assert code(unknown_metaservice(request("LGSP", "nothing.here"))) == "client.unknown_service"
+    for service in METASERVICES:
+        assert unknown_metaservice(request("LGSP", service)) is None
+    assert unknown_metaservice(request(service="nothing.here")) is None, "a provider's service is not"
+
+
+def test_the_hub_answers_its_metaservices_from_the_directory() -> None:
+    where = directory()
+    assert metaservice(request("LGSP", "systems.list"), where) == AnswerHere(
+        {"systems": ["HO-TICH", "MOT-CUA", "QLVB"]}
+    )
+    services = request("LGSP", "services.list", payload={"provider": "HO-TICH"})
+    assert metaservice(services, where) == AnswerHere(
+        {"provider": "HO-TICH", "services": ["birth-record.get", "marriage-record.get"]}
+    )
+    assert metaservice(outsider("LGSP", "allowed-services.list"), where) == AnswerHere(
+        {"allowed": [{"provider": "HO-TICH", "service": "marriage-record.get"}]}
+    )
+    assert metaservice(request(), where) is None
+
+
+def test_a_service_must_be_offered_by_its_provider() -> None:
+    where = directory()
+    assert unknown_service(request(), where) is None
+    assert code(unknown_service(request(service="death-record.get"), where)) == "client.unknown_service"
+    assert code(unknown_service(request("NO-SUCH"), where)) == "client.unknown_service"
+
+
+def test_a_service_is_granted_to_a_system_or_to_its_agency() -> None:
+    where = directory()
+    assert access_denied(request(), where) is None
+    assert access_denied(outsider(service="marriage-record.get"), where) is None
+    denied = access_denied(outsider(), where)
+    assert code(denied) == "client.access_denied"
+    assert denied is not None and denied.fault.message == "QLVB is not granted HO-TICH/birth-record.get"
+
+
+def test_a_payload_must_match_its_services_schema() -> None:
+    where = directory()
+    assert bad_request(request(), where) is None
+    wrong = bad_request(request(payload={"citizen_id": "12"}), where)
+    missing = bad_request(request(payload={}), where)
+    assert code(wrong) == code(missing) == "client.bad_request"
+    assert wrong is not None and wrong.fault.message.startswith("citizen_id: ")
+    assert missing is not None and missing.fault.message.startswith("payload: ")
+    assert bad_request(request(service="marriage-record.get", payload={"any": 1}), where) is None
+
+
+def test_a_disconnected_provider_is_unreachable() -> None:
+    assert provider_unreachable(request(), directory()) is None
+    unreachable = provider_unreachable(request(), directory(provider_connected=False))
+    assert code(unreachable) == "server.provider_unreachable"
+
+
+def test_a_client_over_its_rate_is_limited() -> None:
+    limiter = RateLimiter(rate=1.0, burst=2)
+    faults = [rate_limited("MOT-CUA", limiter, now=0.0) for _ in range(3)]
+    assert faults[:2] == [None, None]
+    assert code(faults[2]) == "client.rate_limited"
+    assert rate_limited("QLVB", limiter, now=0.0) is None, "each client has its own allowance"
+
+
+# The branches together: the first that applies decides.
 
 
 def test_a_granted_request_to_a_provincial_provider_is_forwarded_to_its_inbox() -> None:
     req = request()
-    decision = decision_for(req)
+    decision = verdict(req)
     assert decision == Forward(national=False)
-    topic, value, key = admission_message(Admission(req, NOW, 100), decision, TOPICS, "HCM")
+    topic, value, key = admission_message(arriving(req), decision, TOPICS, "HCM")
     assert (topic, key) == (TOPICS.inbox("HO-TICH"), "MOT-CUA")
     call = INBOX.decode(value)
     assert isinstance(call, ServiceCall) and call.exchange_id == req.message_id
@@ -76,15 +215,15 @@ def test_a_granted_request_to_a_provincial_provider_is_forwarded_to_its_inbox() 
 
 def test_a_request_beyond_the_province_goes_to_the_ngsp() -> None:
     req = request("VN/DAN-CU", "citizen.get")
-    decision = decision_for(req)
+    decision = verdict(req)
     assert decision == Forward(national=True)
-    topic, value, _ = admission_message(Admission(req, NOW, 100), decision, TOPICS, "HCM")
+    topic, value, _ = admission_message(arriving(req), decision, TOPICS, "HCM")
     assert topic == TOPICS.ngsp_requests
     assert NgspServiceCall.model_validate_json(value).province == "HCM"
 
 
 def test_the_hubs_metaservices_are_answered_by_the_hub() -> None:
-    decision = decision_for(request("LGSP", "systems.list"))
+    decision = verdict(request("LGSP", "systems.list"))
     assert decision == AnswerHere({"systems": ["HO-TICH", "MOT-CUA", "QLVB"]})
 
 
@@ -92,14 +231,80 @@ def test_refusals_carry_the_stable_codes() -> None:
     cases = {
         "client.unauthenticated": request(session_id=uuid4()),
         "client.unknown_service": request(service="death-record.get"),
-        "client.access_denied": request(client="QLVB", session_id=OUTSIDER_SESSION),
+        "client.access_denied": outsider(),
         "client.bad_request": request(payload={"citizen_id": "12"}),
     }
-    for code, req in cases.items():
-        decision = decision_for(req)
-        assert isinstance(decision, Refuse) and decision.fault.code == code, (code, decision)
-    unreachable = decision_for(request(), directory(provider_connected=False))
-    assert isinstance(unreachable, Refuse) and unreachable.fault.code == "server.provider_unreachable"
+    for expected, req in cases.items():
+        assert code(verdict(req)) == expected, (expected, verdict(req))
+    assert code(verdict(request(), directory(provider_connected=False))) == "server.provider_unreachable"
+    assert code(verdict(request("LGSP", "nothing.here"))) == "client.unknown_service"
+
+
+def test_the_branches_are_tried_in_order() -> None:
+    down = directory(provider_connected=False)
+    # The size first: an oversized request is not read any further, not even for its session.
+    forged_and_big = examine(arriving(request(session_id=uuid4()), LIMIT + 1), directory(), LIMIT)
+    assert code(forged_and_big) == "client.bad_request"
+    # The session before anything else: even the NGSP is not reached by a stranger.
+    assert code(verdict(request("VN/DAN-CU", "citizen.get", session_id=uuid4()))) == UNAUTHENTICATED
+    # Beyond the province, the NGSP decides access: no grant of this hub is asked for.
+    assert verdict(outsider("VN/DAN-CU", "citizen.get")) == Forward(national=True)
+    # The service, then the grant, then the payload, then the provider's connection.
+    assert code(verdict(request(service="death-record.get"), down)) == "client.unknown_service"
+    assert code(verdict(outsider(payload={"citizen_id": "12"}), down)) == "client.access_denied"
+    assert code(verdict(request(payload={"citizen_id": "12"}), down)) == "client.bad_request"
+    assert code(verdict(request(), down)) == "server.provider_unreachable"
+
+
+# The client's rate, counted once the verdict is known.
+
+
+def test_every_request_of_a_client_that_proves_itself_counts_against_its_rate() -> None:
+    limits = frugal()
+    denied = arriving(outsider())
+    # A refused request spends the allowance too, so a client cannot probe faster than its rate...
+    assert code(decide(denied, verdict(outsider()), limits, 0.0)) == "client.access_denied"
+    # ... and once over it, the rate decides before anything the directory says.
+    granted = arriving(outsider(service="marriage-record.get"))
+    assert code(decide(granted, Forward(national=False), limits, 0.0)) == "client.rate_limited"
+    assert code(decide(denied, verdict(outsider()), limits, 0.0)) == "client.rate_limited"
+
+
+def test_oversized_and_unauthenticated_requests_spend_no_allowance() -> None:
+    limits = frugal()
+    forged = arriving(request(session_id=uuid4()))  # names MOT-CUA without its session
+    big = arriving(request(), LIMIT + 1)
+    for _ in range(3):
+        for admission in (forged, big):
+            refused = examine(admission, directory(), LIMIT)
+            assert decide(admission, refused, limits, 0.0) == refused
+    assert decide(arriving(request()), verdict(request()), limits, 0.0) == Forward(national=False)
+
+
+async def test_a_batch_asks_once_for_a_fresher_directory_and_only_when_something_is_refused() -> None:
+    stale, fresh = directory(provider_connected=False), directory()  # the provider's hello came since
+    asked: list[Directory] = []
+
+    async def fresher() -> Directory:
+        asked.append(fresh)
+        return fresh
+
+    limits = Limits(LIMIT, RateLimiter(rate=1e-9, burst=3))
+    batch = [arriving(request()), arriving(request()), arriving(request(), LIMIT + 1)]
+    decisions = await decide_batch(batch, stale, fresher, limits, lambda: 0.0)
+    assert decisions[:2] == [Forward(national=False)] * 2 and code(decisions[2]) == "client.bad_request"
+    assert len(asked) == 1
+    # Each request counted once (the oversized one not at all): one of MOT-CUA's three tokens is left.
+    assert rate_limited("MOT-CUA", limits.limiter, 0.0) is None
+    assert rate_limited("MOT-CUA", limits.limiter, 0.0) is not None
+
+    await decide_batch(
+        [arriving(request()), arriving(request(), LIMIT + 1)], fresh, fresher, generous(), lambda: 0.0
+    )
+    assert len(asked) == 1, "nothing the cache refuses but by size: the cache is enough"
+
+
+# What a decision records and sends.
 
 
 def test_a_refusal_is_recorded_settled_and_answered_to_the_client() -> None:
@@ -114,20 +319,24 @@ def test_a_refusal_is_recorded_settled_and_answered_to_the_client() -> None:
     assert topic == "unit.facade.x" and isinstance(result, ServiceResult) and result.fault == refusal.fault
 
 
+def test_a_metaservice_answer_is_recorded_settled_and_sent_to_the_inbox() -> None:
+    req = request("LGSP", "systems.list")
+    answer = AnswerHere({"systems": []})
+    row = exchange_record(arriving(req), answer, NOW, None)
+    assert row["outcome"] == Outcome.SUCCESS.value and row["response_out_at"] == row["request_out_at"] == NOW
+    topic, value, _ = admission_message(arriving(req), answer, TOPICS, "HCM")
+    result = INBOX.decode(value)
+    assert topic == TOPICS.inbox("MOT-CUA") and isinstance(result, ServiceResult)
+    assert result.payload == {"systems": []}
+
+
 def test_a_forwarded_request_is_recorded_pending_until_its_deadline() -> None:
     req = request(timeout_ms=2500)
-    row = exchange_record(Admission(req, NOW, 100), Forward(national=False), NOW, "hash")
+    row = exchange_record(arriving(req), Forward(national=False), NOW, "hash")
     assert row["outcome"] == Outcome.PENDING.value and row["request_out_at"] == NOW
     assert (row["deadline"] - NOW).total_seconds() == 2.5 and row["subject_hash"] == "hash"
     assert row["crossed_ngsp"] is False
-
-
-def test_size_and_rate_are_checked_against_their_limits() -> None:
-    req = request()
-    assert size_fault(Admission(req, NOW, 1000), limit=1000) is None
-    too_big = size_fault(Admission(req, NOW, 1001), limit=1000)
-    assert too_big is not None and too_big.code == "client.bad_request" and "1001" in too_big.message
-    limiter = RateLimiter(rate=1.0, burst=2)
-    faults = [rate_fault("MOT-CUA", limiter, now=0.0) for _ in range(3)]
-    assert faults[:2] == [None, None]
-    assert faults[2] is not None and faults[2].code == "client.rate_limited"
+    national = exchange_record(
+        arriving(request("VN/DAN-CU", "citizen.get")), Forward(national=True), NOW, None
+    )
+    assert national["crossed_ngsp"] is True
