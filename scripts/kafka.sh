@@ -1,235 +1,569 @@
 #!/usr/bin/env bash
-# Apache Kafka (KRaft) on this machine's loopback, assembled from Maven Central jars: no Docker, no
-# tarball. Each node is a combined broker+controller; with 3 nodes, every topic has 3 replicas and
-# min.insync.replicas=2, so a write acknowledged by all in-sync replicas survives the loss of a node.
+# Apache Kafka 4.x (KRaft) on this machine's loopback, assembled from Maven Central jars: no tarball, no
+# Docker. Each node is one JVM running a combined broker+controller (kafka.Kafka); with 3 nodes every
+# topic gets 3 replicas and min.insync.replicas=2, so a write acknowledged with acks=all survives the
+# loss of any one node. See docs/deployers/apache-kafka.md.
 #
-#   scripts/kafka.sh fetch                         jars into the cache (once; a stamp marks it complete)
-#   scripts/kafka.sh start --nodes 1|3 --dir DIR   format and start; writes DIR/bootstrap and DIR/nodes
-#   scripts/kafka.sh stop --dir DIR                SIGTERM every node, SIGKILL what is left after 30 s
-#   scripts/kafka.sh kill ID --dir DIR             SIGKILL one node (a crash)
-#   scripts/kafka.sh stop-node ID --dir DIR        SIGTERM one node and wait for its clean shutdown
-#   scripts/kafka.sh restart-node ID --dir DIR     start one node again on its data; waits until it serves
-#   scripts/kafka.sh controller --dir DIR          the id of the active KRaft controller
+#   scripts/kafka.sh fetch                          Kafka's jars into the cache (once: a stamp marks it done)
+#   scripts/kafka.sh start --nodes 1|3 --dir DIR    format and start the nodes on free ports, wait until every
+#                                                   node serves and sees all brokers; prints the bootstrap list
+#   scripts/kafka.sh stop --dir DIR                 SIGTERM every node, SIGKILL what is left after 30 s
+#   scripts/kafka.sh kill ID --dir DIR              SIGKILL one node (a crash) and wait until it is gone
+#   scripts/kafka.sh stop-node ID --dir DIR         SIGTERM one node, wait for its clean shutdown (SIGKILL at 30 s)
+#   scripts/kafka.sh restart-node ID --dir DIR      start a stopped or killed node again on its config and data;
+#                                                   waits until it serves and sees every running node
+#   scripts/kafka.sh controller --dir DIR           the node id of the active KRaft controller
+#   scripts/kafka.sh status --dir DIR               one line per node: "id pid running|stopped broker_port controller_port"
 #
-# The cache is ${LGSP_KAFKA_HOME:-$HOME/.cache/lgsp/kafka-$VERSION}; each node logs to DIR/node-ID/server.log.
-# DIR/nodes has one line per node: "id pid broker_port controller_port".
+# DIR (created if missing; must not hold another cluster) receives:
+#   DIR/bootstrap          one line: 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3
+#   DIR/nodes              one line per node: "id pid broker_port controller_port" (pids change on restart-node)
+#   DIR/node-N/            server.properties, pid, data/ (the log dir), server.log (the broker's log4j2 log),
+#                          stdout.log (the JVM's own output), format.log
+#   DIR/log4j2.properties  the nodes' logging (a file per node); DIR/tools-log4j2.properties: tools, WARN on stderr
+# Progress and errors go to stderr; stdout carries only answers (start: the bootstrap list).
+#
+# Environment: LGSP_KAFKA_VERSION (4.4.0), LGSP_KAFKA_HOME (cache, ~/.cache/lgsp/kafka-VERSION),
+# LGSP_KAFKA_HEAP (512m per node), LGSP_KAFKA_START_TIMEOUT (120 s), LGSP_KAFKA_STOP_TIMEOUT (30 s),
+# JAVA_HOME (else java on PATH; Kafka 4 needs Java 17 or later). Needs mvn (for fetch) and python3.
 set -euo pipefail
 
 VERSION=${LGSP_KAFKA_VERSION:-4.4.0}
-LOG4J=2.24.3
-HOME_DIR=${LGSP_KAFKA_HOME:-$HOME/.cache/lgsp/kafka-$VERSION}
-LIBS=$HOME_DIR/libs
+LOG4J_VERSION=2.24.3 # the SLF4J 1.x binding: Kafka 4.x logs through slf4j-api 1.7.36
+CACHE=${LGSP_KAFKA_HOME:-$HOME/.cache/lgsp/kafka-$VERSION}
+LIBS=$CACHE/libs
 HEAP=${LGSP_KAFKA_HEAP:-512m}
+START_TIMEOUT=${LGSP_KAFKA_START_TIMEOUT:-120}
+STOP_TIMEOUT=${LGSP_KAFKA_STOP_TIMEOUT:-30}
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
 say() { echo "kafka.sh: $*" >&2; }
-die() { say "$*"; exit 1; }
+die() {
+  say "error: $*"
+  exit 1
+}
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 2
+}
 
-fetch() {
-  [ -f "$HOME_DIR/complete" ] && return 0
-  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Kafka's jars"
-  say "fetching Apache Kafka $VERSION and its dependencies from Maven Central into $LIBS"
-  mkdir -p "$HOME_DIR"
-  cat >"$HOME_DIR/pom.xml" <<EOF
+# --- fetch --------------------------------------------------------------------------------------------
+
+pom() { # the throwaway project whose runtime dependencies are Kafka's libs/ folder
+  cat <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
-  <groupId>lgsp</groupId><artifactId>kafka-libs</artifactId><version>1</version>
+  <groupId>lgsp.local</groupId><artifactId>kafka-libs</artifactId><version>1</version>
   <dependencies>
+    <!-- the broker (kafka.Kafka, kafka.tools.StorageTool) and, through it, server, raft, metadata,
+         storage and the coordinators -->
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$VERSION</version></dependency>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$VERSION</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J</version></dependency>
+    <!-- the command-line tools (MetadataQuorumCommand); Connect's runtime, which only the Connect tools
+         use, is left out -->
+    <dependency>
+      <groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$VERSION</version>
+      <exclusions><exclusion><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId></exclusion></exclusions>
+    </dependency>
+    <!-- logging: the Maven artifacts bring slf4j-api alone, which logs nothing -->
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
   </dependencies>
 </project>
 EOF
+}
+
+fetched() { [ -f "$CACHE/complete" ] && [ "$(cat "$CACHE/complete")" = "$1" ] && [ -d "$LIBS" ]; }
+
+fetch() {
+  local recipe stamp
+  recipe=$(pom)
+  stamp=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
+  fetched "$stamp" && return 0
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Kafka's jars"
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock"
+  flock 9 # one fetch at a time; a second caller waits, then finds the stamp
+  if fetched "$stamp"; then exec 9>&-; return 0; fi
+  say "fetching Apache Kafka $VERSION and its runtime dependencies from Maven Central into $LIBS"
+  local began=$SECONDS work
+  work=$(mktemp -d "$CACHE/fetch.XXXXXX")
+  printf '%s\n' "$recipe" >"$work/pom.xml"
+  if ! (cd "$work" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$work/libs") >"$CACHE/fetch.log" 2>&1; then
+    tail -n 40 "$CACHE/fetch.log" >&2
+    rm -rf "$work"
+    die "mvn could not fetch Kafka $VERSION (is Maven Central reachable, is $VERSION published?); see $CACHE/fetch.log"
+  fi
+  local jar
+  for jar in kafka_2.13-$VERSION kafka-tools-$VERSION kafka-server-$VERSION log4j-core-$LOG4J_VERSION \
+    log4j-slf4j-impl-$LOG4J_VERSION slf4j-api-1; do
+    compgen -G "$work/libs/$jar*.jar" >/dev/null || { rm -rf "$work"; die "fetch: no $jar*.jar in the result"; }
+  done
+  # A second SLF4J binding would make the choice of logger arbitrary: keep the one for slf4j-api 1.x.
+  rm -f "$work"/libs/log4j-slf4j2-impl-*.jar "$work"/libs/slf4j-reload4j-*.jar "$work"/libs/slf4j-simple-*.jar
   rm -rf "$LIBS"
-  (cd "$HOME_DIR" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS") \
-    || die "mvn could not fetch Kafka $VERSION"
-  # Two SLF4J bindings would make the logs go nowhere predictable: keep the log4j one for slf4j 1.x.
-  rm -f "$LIBS"/log4j-slf4j2-impl-*.jar
-  cat >"$HOME_DIR/log4j2.properties" <<'EOF'
+  mv "$work/libs" "$LIBS"
+  mv "$work/pom.xml" "$CACHE/pom.xml"
+  rm -rf "$work"
+  echo "$stamp" >"$CACHE/complete"
+  exec 9>&-
+  say "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars, $(du -sh "$LIBS" | cut -f1), in $((SECONDS - began)) s"
+}
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+need_java() {
+  local line major
+  line=$("$JAVA" -version 2>&1 | head -n1) || die "no java ($JAVA); Kafka $VERSION needs Java 17 or later"
+  major=$(sed -E 's/.*version "([0-9]+)(\.[0-9]+)?.*/\1/' <<<"$line")
+  if ! [[ $major =~ ^[0-9]+$ ]] || [ "$major" -lt 17 ]; then
+    die "Kafka $VERSION needs Java 17 or later; $JAVA is: $line"
+  fi
+  command -v python3 >/dev/null || die "python3 is needed (free ports, readiness checks)"
+}
+
+free_ports() { # free_ports N: N distinct free loopback ports, held together while chosen
+  python3 - "$1" <<'EOF'
+import socket, sys
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held))
+EOF
+}
+
+cluster_id() { # a random Kafka Uuid (base64url, 22 characters; Kafka never makes one starting with '-')
+  python3 -c '
+import base64, os
+while True:
+    u = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not u.startswith("-"):
+        print(u)
+        break'
+}
+
+node_ids() { # node_ids DIR: the ids of the cluster's nodes, ascending
+  local n
+  for n in "$1"/node-*/; do [ -f "$n/server.properties" ] && basename "$n" | cut -d- -f2; done | sort -n
+}
+
+node_pid() { cat "$1/node-$2/pid" 2>/dev/null || true; }
+
+running() { # running DIR ID: the recorded pid is alive and is this node's JVM (not a zombie, not a reused pid)
+  local pid cmdline
+  pid=$(node_pid "$1" "$2")
+  [ -n "$pid" ] || return 1
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+  [[ $cmdline == *" $1/node-$2/server.properties"* ]]
+}
+
+port_of() { cat "$1/node-$2/${3}_port"; }
+
+write_nodes() { # DIR/nodes and DIR/bootstrap from the node directories
+  local dir=$1 id bootstrap=""
+  : >"$dir/nodes.tmp"
+  for id in $(node_ids "$dir"); do
+    echo "$id $(node_pid "$dir" "$id") $(port_of "$dir" "$id" broker) $(port_of "$dir" "$id" controller)" >>"$dir/nodes.tmp"
+    bootstrap+="${bootstrap:+,}127.0.0.1:$(port_of "$dir" "$id" broker)"
+  done
+  mv "$dir/nodes.tmp" "$dir/nodes"
+  echo "$bootstrap" >"$dir/bootstrap"
+}
+
+write_log_configs() { # DIR/log4j2.properties (nodes: a file each) and DIR/tools-log4j2.properties (stderr)
+  cat >"$1/log4j2.properties" <<'EOF'
+# The nodes' logging: everything at INFO into ${kafka.logs.dir}/server.log (rolled at 100 MB, 2 kept).
 status = warn
-appender.file.type = File
+appender.file.type = RollingFile
 appender.file.name = file
 appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 100MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
 rootLogger.level = INFO
 rootLogger.appenderRef.file.ref = file
-logger.kafka.name = kafka
-logger.kafka.level = INFO
 logger.state.name = state.change.logger
 logger.state.level = WARN
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
 EOF
-  touch "$HOME_DIR/complete"
-  say "fetched $(ls "$LIBS" | wc -l) jars ($(du -sh "$LIBS" | cut -f1))"
+  cat >"$1/tools-log4j2.properties" <<'EOF'
+# Kafka's command-line tools: warnings and errors on stderr.
+status = warn
+appender.err.type = Console
+appender.err.name = stderr
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.err.ref = stderr
+EOF
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-java_run() {  # java_run LOGDIR MAINCLASS ARGS...: in the foreground
-  local logs=$1; shift
-  java -Xmx"$HEAP" -Xms128m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$HOME_DIR/log4j2.properties" -Dkafka.logs.dir="$logs" \
-    -cp "$LIBS/*" "$@"
+tool() { # tool DIR MAINCLASS ARGS...: a short-lived Kafka tool, tuned to start fast on little CPU
+  local dir=$1
+  shift
+  "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$dir/tools-log4j2.properties" -cp "$LIBS/*" "$@"
 }
 
-launch() {  # launch DIR ID: start one node in the background, record its pid
+launch() { # launch DIR ID: start one node in the background and record its pid
   local dir=$1 id=$2 node=$1/node-$2
-  nohup java -Xmx"$HEAP" -Xms256m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$HOME_DIR/log4j2.properties" -Dkafka.logs.dir="$node" \
-    -cp "$LIBS/*" kafka.Kafka "$node/server.properties" >"$node/stdout.log" 2>&1 </dev/null &
+  echo "--- $(date '+%F %T') starting node $id" >>"$node/stdout.log"
+  nohup "$JAVA" -Xmx"$HEAP" -Xms256m -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$node" \
+    -cp "$LIBS/*" kafka.Kafka "$node/server.properties" >>"$node/stdout.log" 2>&1 </dev/null &
   echo $! >"$node/pid"
 }
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_serving() {  # wait_serving DIR ID PORT
-  local dir=$1 id=$2 port=$3
-  for _ in $(seq 1 240); do
-    listening "$port" && grep -q "Kafka Server started" "$dir/node-$id/server.log" 2>/dev/null && return 0
-    kill -0 "$(cat "$dir/node-$id/pid")" 2>/dev/null || { tail -n 30 "$dir/node-$id/stdout.log" "$dir/node-$id/server.log" >&2 || true; die "node $id exited"; }
-    sleep 0.5
+# await DIR TIMEOUT ID...: wait until each listed node answers a Kafka Metadata request on its broker port
+# listing every node that runs (itself included). Prints nothing on success; on failure, the ids of the
+# nodes that were not ready on stdout and the reason on stderr.
+await() {
+  local dir=$1 timeout=$2
+  shift 2
+  local expected="" id
+  for id in $(node_ids "$dir"); do
+    if running "$dir" "$id" || [[ " $* " == *" $id "* ]]; then expected+="$id "; fi
   done
-  tail -n 30 "$dir/node-$id/server.log" >&2 || true
-  die "node $id did not serve on 127.0.0.1:$port within 120 s"
+  python3 - "$dir" "$timeout" "$expected" "$@" <<'EOF'
+import socket, struct, sys, time
+
+directory, timeout, expected = sys.argv[1], float(sys.argv[2]), {int(i) for i in sys.argv[3].split()}
+waiting = [int(i) for i in sys.argv[4:]]
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+def running(node):
+    try:
+        with open(f"/proc/{read(f'{directory}/node-{node}/pid')}/cmdline", "rb") as f:
+            return f"{directory}/node-{node}/server.properties".encode() in f.read()
+    except OSError:
+        return False
+
+def brokers(port):
+    """The broker ids that the node on `port` lists (a Metadata v4 request for no topic)."""
+    body = struct.pack(">hhih", 3, 4, 1, 4) + b"lgsp" + struct.pack(">ib", 0, 0)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by the broker")
+            data += chunk
+    at = 12  # size, correlation id, throttle time
+    (count,) = struct.unpack_from(">i", data, at)
+    at += 4
+    ids = set()
+    for _ in range(count):
+        node_id, host_len = struct.unpack_from(">ih", data, at)
+        at += 6 + host_len + 4
+        (rack_len,) = struct.unpack_from(">h", data, at)
+        at += 2 + max(rack_len, 0)
+        ids.add(node_id)
+    return ids
+
+deadline = time.monotonic() + timeout
+state = {node: "not checked" for node in waiting}
+while waiting:
+    for node in list(waiting):
+        if not running(node):
+            print(f"node {node} exited while starting", file=sys.stderr)
+            print(node)
+            sys.exit(3)
+        try:
+            seen = brokers(int(read(f"{directory}/node-{node}/broker_port")))
+        except (OSError, struct.error) as e:
+            state[node] = f"not serving ({e.__class__.__name__})"
+            continue
+        if expected <= seen:
+            waiting.remove(node)
+        else:
+            state[node] = f"serving, but lists brokers {sorted(seen)} of {sorted(expected)}"
+    if not waiting:
+        break
+    if time.monotonic() > deadline:
+        for node in waiting:
+            print(f"node {node}: {state[node]} after {timeout:.0f} s", file=sys.stderr)
+            print(node)
+        sys.exit(2)
+    time.sleep(0.25)
+EOF
 }
 
-write_nodes() {  # DIR/nodes from the node directories
-  local dir=$1
-  : >"$dir/nodes.tmp"
-  for node in "$dir"/node-*; do
-    echo "$(cat "$node/id") $(cat "$node/pid") $(cat "$node/broker_port") $(cat "$node/controller_port")" >>"$dir/nodes.tmp"
+show_logs() { # show_logs DIR ID...: the tail of each node's logs on stderr
+  local dir=$1 id
+  shift
+  for id in "$@"; do
+    for f in "$dir/node-$id/stdout.log" "$dir/node-$id/server.log"; do
+      [ -s "$f" ] && { echo "----- $f (last 25 lines)"; tail -n 25 "$f"; } >&2
+    done
   done
-  mv "$dir/nodes.tmp" "$dir/nodes"
+  return 0
 }
 
-start() {
-  local nodes=1 dir=""
+# signal_nodes DIR SIGNAL PATIENCE ID...: send SIGNAL to the running ones among the nodes, wait up to
+# PATIENCE seconds until they are gone, then SIGKILL the rest. Prints the ids that had to be killed.
+signal_nodes() {
+  local dir=$1 sig=$2 patience=$3 id
+  shift 3
+  local targets=()
+  for id in "$@"; do
+    if running "$dir" "$id"; then
+      kill "-$sig" "$(node_pid "$dir" "$id")" 2>/dev/null || true
+      targets+=("$id")
+    fi
+  done
+  [ ${#targets[@]} -gt 0 ] || return 0
+  local deadline=$((SECONDS + patience)) left
+  while :; do
+    left=()
+    for id in "${targets[@]}"; do running "$dir" "$id" && left+=("$id"); done
+    [ ${#left[@]} -eq 0 ] && return 0
+    [ "$SECONDS" -ge "$deadline" ] && break
+    sleep 0.2
+  done
+  for id in "${left[@]}"; do kill -KILL "$(node_pid "$dir" "$id")" 2>/dev/null || true; done
+  echo "${left[*]}"
+  for _ in $(seq 1 50); do
+    left=()
+    for id in "${targets[@]}"; do running "$dir" "$id" && left+=("$id"); done
+    [ ${#left[@]} -eq 0 ] && return 0
+    sleep 0.2
+  done
+  die "node(s) ${left[*]} still alive after SIGKILL"
+}
+
+# --- arguments ----------------------------------------------------------------------------------------
+
+DIR="" NODES="" ID=""
+parse() { # parse [ID] --dir DIR [--nodes N]
   while [ $# -gt 0 ]; do
-    case $1 in --nodes) nodes=$2; shift 2 ;; --dir) dir=$2; shift 2 ;; *) die "start: unknown $1" ;; esac
+    case $1 in
+      --dir) [ $# -ge 2 ] || die "--dir needs a value"; DIR=$2; shift 2 ;;
+      --dir=*) DIR=${1#--dir=}; shift ;;
+      --nodes) [ $# -ge 2 ] || die "--nodes needs a value"; NODES=$2; shift 2 ;;
+      --nodes=*) NODES=${1#--nodes=}; shift ;;
+      -h | --help) usage ;;
+      -*) die "unknown option $1" ;;
+      *) [ -z "$ID" ] || die "unexpected argument $1"; ID=$1; shift ;;
+    esac
   done
-  [ -n "$dir" ] || die "start needs --dir"
-  [ "$nodes" = 1 ] || [ "$nodes" = 3 ] || die "start: --nodes is 1 or 3"
+  [ -n "$DIR" ] || die "--dir DIR is required"
+}
+
+existing_dir() { # the absolute path of DIR, which must hold a cluster
+  [ -f "$DIR/nodes" ] || die "no cluster in '$DIR' (no $DIR/nodes)"
+  DIR=$(cd "$DIR" && pwd)
+}
+
+node_arg() { # the node id argument, which must name a node of the cluster
+  [[ $ID =~ ^[0-9]+$ ]] || die "a node id is required (one of: $(node_ids "$DIR" | xargs))"
+  [ -f "$DIR/node-$ID/server.properties" ] || die "no node $ID in $DIR (nodes: $(node_ids "$DIR" | xargs))"
+}
+
+# --- commands -----------------------------------------------------------------------------------------
+
+cmd_start() {
+  parse "$@"
+  [ -z "$ID" ] || die "start takes no node id"
+  NODES=${NODES:-1}
+  [ "$NODES" = 1 ] || [ "$NODES" = 3 ] || die "--nodes is 1 or 3"
+  need_java
   fetch
-  mkdir -p "$dir"
-  local replicas=$nodes min_isr=$(( nodes > 1 ? 2 : 1 )) voters="" bootstrap=""
-  for id in $(seq 1 "$nodes"); do
-    mkdir -p "$dir/node-$id/data"
-    echo "$id" >"$dir/node-$id/id"
-    free_port >"$dir/node-$id/broker_port"
-    free_port >"$dir/node-$id/controller_port"
-    voters+="${voters:+,}$id@127.0.0.1:$(cat "$dir/node-$id/controller_port")"
-    bootstrap+="${bootstrap:+,}127.0.0.1:$(cat "$dir/node-$id/broker_port")"
+  mkdir -p "$DIR"
+  DIR=$(cd "$DIR" && pwd)
+  [ -z "$(node_ids "$DIR")" ] || die "$DIR already holds a cluster: stop it and remove the directory, or use another"
+  local began=$SECONDS replicas=$NODES min_isr=$((NODES > 1 ? 2 : 1)) found ports voters="" id cluster
+  found=$(free_ports $((2 * NODES))) || die "could not pick free loopback ports"
+  read -r -a ports <<<"$found"
+  for id in $(seq 1 "$NODES"); do
+    mkdir -p "$DIR/node-$id/data"
+    echo "${ports[2 * id - 2]}" >"$DIR/node-$id/broker_port"
+    echo "${ports[2 * id - 1]}" >"$DIR/node-$id/controller_port"
+    voters+="${voters:+,}$id@127.0.0.1:${ports[2 * id - 1]}"
   done
-  local cluster
-  cluster=$(java_run "$dir" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
-  for id in $(seq 1 "$nodes"); do
-    local node=$dir/node-$id
+  write_log_configs "$DIR"
+  cluster=$(cluster_id)
+  echo "$cluster" >"$DIR/cluster_id"
+  for id in $(seq 1 "$NODES"); do
+    local node=$DIR/node-$id
     cat >"$node/server.properties" <<EOF
+# Node $id of a $NODES-node KRaft cluster (written by scripts/kafka.sh; cluster id $cluster)
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(cat "$node/broker_port"),CONTROLLER://127.0.0.1:$(cat "$node/controller_port")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(cat "$node/broker_port")
+listeners=PLAINTEXT://127.0.0.1:$(port_of "$DIR" "$id" broker),CONTROLLER://127.0.0.1:$(port_of "$DIR" "$id" controller)
+advertised.listeners=PLAINTEXT://127.0.0.1:$(port_of "$DIR" "$id" broker)
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$node/data
-num.partitions=2
+
+# Durability: every topic on every node, a write acknowledged (acks=all) once 2 replicas hold it.
 default.replication.factor=$replicas
 min.insync.replicas=$min_isr
 offsets.topic.replication.factor=$replicas
-offsets.topic.num.partitions=10
 transaction.state.log.replication.factor=$replicas
 transaction.state.log.min.isr=$min_isr
 share.coordinator.state.topic.replication.factor=$replicas
 share.coordinator.state.topic.min.isr=$min_isr
+unclean.leader.election.enable=false
+
+# Topics appear on first use; fewer internal partitions than the defaults (50) start faster.
 auto.create.topics.enable=true
 delete.topic.enable=true
+num.partitions=2
+offsets.topic.num.partitions=10
+transaction.state.log.num.partitions=10
+
+# Consumer groups: no wait for more members before the first rebalance, and sessions down to 1 s
+# (Kafka's minimum is 6 s by default; the tests run consumers with 2-3 s sessions).
 group.initial.rebalance.delay.ms=0
-# Kafka refuses consumer sessions under 6 s by default; the tests run the hub with 2-3 s sessions so that
-# a killed consumer's partitions move on quickly (LGSP_CONSUMER_SESSION_TIMEOUT_MS).
 group.min.session.timeout.ms=1000
-# A node that stops heartbeating is fenced after 3 s (9 s by default), so the partitions it led get new
-# leaders sooner after a crash.
+
+# A node that stops heartbeating is fenced after 3 s (9 s by default), so the partitions it led get
+# new leaders and leave it out of their ISR sooner after a crash.
 broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=1000
+
+# Small footprint: 16 MB segments, a day of retention, few threads (2 cores shared by 3 nodes).
 log.segment.bytes=16777216
 log.retention.hours=24
 num.network.threads=2
 num.io.threads=2
+num.replica.fetchers=1
 background.threads=2
 EOF
-    java_run "$node" kafka.tools.StorageTool format -t "$cluster" -c "$node/server.properties" >"$node/format.log" 2>&1 \
-      || { cat "$node/format.log" >&2; die "formatting node $id failed"; }
   done
-  for id in $(seq 1 "$nodes"); do launch "$dir" "$id"; done
-  write_nodes "$dir"
-  echo "$bootstrap" >"$dir/bootstrap"
-  for id in $(seq 1 "$nodes"); do wait_serving "$dir" "$id" "$(cat "$dir/node-$id/broker_port")"; done
-  say "$nodes node(s) serving on $bootstrap"
-  echo "$bootstrap"
-}
-
-pid_of() { cat "$1/node-$2/pid"; }
-
-stop() {
-  local dir=""
-  while [ $# -gt 0 ]; do case $1 in --dir) dir=$2; shift 2 ;; *) die "stop: unknown $1" ;; esac; done
-  [ -d "$dir" ] || die "stop: no cluster in '$dir'"
-  local pids=()
-  for node in "$dir"/node-*; do
-    local pid; pid=$(cat "$node/pid" 2>/dev/null || true)
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }
+  # Format every node's storage (in parallel: each is a JVM start).
+  local pids=() failed=""
+  for id in $(seq 1 "$NODES"); do
+    tool "$DIR" kafka.tools.StorageTool format --cluster-id "$cluster" --config "$DIR/node-$id/server.properties" \
+      >"$DIR/node-$id/format.log" 2>&1 &
+    pids+=($!)
   done
-  for _ in $(seq 1 60); do
-    local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && return 0
-    sleep 0.5
+  for id in $(seq 1 "$NODES"); do wait "${pids[id - 1]}" || failed+=" $id"; done
+  if [ -n "$failed" ]; then
+    for id in $failed; do cat "$DIR/node-$id/format.log" >&2; done
+    die "formatting the storage of node(s)$failed failed"
+  fi
+  for id in $(seq 1 "$NODES"); do launch "$DIR" "$id"; done
+  write_nodes "$DIR"
+  say "starting $NODES node(s) in $DIR (Kafka $VERSION, cluster $cluster)"
+  local late all
+  mapfile -t all < <(node_ids "$DIR")
+  if ! late=$(await "$DIR" "$START_TIMEOUT" "${all[@]}"); then
+    mapfile -t late <<<"$late"
+    show_logs "$DIR" "${late[@]}"
+    signal_nodes "$DIR" TERM 10 "${all[@]}" >/dev/null
+    die "the cluster in $DIR did not start (node(s) ${late[*]} not ready); its nodes were stopped, logs are kept"
+  fi
+  say "$NODES node(s) serving on $(cat "$DIR/bootstrap") after $((SECONDS - began)) s"
+  cat "$DIR/bootstrap"
+}
+
+cmd_stop() {
+  parse "$@"
+  [ -z "$ID" ] || die "stop takes no node id (stop-node ID stops one)"
+  existing_dir
+  local began=$SECONDS killed all
+  mapfile -t all < <(node_ids "$DIR")
+  killed=$(signal_nodes "$DIR" TERM "$STOP_TIMEOUT" "${all[@]}")
+  [ -z "$killed" ] || say "node(s) $killed did not stop within $STOP_TIMEOUT s and were killed"
+  say "stopped the cluster in $DIR in $((SECONDS - began)) s"
+}
+
+cmd_kill() {
+  parse "$@"
+  existing_dir
+  node_arg
+  running "$DIR" "$ID" || say "node $ID was not running"
+  signal_nodes "$DIR" KILL 10 "$ID" >/dev/null
+}
+
+cmd_stop_node() {
+  parse "$@"
+  existing_dir
+  node_arg
+  running "$DIR" "$ID" || say "node $ID was not running"
+  local killed
+  killed=$(signal_nodes "$DIR" TERM "$STOP_TIMEOUT" "$ID")
+  [ -z "$killed" ] || say "node $ID did not stop within $STOP_TIMEOUT s and was killed"
+}
+
+cmd_restart_node() {
+  parse "$@"
+  existing_dir
+  node_arg
+  running "$DIR" "$ID" && die "node $ID is still running (pid $(node_pid "$DIR" "$ID"))"
+  need_java
+  fetch
+  local began=$SECONDS late
+  launch "$DIR" "$ID"
+  write_nodes "$DIR"
+  if ! late=$(await "$DIR" "$START_TIMEOUT" "$ID"); then
+    show_logs "$DIR" "$ID"
+    signal_nodes "$DIR" TERM 10 "$ID" >/dev/null
+    die "node $ID did not come back; it was stopped again, its logs are kept"
+  fi
+  say "node $ID serving again on 127.0.0.1:$(port_of "$DIR" "$ID" broker) after $((SECONDS - began)) s"
+}
+
+cmd_controller() {
+  parse "$@"
+  existing_dir
+  local id bootstrap out leader deadline=$((SECONDS + 30))
+  while :; do
+    bootstrap=""
+    for id in $(node_ids "$DIR"); do
+      running "$DIR" "$id" && bootstrap+="${bootstrap:+,}127.0.0.1:$(port_of "$DIR" "$id" broker)"
+    done
+    [ -n "$bootstrap" ] || die "no node of $DIR is running"
+    out=$(tool "$DIR" org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$bootstrap" \
+      describe --status 2>&1) || { echo "$out" >&2; die "MetadataQuorumCommand failed"; }
+    leader=$(awk -F: '/^LeaderId/ { gsub(/[ \t]/, "", $2); print $2 }' <<<"$out")
+    [[ $leader =~ ^[0-9]+$ ]] || { echo "$out" >&2; die "no LeaderId in the quorum's status"; }
+    # Just after the leader dies the survivors may still name it until they elect another: ask again.
+    if running "$DIR" "$leader" || [ "$SECONDS" -ge "$deadline" ]; then break; fi
+    sleep 1
   done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  say "some nodes did not stop in 30 s and were killed"
+  running "$DIR" "$leader" || die "the quorum still names node $leader, which is not running, as its leader"
+  echo "$leader"
 }
 
-signal_node() {  # signal_node SIGNAL ID --dir DIR: send it and wait for the node to exit
-  local sig=$1 id=$2; shift 2; local dir=""
-  while [ $# -gt 0 ]; do case $1 in --dir) dir=$2; shift 2 ;; *) die "unknown $1" ;; esac; done
-  local pid; pid=$(pid_of "$dir" "$id")
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  say "node $id did not stop within 60 s and was killed"
-}
-
-restart_node() {
-  local id=$1; shift; local dir=""
-  while [ $# -gt 0 ]; do case $1 in --dir) dir=$2; shift 2 ;; *) die "restart-node: unknown $1" ;; esac; done
-  kill -0 "$(pid_of "$dir" "$id")" 2>/dev/null && die "node $id is still running"
-  mv "$dir/node-$id/server.log" "$dir/node-$id/server.log.$(date +%s)" 2>/dev/null || true
-  launch "$dir" "$id"
-  write_nodes "$dir"
-  wait_serving "$dir" "$id" "$(cat "$dir/node-$id/broker_port")"
-}
-
-controller() {
-  local dir=""
-  while [ $# -gt 0 ]; do case $1 in --dir) dir=$2; shift 2 ;; *) die "controller: unknown $1" ;; esac; done
-  java_run "$dir" org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$(cat "$dir/bootstrap")" \
-    describe --status 2>/dev/null | awk -F: '/^LeaderId/ {gsub(/ /, "", $2); print $2}'
+cmd_status() {
+  parse "$@"
+  existing_dir
+  local id
+  for id in $(node_ids "$DIR"); do
+    echo "$id $(node_pid "$DIR" "$id") $(running "$DIR" "$id" && echo running || echo stopped)" \
+      "$(port_of "$DIR" "$id" broker) $(port_of "$DIR" "$id" controller)"
+  done
 }
 
 command=${1:-}
 shift || true
 case $command in
-  fetch) fetch ;;
-  start) start "$@" ;;
-  stop) stop "$@" ;;
-  kill) signal_node KILL "$@" ;;
-  stop-node) signal_node TERM "$@" ;;
-  restart-node) restart_node "$@" ;;
-  controller) controller "$@" ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  fetch) [ $# -eq 0 ] || die "fetch takes no argument"; fetch ;;
+  start) cmd_start "$@" ;;
+  stop) cmd_stop "$@" ;;
+  kill) cmd_kill "$@" ;;
+  stop-node) cmd_stop_node "$@" ;;
+  restart-node) cmd_restart_node "$@" ;;
+  controller) cmd_controller "$@" ;;
+  status) cmd_status "$@" ;;
+  help | -h | --help | "") usage ;;
+  *) say "unknown command '$command'"; usage ;;
 esac
