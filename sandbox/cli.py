@@ -212,36 +212,41 @@ def fleet(
 def cluster(
     systems: Annotated[int, typer.Option(min=1, max=100, help="Mock provincial systems")] = 6,
     citizens: Annotated[int, typer.Option(min=100, max=100_000, help="Simulated population")] = 1000,
-    duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds")] = None,
+    duration: Annotated[
+        float | None, typer.Option(min=1, help="Stop this many seconds after start-up (default: Ctrl-C)")
+    ] = None,
     base_port: Annotated[
-        int, typer.Option(min=1024, max=65000, help="The first hub's port (+1: the second)")
+        int,
+        typer.Option(min=1024, max=65000, help="The first hub's port; +1: the second hub, +2: Prometheus"),
     ] = 8001,
+    seed: Annotated[int, typer.Option(help="Same seed, same systems and data")] = 7,
     verbose: Verbose = False,
 ) -> None:
     """Run the production topology as processes here: 3 Apache Kafka nodes, PostgreSQL, 2 hubs, the NGSP
-    stub, Prometheus scraping both hubs and the mock systems; the indicators through each hub, live."""
-    import secrets
+    stub, Prometheus scraping both hubs and the mock systems' connectors; the indicators through each hub,
+    live. PostgreSQL must run already (make cluster starts it); its database lgsp_cluster is recreated."""
     import tempfile
 
-    from pydantic import SecretStr
-
-    from sandbox.cluster import ClusterOptions, link_line, run_cluster
+    from sandbox.cluster import ClusterError, ClusterOptions, link_line, run_cluster
+    from sandbox.kafka import KafkaClusterError
 
     setup_logging(verbose)
-    base = Settings()
-    base = base.model_copy(
-        update={
-            "admin_token": base.admin_token or SecretStr(secrets.token_urlsafe(24)),
-            "heartbeat_interval": 1.0,
-            "heartbeat_ttl": 4.0,
-            "probe_interval": 2.0,
-            "probe_ttl": 6.0,
-            "probe_timeout": 2.0,
-            "consumer_session_timeout_ms": 6000,
-        }
-    )
     run_dir = Path(tempfile.mkdtemp(prefix="lgsp-cluster-"))
-    options = ClusterOptions(systems=systems, citizens=citizens, duration=duration, base_port=base_port)
-    result = run(run_cluster(base, options, run_dir, console))
+    console.print(f"run directory (every process's log): {run_dir}")
+    options = ClusterOptions(
+        systems=systems,
+        citizens=citizens,
+        duration=duration,
+        base_port=base_port,
+        seed=seed,
+        verbose=verbose,
+    )
+    try:
+        result = run(run_cluster(Settings(), options, run_dir, console))
+    except (ClusterError, KafkaClusterError) as exc:  # what went wrong is in the message and the logs
+        console.print(f"[red]{exc}[/]\nlogs in {run_dir}")
+        raise typer.Exit(1) from exc
     if result:
-        console.print(" · ".join(link_line(i) for i in result["indicators"]), f"(logs in {run_dir})")
+        for hub, indicators in zip(result["hubs"], result["indicators"], strict=True):
+            console.print(f"through {hub}: {link_line(indicators)}")
+        console.print(f"logs in {run_dir}")
