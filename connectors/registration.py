@@ -12,11 +12,13 @@ class RegistrationError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Registered:
-    """What registration gives back: the system's id and its API key (shown only this once)."""
+    """What registration gives back: the system's id, its API key (shown only this once) and the trust
+    anchor its connector checks the hub's and the NGSP's messages with."""
 
     system_id: int
     code: str
     api_key: str
+    bus_trust: str
 
 
 async def register_system(client: httpx.AsyncClient, spec: dict[str, Any]) -> Registered:
@@ -25,4 +27,6 @@ async def register_system(client: httpx.AsyncClient, spec: dict[str, Any]) -> Re
     if response.status_code != 201:
         raise RegistrationError(f"{response.status_code}: {response.text}")
     body = response.json()
-    return Registered(system_id=body["id"], code=body["code"], api_key=body["api_key"])
+    return Registered(
+        system_id=body["id"], code=body["code"], api_key=body["api_key"], bus_trust=body["bus_trust"]
+    )

@@ -1,21 +1,25 @@
 """The connector SDK: hello, heartbeats, answers to active probes, reconnection, clean stop."""
 
 import asyncio
+import base64
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from buscore.lifecycle import cancelled_by_owner, close_consumer
+from buscore.signing import ReplayGuard, Signer, Trust, check, freshness, sender_of, signed_statement
 from schemas.common import finite_json
 from schemas.messages import (
     INBOX,
+    DeadLetter,
     DecodeError,
     DossierReport,
     Fault,
@@ -28,12 +32,13 @@ from schemas.messages import (
     ServiceRequest,
     ServiceResponse,
     ServiceResult,
-    encode,
 )
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
-SDK_VERSION = "0.1.0"
+SDK_VERSION = "0.2.0"  # 0.2: signed messages, no API key on the bus
+#: Bytes of a refused record a dead letter keeps (base64 makes them a third larger).
+DEAD_LETTER_KEEP = 512 * 1024
 ServiceHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -80,7 +85,11 @@ async def _waits_past_end(consumer: AIOKafkaConsumer) -> bool:
 class Connector:
     """A provincial system's presence on the axis.
 
-    Start it with the system's code and API key (from registration); it says hello, heartbeats every
+    Start it with the system's code, API key and trust anchor (both from registration: `api_key` and
+    `bus_trust`, or `GET /api/v1/bus/trust`). The API key never leaves the process: every message is
+    signed with a key pair derived from it, and every message from the hub or the NGSP must carry their
+    signature (`trust`), or it is refused, dead-lettered with the reason and counted in `refused`.
+    It says hello, heartbeats every
     `heartbeat_interval` seconds and answers the probes the hub and the NGSP send to its inbox. When the
     broker goes away it keeps trying, and says hello again once it can publish. If its inbox stays silent
     for `inbox_watchdog` seconds (set it to a few probe intervals) and waits past the end of its log, it
@@ -100,6 +109,7 @@ class Connector:
         api_key: str,
         bootstrap: str,
         *,
+        trust: Trust | str,
         topic_prefix: str = "lgsp",
         heartbeat_interval: float = 5.0,
         session_timeout_ms: int = 10_000,
@@ -117,7 +127,12 @@ class Connector:
         self.session_timeout_ms = session_timeout_ms
         self.inbox_watchdog = inbox_watchdog
         self.fetch_max_wait_ms = fetch_max_wait_ms  # each answer may wait this long in the inbox
-        self._api_key = api_key
+        self.signer = Signer.for_system(system, api_key)
+        self.trust = trust if isinstance(trust, Trust) else Trust.parse(trust)
+        self.replay_window = 120.0  # seconds; as the hub's LGSP_BUS_REPLAY_WINDOW
+        self.clock_skew = 30.0
+        self._replays = ReplayGuard(self.replay_window)
+        self.refused: dict[str, int] = {}  # inbox records refused, by reason
         self.session_id: UUID = uuid4()
         self._producer: AIOKafkaProducer | None = None
         self._heartbeats: asyncio.Task[None] | None = None
@@ -248,7 +263,9 @@ class Connector:
     async def _send(self, topic: str, message: Message, key: str | None = None) -> None:
         assert self._producer is not None
         async with asyncio.timeout(max(self.heartbeat_interval, 5.0)):
-            await self._producer.send_and_wait(topic, encode(message), key=(key or self.system).encode())
+            await self._producer.send_and_wait(
+                topic, self.signer.seal(message), key=(key or self.system).encode()
+            )
 
     async def report_dossier(self, report: DossierReport) -> None:
         """Publish a completed dossier to the hub's once-only ledger (keyed by applicant, so one
@@ -257,9 +274,7 @@ class Connector:
 
     async def say_hello(self) -> None:
         """Open (or reopen) the session with the hub."""
-        hello = Hello(
-            system=self.system, session_id=self.session_id, api_key=self._api_key, sdk_version=SDK_VERSION
-        )
+        hello = Hello(system=self.system, session_id=self.session_id, sdk_version=SDK_VERSION)
         await self._send(self.topics.connectivity, hello)
         self._needs_hello = False
 
@@ -322,7 +337,7 @@ class Connector:
                     for records in batches.values():
                         quiet_since = now
                         for record in records:
-                            await self._handle(record.value)
+                            await self._handle(record)
                     if now - quiet_since > self.inbox_watchdog:
                         # The hub probes every few seconds, so a silent inbox may be a stuck consumer (a
                         # restarted memory-only broker left it waiting at an offset its new log lacks).
@@ -341,13 +356,28 @@ class Connector:
             finally:
                 await close_consumer(consumer)
 
-    async def _handle(self, raw: bytes | None) -> None:
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        raw = record.value
         try:
             message = INBOX.decode(raw)
         except DecodeError as exc:
-            log.warning("%s: ignoring a bad inbox record: %s", self.system, exc)
+            await self._refuse(record, exc.reason, exc.detail)
             return
         if message.system != self.system:
+            await self._refuse(record, "misaddressed", f"addressed to {message.system}")
+            return
+        signature = message.signature
+        statement = signed_statement(raw, signature) if raw is not None and signature is not None else None
+        key = self.trust.key(signature.signer) if signature is not None else None
+        now = time.time()
+        reason = check(message, statement, key, sender_of(message)) or freshness(
+            message, now, self.replay_window, self.clock_skew
+        )
+        position = (record.topic, record.partition, record.offset)
+        if reason is None and not self._replays.first(message.message_id, position, now):
+            reason = "replayed"
+        if reason is not None:
+            await self._refuse(record, reason, f"a {message.type} not signed by {sender_of(message)}")
             return
         if isinstance(message, Probe):
             reply = ProbeReply(
@@ -370,6 +400,24 @@ class Connector:
                 answer.set_result(message)
         else:  # SessionReset: the hub does not know our session
             await self.say_hello()
+
+    async def _refuse(self, record: ConsumerRecord[bytes, bytes], reason: str, detail: str) -> None:
+        """Count a refused inbox record and dead-letter it (the hub's operators see it there)."""
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+        log.warning("%s: refusing an inbox record (%s): %s", self.system, reason, detail)
+        letter = DeadLetter(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+            detail=detail[:2000],
+            # As received, cut so the letter stays within the bus's limit (as the hub's workers do).
+            original_b64=base64.b64encode((record.value or b"")[:DEAD_LETTER_KEEP]).decode(),
+        )
+        try:
+            await self._send(self.topics.dead_letters, letter)
+        except Exception as exc:  # the refusal stands even if the letter cannot be sent
+            log.warning("%s: could not dead-letter a refused record: %s", self.system, exc)
 
     async def _serve(self, call: ServiceCall) -> None:
         handler = self._handlers.get(call.service)
@@ -396,7 +444,7 @@ class Connector:
         try:
             assert self._producer is not None
             await self._producer.send_and_wait(
-                self.topics.responses, encode(response), key=call.client.encode()
+                self.topics.responses, self.signer.seal(response), key=call.client.encode()
             )
         except Exception as exc:
             log.warning("%s: could not answer exchange %s: %s", self.system, call.exchange_id, exc)

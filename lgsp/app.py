@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from buscore.signing import Trust
 from lgsp import __version__
 from lgsp.api import health
 from lgsp.api.errors import install_error_handlers
@@ -15,6 +16,7 @@ from lgsp.audit import router as audit_router
 from lgsp.audit.service import AuditTrail
 from lgsp.background import Once, bounded, running
 from lgsp.bus import Bus, Worker, shared_topics
+from lgsp.bus.authentication import Authenticator
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.catalogue import router as catalogue_router
 from lgsp.connectivity import router as connectivity_router
@@ -29,9 +31,10 @@ from lgsp.indicators import router as indicators_router
 from lgsp.onceonly import router as onceonly_router
 from lgsp.onceonly.service import Ledger
 from lgsp.registry import router as registry_router
+from lgsp.registry.keyring import Keyring
 from lgsp.reports import router as reports_router
 from lgsp.runtime import Runtime
-from lgsp.security import platform_key
+from lgsp.security import hub_signer, ngsp_key, platform_key
 from lgsp.settings import Settings
 from schemas.onceonly import load_catalogue
 
@@ -67,7 +70,11 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         await wait_for(database)
         await database.migrate()
         key = await platform_key(database, settings.secret_key)
-        bus = Bus.from_settings(settings, bootstrap, client_id="lgsp-hub")
+        signer = hub_signer(settings, key)
+        trust = Trust.of(signer, ngsp_key(settings, key))
+        keyring = Keyring(database, trust.keys.values())
+        authenticate = Authenticator(keyring, settings.bus_replay_window, settings.bus_clock_skew)
+        bus = Bus.from_settings(settings, bootstrap, "lgsp-hub", signer, authenticate)
         router = ExchangeRouter(settings, database, bus, key)
         facade = ExchangeFacade(router)
         ledger = Ledger(settings, database, bus, key, router.directory, load_catalogue(settings.catalogue))
@@ -95,6 +102,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
                     facade=facade,
                     catalogue=ledger.catalogue,
                     platform_key=key,
+                    trust=trust,
                     workers=[job for job in jobs if isinstance(job, Worker)],
                 )
                 yield

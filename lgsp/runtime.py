@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from buscore.signing import Trust
 from lgsp.bus import Bus, Worker
 from lgsp.bus.outbox import OutboxRelay
 from lgsp.db import Database
@@ -29,6 +30,7 @@ class Runtime:
     facade: ExchangeFacade
     catalogue: Catalogue
     platform_key: bytes
+    trust: Trust  # the platform keys connectors check the hub's and the NGSP's messages with
     workers: list[Worker[Any]]
 
     def bus_ready(self) -> bool:

@@ -1,5 +1,6 @@
 """Secrets: API keys (shown once, stored hashed), keyed hashes and probe tokens."""
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -9,7 +10,9 @@ from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
+from buscore.signing import HUB, NGSP, Signer, SignerKey, derive_seed, fingerprint
 from lgsp.db import Database
+from lgsp.settings import Settings
 
 KEY_PREFIX = "lgsp"
 
@@ -82,3 +85,50 @@ async def platform_key(database: Database, configured: SecretStr | None) -> byte
             row = await session.get(PlatformSecret, "platform_key")
         assert row is not None
         return row.value.encode()
+
+
+def _platform_seed(configured: SecretStr | None, secret: bytes, owner: str) -> bytes:
+    """A platform key's seed: as configured (hex), else derived from the secret under the owner's label."""
+    if configured is not None:
+        return bytes.fromhex(configured.get_secret_value().strip())
+    return derive_seed(secret, f"lgsp.bus.{owner}.v1")
+
+
+def _public(configured: str | None, seed: SecretStr | None, secret: bytes, owner: str) -> SignerKey:
+    if configured is not None:
+        public = base64.b64decode(configured)
+    else:
+        public = Signer.platform(owner, _platform_seed(seed, secret, owner)).public_key
+    return SignerKey(f"{owner}:{fingerprint(public)}", owner, public)
+
+
+def hub_signer(settings: Settings, secret: bytes) -> Signer:
+    """The hub's bus signer: LGSP_BUS_SIGNING_KEY, else derived from the platform key `secret`."""
+    return Signer.platform(HUB, _platform_seed(settings.bus_signing_key, secret, HUB))
+
+
+def ngsp_key(settings: Settings, secret: bytes) -> SignerKey:
+    """The NGSP's public key the hub trusts: LGSP_NGSP_VERIFY_KEY, else the one the NGSP stub derives
+    from the same secret (a sandbox, where one organisation runs both)."""
+    return _public(settings.ngsp_verify_key, settings.ngsp_signing_key, secret, NGSP)
+
+
+def ngsp_signer(settings: Settings) -> Signer:
+    """The NGSP stub's signer: LGSP_NGSP_SIGNING_KEY, else derived from LGSP_SECRET_KEY."""
+    return Signer.platform(NGSP, _platform_seed(settings.ngsp_signing_key, _stub_secret(settings), NGSP))
+
+
+def hub_key(settings: Settings) -> SignerKey:
+    """The hub's public key the NGSP stub trusts: LGSP_HUB_VERIFY_KEY, else derived like the hub's."""
+    return _public(settings.hub_verify_key, settings.bus_signing_key, _stub_secret(settings), HUB)
+
+
+def _stub_secret(settings: Settings) -> bytes:
+    if settings.secret_key is None:
+        if settings.ngsp_signing_key is None or settings.hub_verify_key is None:
+            raise ValueError(
+                "the NGSP stub needs LGSP_SECRET_KEY (shared with the hub) or both LGSP_NGSP_SIGNING_KEY"
+                " and LGSP_HUB_VERIFY_KEY"
+            )
+        return b""
+    return settings.secret_key.get_secret_value().encode()

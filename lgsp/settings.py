@@ -1,5 +1,6 @@
 """Settings of every LGSP process, from the environment (prefix `LGSP_`) or a `.env` file."""
 
+import base64
 import hmac
 import os
 from functools import lru_cache
@@ -100,6 +101,11 @@ class Settings(BaseSettings):
     kafka_ssl_key_password: SecretStr | None = Field(
         default=None, description="Password of an encrypted client key"
     )
+    kafka_principals: bool = Field(
+        default=False,
+        description="Create a SCRAM principal and ACLs per system on registration; needs an Apache Kafka"
+        " cluster with SASL/SCRAM and an authorizer (docs/deployers/kafka-acls.md)",
+    )
 
     province: str = Field(default="HCM", description="Code of this province in the national catalogue")
     admin_token: SecretStr | None = Field(default=None, description="Bootstrap admin bearer token")
@@ -109,6 +115,34 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None, description="Key for probe tokens and keyed hashes; stored in the database if unset"
+    )
+
+    bus_signing_key: SecretStr | None = Field(
+        default=None,
+        description="The hub's Ed25519 signing seed (64 hex digits) for what it sends on the bus;"
+        " unset: derived from the secret key",
+    )
+    ngsp_verify_key: str | None = Field(
+        default=None,
+        description="The NGSP's Ed25519 public key (base64), which its messages must be signed with;"
+        " unset: derived from the secret key, as the sandbox's NGSP stub does",
+    )
+    ngsp_signing_key: SecretStr | None = Field(
+        default=None,
+        description="The NGSP stub's signing seed (64 hex digits); unset: derived from the secret key",
+    )
+    hub_verify_key: str | None = Field(
+        default=None,
+        description="The hub's public key (base64) the NGSP stub trusts; unset: derived from the secret key",
+    )
+    bus_replay_window: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds within which a message id seen twice is a replay; heartbeats, hellos and"
+        " probes older than this are stale",
+    )
+    bus_clock_skew: float = Field(
+        default=30.0, ge=0, description="Seconds a message's send time may be ahead of the receiver's clock"
     )
 
     heartbeat_interval: float = Field(default=5.0, gt=0, description="Seconds between connector heartbeats")
@@ -163,6 +197,27 @@ class Settings(BaseSettings):
             raise ValueError("probe_ttl must be longer than probe_interval")
         return self
 
+    @field_validator("bus_signing_key", "ngsp_signing_key")
+    @classmethod
+    def _seed_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            text = value.get_secret_value().strip()
+            if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+                raise ValueError("must be 64 hex digits (a 32-byte Ed25519 seed)")
+        return value
+
+    @field_validator("ngsp_verify_key", "hub_verify_key")
+    @classmethod
+    def _public_key_is_32_bytes(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except ValueError:
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("must be the base64 of a 32-byte Ed25519 public key")
+        return value
+
     @field_validator("admin_token", "admin_token_previous", mode="before")
     @classmethod
     def _blank_token_is_unset(cls, value: object) -> object:
@@ -190,6 +245,18 @@ class Settings(BaseSettings):
                 raise ValueError("admin_token_previous is only accepted next to a new admin_token")
             if previous.get_secret_value() == self.admin_token.get_secret_value():
                 raise ValueError("admin_token_previous must differ from admin_token")
+        return self
+
+    @model_validator(mode="after")
+    def _principals_need_an_authenticated_cluster(self) -> "Settings":
+        # The hub sets credentials and ACLs as its own principal: an anonymous client could not (and a
+        # cluster that lets one would have no ACLs worth setting).
+        anonymous = not self.kafka_bootstrap or self.kafka_security_protocol == "PLAINTEXT"
+        if self.kafka_principals and anonymous:
+            raise ValueError(
+                "kafka_principals needs kafka_bootstrap and a kafka_security_protocol that authenticates the"
+                " hub (SASL_SSL, SASL_PLAINTEXT or SSL)"
+            )
         return self
 
     @model_validator(mode="after")

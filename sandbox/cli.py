@@ -129,6 +129,13 @@ def ngsp(datasets: DatasetsDir = None, verbose: Verbose = False) -> None:
 def connector(
     system: Annotated[str, typer.Option(help="The system's code")],
     api_key: Annotated[str, typer.Option(envvar="LGSP_CONNECTOR_API_KEY", help="The system's API key")],
+    trust: Annotated[
+        str,
+        typer.Option(
+            envvar="LGSP_CONNECTOR_TRUST",
+            help="The trust anchor (@hub:<key>,@ngsp:<key>) from the registration or GET /api/v1/bus/trust",
+        ),
+    ],
     datasets: DatasetsDir = None,
     verbose: Verbose = False,
 ) -> None:
@@ -146,7 +153,8 @@ def connector(
         raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
 
     async def main() -> None:
-        async with tuned_connector(settings, system, api_key, settings.kafka_bootstrap or "") as running:
+        bootstrap = settings.kafka_bootstrap or ""
+        async with tuned_connector(settings, system, api_key, bootstrap, trust) as running:
             stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
             try:
                 console.print(f"{system} connected to {settings.kafka_bootstrap}")

@@ -38,6 +38,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from buscore.signing import HUB, NGSP, Signer, b64
 from connectors.mock import mock_systems
 from connectors.registration import Registered, register_system
 from connectors.sdk import Connector
@@ -59,7 +60,15 @@ LOOPBACK = "127.0.0.1"
 #: NGSP stub is another party with its own database.
 HUB_ONLY = frozenset(
     f"LGSP_{name.upper()}"
-    for name in ("admin_token", "admin_token_previous", "secret_key", "database_url", "ngsp_database_url")
+    for name in (
+        "admin_token",
+        "admin_token_previous",
+        "secret_key",
+        "database_url",
+        "ngsp_database_url",
+        "bus_signing_key",
+        "ngsp_signing_key",
+    )
 )
 #: Short heartbeats and probes, so that connections show within seconds; settings given explicitly win.
 #: The session timeout stays at Apache Kafka's default minimum (6 s), which a stock broker accepts.
@@ -218,6 +227,30 @@ def hub_environment(settings: Settings, database_url: str, port: int) -> dict[st
     """One hub's `LGSP_` variables: the bus settings, the shared database and token, its own port."""
     hub = settings.model_copy(update={"database_url": database_url, "host": LOOPBACK, "port": port})
     return hub.environment()
+
+
+@dataclass(frozen=True, slots=True)
+class BusKeys:
+    """The platform key pairs of one cluster: each party holds its own seed and the other's public key,
+    as a province and the national platform would (no secret shared between them)."""
+
+    hub_seed: bytes
+    ngsp_seed: bytes
+
+    @classmethod
+    def generate(cls) -> "BusKeys":
+        """Fresh key pairs."""
+        return cls(secrets.token_bytes(32), secrets.token_bytes(32))
+
+    def hub(self) -> dict[str, str]:
+        """A hub's variables: its signing seed and the NGSP's public key."""
+        ngsp = Signer.platform(NGSP, self.ngsp_seed)
+        return {"LGSP_BUS_SIGNING_KEY": self.hub_seed.hex(), "LGSP_NGSP_VERIFY_KEY": b64(ngsp.public_key)}
+
+    def ngsp(self) -> dict[str, str]:
+        """The NGSP stub's variables: its signing seed and the hub's public key."""
+        hub = Signer.platform(HUB, self.hub_seed)
+        return {"LGSP_NGSP_SIGNING_KEY": self.ngsp_seed.hex(), "LGSP_HUB_VERIFY_KEY": b64(hub.public_key)}
 
 
 def party_environment(settings: Settings) -> dict[str, str]:
@@ -501,10 +534,11 @@ async def _start(
     cluster.database_url = database.result()
     cluster.prometheus_url = f"http://{LOOPBACK}:{options.prometheus_port}"
     on_bus = bus_settings(settings, await asyncio.to_thread(lambda: kafka.bootstrap))
+    keys = BusKeys.generate()
 
     async def hub(n: int) -> Process:
         port = options.hub_ports()[n]
-        env = hub_environment(on_bus, cluster.database_url, port)
+        env = hub_environment(on_bus, cluster.database_url, port) | keys.hub()
         process = await started(
             await spawn(f"hub-{n + 1}", [lgsp, "hub", *verbose], env, run_dir, f"http://{LOOPBACK}:{port}")
         )
@@ -529,15 +563,20 @@ async def _start(
         layer: list[Process] = []
         stack.push_async_callback(_stop_layer, layer, console, cluster)
         for code, system in registered.items():
-            env = party_environment(on_bus) | {"LGSP_CONNECTOR_API_KEY": system.api_key}
+            env = party_environment(on_bus) | {
+                "LGSP_CONNECTOR_API_KEY": system.api_key,
+                "LGSP_CONNECTOR_TRUST": system.bus_trust,
+            }
             command = [lgsp, "connector", "--system", code, "--datasets", str(run_dir / "datasets"), *verbose]
             await started(await spawn(f"connector-{code}", command, env, run_dir), layer)
             progress.advance(bar)
 
     async def ngsp() -> None:
-        env = party_environment(on_bus) | {
-            "LGSP_NGSP_DATABASE_URL": f"sqlite+aiosqlite:///{run_dir / 'ngsp.db'}"
-        }
+        env = (
+            party_environment(on_bus)
+            | keys.ngsp()
+            | {"LGSP_NGSP_DATABASE_URL": f"sqlite+aiosqlite:///{run_dir / 'ngsp.db'}"}
+        )
         command = [lgsp, "ngsp", "--datasets", str(run_dir / "datasets"), *verbose]
         await started(await spawn("ngsp", command, env, run_dir))
 

@@ -23,6 +23,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from buscore.signing import Trust
 from connectors.datasets import BusinessStore, Datasets, PopulationStore, generate_all
 from connectors.mock import MockSystem, mock_systems
 from connectors.registration import register_system
@@ -63,6 +64,9 @@ def demo_settings(base: Settings, port: int, workdir: Path) -> Settings:
         "probe_timeout": 2.0,
         "consumer_session_timeout_ms": 4000,
         "admin_token": base.admin_token or SecretStr(secrets.token_urlsafe(24)),
+        # Shared by the hub and the NGSP stub, which derive their bus keys from it (one organisation
+        # plays both in the demo).
+        "secret_key": base.secret_key or SecretStr(secrets.token_hex(32)),
     }
     fields = base.model_fields_set
     if "database_url" not in fields:
@@ -72,12 +76,15 @@ def demo_settings(base: Settings, port: int, workdir: Path) -> Settings:
     return base.model_copy(update=changes)
 
 
-def tuned_connector(settings: Settings, system: str, api_key: str, bootstrap: str) -> Connector:
+def tuned_connector(
+    settings: Settings, system: str, api_key: str, bootstrap: str, trust: Trust | str
+) -> Connector:
     """A connector whose heartbeats, consumer session and inbox watchdog match the hub's `settings`."""
     return Connector(
         system,
         api_key,
         bootstrap,
+        trust=trust,
         topic_prefix=settings.topic_prefix,
         heartbeat_interval=settings.heartbeat_interval,
         session_timeout_ms=settings.consumer_session_timeout_ms,
@@ -417,7 +424,9 @@ async def _connect(
     client: httpx.AsyncClient, system: MockSystem, settings: Settings, bootstrap: str
 ) -> Connector:
     registered = await register_system(client, system.registration())
-    connector = tuned_connector(settings, registered.code, registered.api_key, bootstrap)
+    connector = tuned_connector(
+        settings, registered.code, registered.api_key, bootstrap, registered.bus_trust
+    )
     await connector.start()
     return connector
 

@@ -357,7 +357,6 @@ def examples() -> dict[type[Message], Message]:
             sent_at=_AT,
             system="HO-TICH",
             session_id=_SESSION,
-            api_key="lgsp_0123456789ab_not-a-real-secret",
             sdk_version="0.1.0",
         ),
         Heartbeat(message_id=_id(2), sent_at=_AT, system="HO-TICH", session_id=_SESSION),

@@ -20,25 +20,37 @@ from schemas.common import (
 from schemas.onceonly import Code, Document
 
 
+class Signature(BaseModel):
+    """Who signed a message and the Ed25519 signature of its statement (buscore/signing.py).
+
+    `signer` names the key: a system key's public lookup part, or `@hub:<fingerprint>` and
+    `@ngsp:<fingerprint>` for the platform keys. `nonce` salts the hash of the personal fields.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signer: str = Field(min_length=1, max_length=80)
+    nonce: str = Field(min_length=1, max_length=64, description="Base64 of 16 random bytes")
+    value: str = Field(min_length=1, max_length=128, description="Base64 of the 64-byte signature")
+
+
 class Message(BaseModel):
-    """Fields every message carries: a unique id (the key of idempotent consumers) and a send time."""
+    """Fields every message carries: a unique id (the key of idempotent consumers), a send time, and
+    the sender's signature (receivers refuse a message without a valid one)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     message_id: UUID = Field(default_factory=uuid4)
     sent_at: Instant = Field(default_factory=utcnow)
+    signature: Signature | None = None
 
 
 class Hello(Message):
-    """A connector announces itself and proves who it is with its API key; it opens a session."""
-
-    # The key must not reach a log through a validation error's text or the message's repr.
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    """A connector announces itself and opens a session; its signature proves who it is (no key travels)."""
 
     type: Literal["hello"] = "hello"
     system: SystemCode
     session_id: UUID
-    api_key: str = Field(min_length=8, max_length=200, repr=False)
     sdk_version: str = Field(default="", max_length=40)
 
 
@@ -155,6 +167,8 @@ class NgspRegistration(Message):
     agency: AgencyCode
     province: str = Field(max_length=64)
     withdraw: bool = False
+    #: The system's bus public keys (base64, by key id), so the NGSP can check the probe replies it gets.
+    keys: dict[str, str] = Field(default_factory=dict, max_length=16)
 
 
 class NgspProbeRequest(Message):
@@ -249,7 +263,7 @@ class DossierReport(Message):
 
 class DeadLetter(Message):
     """A record a consumer rejected, kept whole so nothing is lost, except API keys: the secret part of
-    each (a Hello's `api_key`, or anything shaped like an issued key) is replaced by `[redacted]`."""
+    anything shaped like an issued key is replaced by `[redacted]`."""
 
     type: Literal["dead_letter"] = "dead_letter"
     source_topic: str

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -14,9 +14,13 @@ from aiokafka.errors import (
 )
 from aiokafka.partitioner import murmur2
 
+from buscore.signing import Signer
 from lgsp.settings import MAX_MESSAGE_BYTES, Settings
-from schemas.messages import Message, encode
+from schemas.messages import Message
 from schemas.topics import Topics
+
+if TYPE_CHECKING:
+    from lgsp.bus.worker import Authenticate
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -61,6 +65,9 @@ class Bus:
     Topics it creates get `replication_factor` replicas and `min_insync_replicas` (with the producer's
     acks=all, a write then survives the loss of a broker); `idempotence` turns on the idempotent
     producer, which Apache Kafka supports and the embedded broker does not.
+
+    `signer` signs everything this process sends (`seal`): the hub's or the NGSP's platform key;
+    `authenticate` checks everything its workers consume (lgsp.bus.authentication).
     """
 
     def __init__(
@@ -69,6 +76,8 @@ class Bus:
         topics: Topics,
         client_id: str = "lgsp",
         *,
+        signer: Signer,
+        authenticate: "Authenticate",
         session_timeout_ms: int = 10_000,
         fetch_max_wait_ms: int = 500,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
@@ -80,6 +89,8 @@ class Bus:
         self.bootstrap = bootstrap
         self.topics = topics
         self.client_id = client_id
+        self.signer = signer
+        self.authenticate = authenticate
         self.session_timeout_ms = session_timeout_ms
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.max_message_bytes = max_message_bytes
@@ -98,12 +109,17 @@ class Bus:
         self._tracked: set[str] = set()  # topics the producer's metadata refresh covers
 
     @classmethod
-    def from_settings(cls, settings: Settings, bootstrap: str, client_id: str) -> "Bus":
-        """A bus client configured from settings (not yet connected)."""
+    def from_settings(
+        cls, settings: Settings, bootstrap: str, client_id: str, signer: Signer, authenticate: "Authenticate"
+    ) -> "Bus":
+        """A bus client configured from settings (not yet connected), sending as `signer` and checking
+        what it consumes with `authenticate`."""
         return cls(
             bootstrap,
             Topics(settings.topic_prefix),
             client_id,
+            signer=signer,
+            authenticate=authenticate,
             session_timeout_ms=settings.consumer_session_timeout_ms,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             max_message_bytes=settings.max_message_bytes,
@@ -190,12 +206,17 @@ class Bus:
             raise KafkaConnectionError("the bus is not connected yet")
         return self._producer
 
+    def seal(self, message: Message) -> bytes:
+        """The wire bytes of a message this process sends: signed by its signer."""
+        return self.signer.seal(message)
+
     async def send(self, topic: str, message: Message, key: str | None = None) -> None:
-        """Publish one message and wait for the broker's acknowledgement."""
-        await self.send_all([(topic, encode(message), key)])
+        """Sign and publish one message and wait for the broker's acknowledgement."""
+        await self.send_all([(topic, self.seal(message), key)])
 
     async def send_all(self, items: Iterable[tuple[str, bytes, str | None]]) -> None:
-        """Publish many records at once (batched by the producer) and wait for every acknowledgement."""
+        """Publish many records (sealed by `seal`) at once, batched by the producer, and wait for every
+        acknowledgement."""
         items = list(items)
         producer = self.producer
         # aiokafka refreshes metadata only for topics it was asked to wait for; a topic it knew from its

@@ -28,7 +28,8 @@ class OutboxMessage(SQLModel, table=True):
 
 
 def enqueue(session: AsyncSession, topic: str, message: Message, key: str | None = None) -> None:
-    """Add a message to the outbox inside the caller's transaction; it is sent after the commit."""
+    """Add a message to the outbox inside the caller's transaction; it is signed and sent after the
+    commit."""
     session.add(OutboxMessage(topic=topic, key=key, value=encode(message)))
 
 
@@ -65,7 +66,11 @@ class OutboxRelay(Component):
             ).all()
             if rows:
                 async with asyncio.timeout(15):
-                    await self.bus.send_all((r.topic, r.value, r.key) for r in rows)
+                    # Signed when sent, by this process's key: stored unsigned, a row carries no
+                    # signature of a key rotated out meanwhile.
+                    await self.bus.send_all(
+                        (r.topic, self.bus.signer.seal_json(r.value), r.key) for r in rows
+                    )
                 await session.exec(
                     delete(OutboxMessage).where(col(OutboxMessage.id).in_([r.id for r in rows]))
                 )

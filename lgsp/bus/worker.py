@@ -18,11 +18,12 @@ from aiokafka.errors import (
 from sqlalchemy import exc as sa_exc
 
 from buscore.lifecycle import cancelled_by_owner, close_consumer
+from buscore.signing import signed_statement
 from lgsp.bus.client import Bus
 from lgsp.bus.redact import redact_record, redact_text
 from monitoring.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 from schemas.common import utcnow
-from schemas.messages import Codec, DeadLetter, DecodeError, encode
+from schemas.messages import Codec, DeadLetter, DecodeError
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -42,6 +43,7 @@ class Delivery(Generic[M]):
     offset: int
     received_at: datetime
     size: int = 0  # bytes on the wire
+    statement: bytes | None = None  # what its signer signed (buscore.signing), if it is signed
 
 
 def transient(exc: BaseException) -> bool:
@@ -90,10 +92,15 @@ class Rejection:
 
 
 Handler = Callable[[Sequence[Delivery[M]]], Awaitable[Sequence[Rejection]]]
+#: Splits decoded deliveries into the authentic ones and rejections (lgsp.bus.authentication).
+Authenticate = Callable[[Sequence[Delivery[Any]]], Awaitable[tuple[list[Delivery[Any]], list[Rejection]]]]
 
 
 class Worker(Generic[M]):
-    """Consumes one topic in a consumer group: decode, dead-letter the bad, handle, then commit.
+    """Consumes one topic in a consumer group: decode, authenticate, dead-letter the bad, handle, commit.
+
+    Every decoded record goes through the bus's `authenticate` first: the handler sees only records
+    signed by the party they claim to come from; the others are dead-lettered with the reason.
 
     Offsets are committed only after the handler returned (its effects are durable) and the dead letters
     were acknowledged, so a crash anywhere replays the batch; handlers are idempotent. If the handler
@@ -123,6 +130,7 @@ class Worker(Generic[M]):
         self.topic = topic
         self.codec = codec
         self.handler = handler
+        self.authenticate: Authenticate = bus.authenticate
         self.oversized = oversized
         self.group = group
         self.max_batch = max_batch
@@ -262,16 +270,22 @@ class Worker(Generic[M]):
                     dead.append((record, exc.reason, exc.detail))
         CONSUMED.labels(self.name).inc(len(deliveries) + len(dead))
         try:
+            # Authenticated first, and outside the handler's failure handling: a record is handled
+            # (even alone, to isolate a failure) only once its signature has been checked.
+            refused: list[Rejection] = []
+            if deliveries:
+                deliveries, refused = await self.authenticate(deliveries)
             try:
                 if too_large and self.oversized is not None:
-                    await self.oversized(self._readable(too_large, received_at))
-                rejections = list(await self.handler(deliveries)) if deliveries else []
+                    readable, _ = await self.authenticate(self._readable(too_large, received_at))
+                    await self.oversized(readable)
+                rejections = refused + (list(await self.handler(deliveries)) if deliveries else [])
             except Exception as exc:
                 if transient(exc):
                     raise
                 # A record the handler can never take (bad data that passed validation) must not block
                 # its partition for ever: find it by handling the batch one record at a time.
-                rejections = await self._isolate(deliveries)
+                rejections = refused + await self._isolate(deliveries)
         except Exception:
             # Nothing is committed: go back to the batch's start so it is handled again.
             for tp, records in batches.items():
@@ -295,9 +309,13 @@ class Worker(Generic[M]):
 
     def _decode(self, record: ConsumerRecord[bytes, bytes], received_at: datetime) -> Delivery[M]:
         """The record as a delivery; raises DecodeError if it is not a valid message."""
-        message = self.codec.decode(record.value)
-        size = len(record.value or b"")
-        return Delivery(message, record.topic, record.partition, record.offset, received_at, size)
+        raw = record.value
+        message = self.codec.decode(raw)
+        signature = getattr(message, "signature", None)
+        statement = signed_statement(raw, signature) if raw is not None and signature is not None else None
+        return Delivery(
+            message, record.topic, record.partition, record.offset, received_at, len(raw or b""), statement
+        )
 
     def _readable(
         self, records: Sequence[ConsumerRecord[bytes, bytes]], received_at: datetime
@@ -351,7 +369,7 @@ class Worker(Generic[M]):
                 original_b64=base64.b64encode(original).decode(),
             )
             key = record.key.decode(errors="replace") if record.key else None
-            items.append((self.bus.topics.dead_letters, encode(letter), key))
+            items.append((self.bus.topics.dead_letters, self.bus.seal(letter), key))
             DEAD_LETTERS.labels(reason).inc()
             log.info("dead letter from %s@%d: %s (%s)", record.topic, record.offset, reason, detail[:200])
         await self.bus.send_all(items)

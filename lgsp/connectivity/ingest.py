@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, case, or_, update
-from sqlalchemy import select as columns
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
@@ -20,8 +19,7 @@ from lgsp.bus import Delivery, Rejection
 from lgsp.connectivity.models import SystemStatus
 from lgsp.connectivity.probes import check_probe_reply
 from lgsp.db import Database, UTCDateTime
-from lgsp.registry.models import ApiKey, Role, System
-from lgsp.security import digest_key, same_secret, split_key
+from lgsp.registry.models import System
 from monitoring.metrics import HEARTBEATS, PROBES
 from schemas.common import Link
 from schemas.messages import (
@@ -54,35 +52,6 @@ async def _live_systems(conn: AsyncConnection, codes: Iterable[str]) -> dict[str
         .where(col(System.code).in_(list(codes)), col(System.retired_at).is_(None))
     )
     return {code: (int(system_id or 0), session_id) for code, system_id, session_id in rows}
-
-
-async def _system_keys(conn: AsyncConnection, api_keys: Iterable[str]) -> dict[str, Any]:
-    """The stored keys whose lookup part matches one of `api_keys`, by lookup."""
-    lookups = {lookup for key in api_keys if (lookup := split_key(key)) is not None}
-    if not lookups:
-        return {}
-    rows = await conn.execute(
-        columns(
-            col(ApiKey.lookup),
-            col(ApiKey.digest),
-            col(ApiKey.role),
-            col(ApiKey.system_id),
-            col(ApiKey.revoked_at),
-        ).where(col(ApiKey.lookup).in_(lookups))
-    )
-    return {row.lookup: row for row in rows}
-
-
-def _key_matches(keys: dict[str, Any], system_id: int, api_key: str) -> bool:
-    lookup = split_key(api_key)
-    key = keys.get(lookup) if lookup is not None else None
-    return (
-        key is not None
-        and key.role == Role.SYSTEM
-        and key.system_id == system_id
-        and key.revoked_at is None
-        and same_secret(key.digest, digest_key(api_key))
-    )
 
 
 def _later_sql(column: Any) -> Any:
@@ -145,8 +114,8 @@ async def apply_connectivity(
     probe_timeout: float,
     deliveries: Sequence[Delivery[Hello | Heartbeat | ProbeReply]],
 ) -> tuple[list[Rejection], list[SessionReset]]:
-    """Apply a batch of hellos, heartbeats and probe replies in one transaction; return the records
-    refused and the session resets owed to systems that beat without a hello."""
+    """Apply a batch of authenticated hellos, heartbeats and probe replies in one transaction; return the
+    records refused and the session resets owed to systems that beat without a hello."""
     rejections: list[Rejection] = []
     resets: list[SessionReset] = []
     heartbeats = 0
@@ -155,9 +124,6 @@ async def apply_connectivity(
     probes: dict[int, tuple[datetime, float]] = {}
     async with database.engine.begin() as conn:
         known = await _live_systems(conn, {d.message.system for d in deliveries})
-        keys = await _system_keys(
-            conn, [d.message.api_key for d in deliveries if isinstance(d.message, Hello)]
-        )
         for delivery in deliveries:
             message = delivery.message
             found = known.get(message.system)
@@ -166,13 +132,10 @@ async def apply_connectivity(
                 continue
             system_id, session_id = found
             at = delivery.received_at
-            if isinstance(message, Hello):
-                if _key_matches(keys, system_id, message.api_key):
-                    known[message.system] = (system_id, message.session_id)
-                    hellos[system_id] = {"b_id": system_id, "b_session": message.session_id, "b_at": at}
-                    beats[system_id] = _later(beats.get(system_id), at)
-                else:
-                    rejections.append(Rejection(delivery, "unauthenticated", "API key does not match"))
+            if isinstance(message, Hello):  # signed by a live key of the system (lgsp.bus.authentication)
+                known[message.system] = (system_id, message.session_id)
+                hellos[system_id] = {"b_id": system_id, "b_session": message.session_id, "b_at": at}
+                beats[system_id] = _later(beats.get(system_id), at)
             elif isinstance(message, Heartbeat):
                 if session_id == message.session_id:
                     beats[system_id] = _later(beats.get(system_id), at)

@@ -33,6 +33,7 @@ from lgsp.connectivity.probes import make_probe
 from lgsp.connectivity.queries import link_summary, publish_gauges
 from lgsp.connectivity.rules import Thresholds
 from lgsp.db import Database
+from lgsp.registry.keys import bus_keys
 from lgsp.registry.models import System
 from lgsp.settings import Settings
 from monitoring.metrics import PROBES
@@ -48,7 +49,6 @@ from schemas.messages import (
     NgspProbeResult,
     NgspRegistration,
     ProbeReply,
-    encode,
 )
 from schemas.topics import Topics
 
@@ -143,7 +143,7 @@ class ConnectivityTracker(Component):
             self.database, self.key, self.settings.probe_timeout, deliveries
         )
         if resets:
-            await self.bus.send_all((self.topics.inbox(r.system), encode(r), r.system) for r in resets)
+            await self.bus.send_all((self.topics.inbox(r.system), self.bus.seal(r), r.system) for r in resets)
         return rejections
 
     async def on_ngsp_events(
@@ -229,9 +229,10 @@ class ConnectivityTracker(Component):
     async def _probe_slice(self, systems: Sequence[Any], now: float) -> None:
         probes: list[tuple[str, bytes, str]] = []
         records: list[tuple[str, bytes, str | None]] = []
+        keys: dict[int, dict[str, str]] | None = None  # read only for a round that re-registers
         for system in systems:
             probe = make_probe(self.key, system.code, Link.LGSP, self.topics.connectivity)
-            probes.append((self.topics.inbox(system.code), encode(probe), system.code))
+            probes.append((self.topics.inbox(system.code), self.bus.seal(probe), system.code))
             national: Message | None = None
             if not system.exempt and system.ngsp_registered:
                 national = NgspProbeRequest(system=system.code)
@@ -239,17 +240,20 @@ class ConnectivityTracker(Component):
                 sent = self._registration_sent.get(system.code)
                 if sent is None or now - sent >= self.reregister_after:
                     self._registration_sent[system.code] = now
+                    if keys is None:
+                        keys = await bus_keys(self.database, [s.id for s in systems])
                     national = NgspRegistration(
                         system=system.code,
                         name=system.name,
                         agency=system.agency_code,
                         province=self.settings.province,
                         withdraw=system.exempt,
+                        keys=keys.get(system.id, {}),
                     )
             else:
                 self._registration_sent.pop(system.code, None)
             if national is not None:
-                records.append((self.topics.ngsp_requests, encode(national), system.code))
+                records.append((self.topics.ngsp_requests, self.bus.seal(national), system.code))
         await asyncio.gather(self.inboxes.send_all(probes), self.bus.send_all(records))
         PROBES.labels(Link.LGSP.value, "sent").inc(len(systems))
 

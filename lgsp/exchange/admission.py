@@ -16,11 +16,12 @@ from uuid import UUID
 
 from jsonschema.exceptions import ValidationError
 
+from buscore.signing import Signer
 from lgsp.exchange.directory import METASERVICES, Directory
 from lgsp.exchange.models import Outcome
 from lgsp.exchange.ratelimit import RateLimiter
 from schemas.common import HUB, split_address
-from schemas.messages import Fault, NgspServiceCall, ServiceCall, ServiceRequest, ServiceResult, encode
+from schemas.messages import Fault, NgspServiceCall, ServiceCall, ServiceRequest, ServiceResult
 from schemas.topics import Topics
 
 #: A record for the bus: (topic, value, key).
@@ -37,7 +38,7 @@ class Admission:
     received_at: datetime
     size: int
     reply_to: str | None = None  # where the result goes; None: the client's inbox
-    authenticated: bool = False  # the REST façade already checked the caller's API key
+    evidence: str | None = None  # the client's signature of a bus request (lgsp.exchange.evidence)
 
     @property
     def deadline(self) -> datetime:
@@ -102,16 +103,15 @@ def oversized(admission: Admission, limit: int) -> Refuse | None:
     )
 
 
-def unauthenticated(request: ServiceRequest, directory: Directory, *, authenticated: bool) -> Refuse | None:
-    """A client that is not a live system, or whose request lacks the session its hello opened.
+def unauthenticated(request: ServiceRequest, directory: Directory) -> Refuse | None:
+    """A client that is not a live system.
 
-    A bus request proves its client by that session; an `authenticated` one (the REST façade checked the
-    caller's API key) need only come from a live system.
+    Who sent a request is proven before admission: a bus request by its client's signature (checked by
+    the bus worker), a REST one by the caller's API key.
     """
-    client = directory.members.get(request.client)
-    if client is not None and (authenticated or client.session_id == request.session_id):
+    if request.client in directory.members:
         return None
-    return refuse(UNAUTHENTICATED, f"{request.client} has no open session")
+    return refuse(UNAUTHENTICATED, f"{request.client} is not a live system")
 
 
 def beyond_the_province(request: ServiceRequest) -> Forward | None:
@@ -189,7 +189,7 @@ def examine(admission: Admission, directory: Directory, max_bytes: int) -> Decis
     request = admission.request
     return (
         oversized(admission, max_bytes)
-        or unauthenticated(request, directory, authenticated=admission.authenticated)
+        or unauthenticated(request, directory)
         or beyond_the_province(request)
         or unknown_metaservice(request)
         or metaservice(request, directory)
@@ -261,6 +261,7 @@ def exchange_record(
         "reply_to": admission.reply_to,
         "outcome": Outcome.PENDING.value,
         "crossed_ngsp": national(request.provider),
+        "request_evidence": admission.evidence,
     }
     if isinstance(decision, Refuse):
         row |= {
@@ -295,6 +296,7 @@ class ExchangeId:
 def result_message(
     exchange: ExchangeId,
     topics: Topics,
+    signer: Signer,
     *,
     payload: dict[str, Any] | None = None,
     fault: Fault | None = None,
@@ -311,19 +313,22 @@ def result_message(
         crossed_ngsp=crossed_ngsp,
     )
     destination = exchange.reply_to or topics.inbox(exchange.client)
-    return destination, encode(result), exchange.client
+    return destination, signer.seal(result), exchange.client
 
 
-def admission_message(admission: Admission, decision: Decision, topics: Topics, province: str) -> Outgoing:
-    """What the bus carries for a decision: the hub's answer, or the call to the provider or the NGSP."""
+def admission_message(
+    admission: Admission, decision: Decision, topics: Topics, province: str, signer: Signer
+) -> Outgoing:
+    """What the bus carries for a decision, signed: the hub's answer, or the call to the provider or the
+    NGSP."""
     request = admission.request
     if not isinstance(decision, Forward):
         exchange = ExchangeId(
             request.message_id, request.client, request.provider, request.service, admission.reply_to
         )
         if isinstance(decision, Refuse):
-            return result_message(exchange, topics, fault=decision.fault)
-        return result_message(exchange, topics, payload=decision.payload)
+            return result_message(exchange, topics, signer, fault=decision.fault)
+        return result_message(exchange, topics, signer, payload=decision.payload)
     if decision.national:
         national_call = NgspServiceCall(
             exchange_id=request.message_id,
@@ -334,7 +339,7 @@ def admission_message(admission: Admission, decision: Decision, topics: Topics, 
             payload=request.payload,
             deadline=admission.deadline,
         )
-        return topics.ngsp_requests, encode(national_call), request.client
+        return topics.ngsp_requests, signer.seal(national_call), request.client
     call = ServiceCall(
         exchange_id=request.message_id,
         system=request.provider,
@@ -343,4 +348,4 @@ def admission_message(admission: Admission, decision: Decision, topics: Topics, 
         payload=request.payload,
         deadline=admission.deadline,
     )
-    return topics.inbox(request.provider), encode(call), request.client
+    return topics.inbox(request.provider), signer.seal(call), request.client

@@ -1,10 +1,9 @@
 """What the router needs to authorise a request, loaded in a few queries and cached briefly: the live
-systems with their sessions, the services with who may call them. The branches of admission that read
+systems, the services with who may call them. The branches of admission that read
 it are in `lgsp.exchange.admission`."""
 
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 from jsonschema import Draft202012Validator
 from sqlmodel import col, select
@@ -21,11 +20,10 @@ METASERVICES = ("systems.list", "services.list", "allowed-services.list")
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A live system: its id, its agency, the session its last hello opened, and whether it is connected."""
+    """A live system: its id, its agency, and whether it is connected."""
 
     id: int
     agency: str
-    session_id: UUID | None
     connected: bool
 
 
@@ -45,11 +43,6 @@ class Directory:
     members: dict[str, Member]
     offers: dict[tuple[str, str], Offer]
     codes: dict[int, str] = field(default_factory=dict)  # live system id -> code
-
-    def session_of(self, system: str) -> UUID | None:
-        """The session a system's hello opened, if any."""
-        member = self.members.get(system)
-        return member.session_id if member else None
 
     def code_of(self, system_id: int) -> str | None:
         """A live system's code from its id."""
@@ -82,7 +75,7 @@ async def load_directory(session: AsyncSession) -> Directory:
     )
     for system, status in rows:
         assert system.id is not None
-        members[system.code] = Member(system.id, system.agency_code, status.session_id, status.lgsp_connected)
+        members[system.code] = Member(system.id, system.agency_code, status.lgsp_connected)
         ids[system.id] = system.code
     offers: dict[tuple[str, str], Offer] = {}
     by_id: dict[int, Offer] = {}

@@ -41,7 +41,7 @@ class ExchangeFacade(Component):
         answer: asyncio.Future[ServiceResult] = asyncio.get_running_loop().create_future()
         self._waiting[request.message_id] = answer
         try:
-            await self.router.admit([Admission(request, utcnow(), size, self.topic, authenticated=True)])
+            await self.router.admit([Admission(request, utcnow(), size, self.topic)])
             # The sweeper answers server.timeout shortly after the deadline; this bound is a safety net.
             async with asyncio.timeout(request.timeout_ms / 1000 + 10):
                 return await answer

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index
+from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
 from lgsp.db import UTCDateTime, enum_type
@@ -76,6 +76,10 @@ class ExchangeRecord(ExchangeRecordBase, table=True):
     deadline: datetime = Field(sa_type=UTCDateTime)
     reply_to: str | None = Field(default=None, max_length=249, description="Result topic, if not the inbox")
     audit_seq: int | None = Field(default=None, index=True, description="Its link in the audit chain")
+    #: The request's and the response's signatures with the statements signed (JSON; no personal data):
+    #: what GET /api/v1/exchanges/{id}/evidence verifies.
+    request_evidence: str | None = Field(default=None, sa_type=Text)
+    response_evidence: str | None = Field(default=None, sa_type=Text)
 
 
 class ExchangeRecordPublic(ExchangeRecordBase):

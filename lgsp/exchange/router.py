@@ -11,11 +11,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from lgsp.api.paging import Limit, Offset, Page
-from lgsp.errors import BadRequest, ErrorBody, Forbidden, error_responses
+from lgsp.errors import BadRequest, ErrorBody, Forbidden, NotFound, error_responses
+from lgsp.exchange.evidence import ExchangeEvidence, exchange_evidence
 from lgsp.exchange.models import ExchangeRecord, ExchangeRecordPublic, Outcome
 from lgsp.registry.auth import CallerDep
 from lgsp.registry.models import Role, System
-from lgsp.runtime import FacadeDep, SessionDep
+from lgsp.runtime import FacadeDep, RuntimeDep, SessionDep
 from schemas.common import JsonObject, ProviderAddress, SystemCode
 from schemas.messages import ServiceCode, ServiceRequest
 
@@ -165,3 +166,26 @@ async def list_exchanges(
         limit=limit,
         offset=offset,
     )
+
+
+@router.get(
+    "/exchanges/{exchange_id}/evidence", response_model=ExchangeEvidence, responses=error_responses(404)
+)
+async def get_evidence(
+    exchange_id: UUID, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
+) -> ExchangeEvidence:
+    """The signatures of an exchange's request and answer, verified again now: who asked what and who
+    answered. Integrators and systems see their own exchanges' evidence."""
+    record = await session.get(ExchangeRecord, str(exchange_id))
+    if record is not None and caller.role in (Role.INTEGRATOR, Role.SYSTEM):
+        own = select(System.code).where(
+            System.agency_code == caller.agency_code
+            if caller.role == Role.INTEGRATOR
+            else System.id == caller.system_id
+        )
+        parties = set((await session.exec(own)).all())
+        if not parties & {record.client, record.provider}:
+            record = None  # another party's exchange: as if it did not exist
+    if record is None:
+        raise NotFound(f"no exchange {exchange_id} you may read")
+    return await exchange_evidence(session, record, runtime.trust)

@@ -32,6 +32,7 @@ from lgsp.exchange.admission import (
     exchange_record,
 )
 from lgsp.exchange.directory import Directory, load_directory
+from lgsp.exchange.evidence import evidence_of
 from lgsp.exchange.models import ExchangeRecord, Outcome, outcome_label
 from lgsp.exchange.ratelimit import RateLimiter
 from lgsp.exchange.settlement import Answer, Settlement
@@ -121,7 +122,9 @@ class ExchangeRouter(Component):
 
     async def on_requests(self, deliveries: Sequence[Delivery[ServiceRequest]]) -> list[Rejection]:
         """Admit a batch of requests from the bus."""
-        await self.admit([Admission(d.message, d.received_at, d.size) for d in deliveries])
+        await self.admit(
+            [Admission(d.message, d.received_at, d.size, evidence=evidence_of(d)) for d in deliveries]
+        )
         return []
 
     async def admit(self, admissions: Sequence[Admission]) -> None:
@@ -160,7 +163,9 @@ class ExchangeRouter(Component):
                 EXCHANGES.labels(
                     outcome_label(decision.fault.code if isinstance(decision, Refuse) else None)
                 ).inc()
-            out.append(admission_message(admission, decision, self.topics, self.settings.province))
+            out.append(
+                admission_message(admission, decision, self.topics, self.settings.province, self.bus.signer)
+            )
         inserted = await self._insert(rows)
         known = {i for i in forwards.values() if i not in inserted}
         settled = await self._settled(known) if known else set()
@@ -195,30 +200,27 @@ class ExchangeRouter(Component):
             return set(rows.scalars())
 
     async def on_responses(self, deliveries: Sequence[Delivery[ServiceResponse]]) -> list[Rejection]:
-        """Settle pending records with the providers' answers and pass the answers on to the clients."""
-        directory = await self.directory()
-        rejections: list[Rejection] = []
+        """Settle pending records with the providers' answers and pass the answers on to the clients.
+
+        Each answer is signed by its provider (checked by the worker), so any session of the provider may
+        answer: one restarted meanwhile still settles what it was asked before."""
         answers: list[Answer] = []
         for delivery in deliveries:
             response = delivery.message
-            if directory.session_of(response.provider) != response.session_id:
-                directory = await self.directory(max_age=RECHECK_AGE)
-                if directory.session_of(response.provider) != response.session_id:
-                    rejections.append(Rejection(delivery, "unknown_session", "response outside a session"))
-                    continue
             fault = response.fault
             if fault is not None:  # the provider's own code, kept in the message under one stable code
                 fault = Fault(code="server.provider_error", message=f"{fault.code}: {fault.message}"[:1000])
             answers.append(Answer(response.exchange_id, response.provider, delivery, response.payload, fault))
         await self.settlement.settle(answers)
-        return rejections
+        return []
 
     async def on_ngsp_results(self, deliveries: Sequence[Delivery[NgspServiceResult]]) -> list[Rejection]:
-        """Settle the exchanges that went through the NGSP with its answers."""
+        """Settle the exchanges that went through the NGSP with its (signed) answers."""
         await self.settlement.settle(
             [
                 Answer(d.message.exchange_id, d.message.provider, d, d.message.payload, d.message.fault)
                 for d in deliveries
-            ]
+            ],
+            national=True,
         )
         return []

@@ -20,6 +20,7 @@ from sqlmodel import col
 from lgsp.bus import Bus, Delivery
 from lgsp.db import Database
 from lgsp.exchange.admission import ExchangeId, Outgoing, result_message
+from lgsp.exchange.evidence import evidence_of
 from lgsp.exchange.models import ExchangeRecord, Outcome, outcome_label
 from monitoring.metrics import EXCHANGE_DURATION, EXCHANGES
 from schemas.common import utcnow
@@ -57,11 +58,20 @@ class Settlement:
         """The result an answer makes for its client, addressed where the client waits."""
         exchange = ExchangeId(answer.exchange_id, client, answer.provider, service, reply_to)
         return result_message(
-            exchange, self.topics, payload=answer.payload, fault=answer.fault, crossed_ngsp=crossed_ngsp
+            exchange,
+            self.topics,
+            self.bus.signer,
+            payload=answer.payload,
+            fault=answer.fault,
+            crossed_ngsp=crossed_ngsp,
         )
 
-    async def settle(self, answers: Sequence[Answer]) -> None:
-        """Settle the pending records these answers are for, then send their results."""
+    async def settle(self, answers: Sequence[Answer], *, national: bool = False) -> None:
+        """Settle the pending records these answers are for, then send their results.
+
+        `national` answers (the NGSP's) settle only records that went through the NGSP, and provincial
+        ones only records that did not: the NGSP cannot answer a provincial exchange, nor a provincial
+        system one that crossed the NGSP."""
         # Only a pending record of this provider settles (an atomic conditional update), so a late answer
         # after a timeout, a redelivered one or one from another provider changes nothing. One UPDATE ...
         # RETURNING settles a whole group of answers (same arrival and outcome); answers repeating an
@@ -80,14 +90,18 @@ class Settlement:
                 for (received_at, fault), group in _groups(round_).items():
                     for start in range(0, len(group), SETTLE_CHUNK):
                         chunk = group[start : start + SETTLE_CHUNK]
-                        settled |= await self._settle_group(conn, chunk, received_at, fault, now)
-                sizes = [
-                    {"settled_id": key, "settled_size": answer.delivery.size}
+                        settled |= await self._settle_group(conn, chunk, received_at, fault, now, national)
+                responses = [
+                    {
+                        "settled_id": key,
+                        "settled_size": answer.delivery.size,
+                        "settled_evidence": evidence_of(answer.delivery),
+                    }
                     for answer in round_
                     if (key := str(answer.exchange_id)) in settled
                 ]
-                if sizes:
-                    await conn.execute(_SET_RESPONSE_SIZE, sizes)
+                if responses:
+                    await conn.execute(_SET_RESPONSE, responses)
                 for answer in round_:
                     row = settled.get(str(answer.exchange_id))
                     if row is None:
@@ -102,9 +116,9 @@ class Settlement:
             EXCHANGES.labels(label).inc()
             EXCHANGE_DURATION.observe(took.total_seconds())
         again = [a for a in answers if str(a.exchange_id) not in answered]
-        await self.bus.send_all(out + (await self._results_again(again) if again else []))
+        await self.bus.send_all(out + (await self._results_again(again, national) if again else []))
 
-    async def _results_again(self, answers: Sequence[Answer]) -> list[Outgoing]:
+    async def _results_again(self, answers: Sequence[Answer], national: bool) -> list[Outgoing]:
         """The results of answers whose records were settled before, by these very answers (same
         provider and outcome): what a redelivered answer must send again. Anything else, such as a late
         answer after a timeout, sends nothing."""
@@ -132,6 +146,8 @@ class Settlement:
             record = records.get(key)
             if record is None or key in sent or record.provider != answer.provider:
                 continue
+            if record.crossed_ngsp != national:
+                continue
             outcome = (Outcome.FAULT if answer.fault else Outcome.SUCCESS).value
             if (record.outcome, record.fault_code) != (outcome, answer.fault.code if answer.fault else None):
                 continue
@@ -148,6 +164,7 @@ class Settlement:
         received_at: datetime,
         fault: Fault | None,
         now: datetime,
+        national: bool,
     ) -> dict[str, Settled]:
         """Settle the pending records these answers (distinct exchange ids) are for; returns what each
         settled record needs for its result, by exchange id."""
@@ -158,6 +175,7 @@ class Settlement:
                     [(str(a.exchange_id), a.provider) for a in answers]
                 ),
                 col(ExchangeRecord.outcome) == Outcome.PENDING.value,
+                col(ExchangeRecord.crossed_ngsp) == national,
             )
             .values(
                 response_in_at=received_at,
@@ -186,7 +204,9 @@ class Settlement:
         for row in expired:
             exchange = ExchangeId(UUID(row.id), row.client, row.provider, row.service, row.reply_to)
             self._unsent_timeouts.append(
-                result_message(exchange, self.topics, fault=fault, crossed_ngsp=row.crossed_ngsp)
+                result_message(
+                    exchange, self.topics, self.bus.signer, fault=fault, crossed_ngsp=row.crossed_ngsp
+                )
             )
         EXCHANGES.labels(outcome_label(fault.code)).inc(len(expired))
         # Sent once committed, as in `_settle`; no answer will come to send them again, so results the bus
@@ -232,10 +252,10 @@ class Settlement:
 
 #: Answers settled by one statement at most (its parameters stay well below both databases' limits).
 SETTLE_CHUNK = 1000
-_SET_RESPONSE_SIZE = (
+_SET_RESPONSE = (
     update(ExchangeRecord)
     .where(col(ExchangeRecord.id) == bindparam("settled_id"))
-    .values(response_size=bindparam("settled_size"))
+    .values(response_size=bindparam("settled_size"), response_evidence=bindparam("settled_evidence"))
 )
 
 

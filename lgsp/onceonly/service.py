@@ -151,10 +151,13 @@ class Ledger(Component):
         accepted: list[Delivery[DossierReport]] = []
         for delivery in deliveries:
             report = delivery.message
-            if directory.session_of(report.office) != report.session_id:
+            # Signed by its office (checked by the worker); the office must still be a live system.
+            if report.office not in directory.members:
                 directory = await self._directory(max_age=0.2)
-                if directory.session_of(report.office) != report.session_id:
-                    rejections.append(Rejection(delivery, "unknown_session", "dossier outside a session"))
+                if report.office not in directory.members:
+                    rejections.append(
+                        Rejection(delivery, "unknown_system", f"no live system {report.office}")
+                    )
                     continue
             problem = self.problem(report)
             if problem is not None:

@@ -133,9 +133,28 @@ class SystemPublic(SystemBase):
 
 
 class SystemRegistered(SystemPublic):
-    """Answer to a registration: the system's API key, shown this once only."""
+    """Answer to a registration: the system's API key, shown this once only, and the trust anchor its
+    connector checks the hub's and the NGSP's bus messages with."""
 
     api_key: str
+    bus_trust: str
+
+
+class TrustedKey(SQLModel):
+    """A platform key: `owner` is @hub or @ngsp, `kid` the name signatures give it."""
+
+    kid: str
+    owner: str
+    public_key: str = Field(description="Base64 of the 32-byte Ed25519 public key")
+
+
+class BusTrust(SQLModel):
+    """The platform keys, as a connector's trust anchor (`anchor`) and one by one."""
+
+    anchor: str = Field(
+        description="`@hub:<base64 key>,@ngsp:<base64 key>`: what `Connector(trust=...)` takes"
+    )
+    keys: list[TrustedKey]
 
 
 class ApiKey(SQLModel, table=True):
@@ -148,6 +167,9 @@ class ApiKey(SQLModel, table=True):
     label: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: A system key's bus public key (base64), computed at issuance from the key: what its signatures on
+    #: the bus are checked with (buscore.signing). Kept after revocation, for the evidence of old exchanges.
+    verify_key: str | None = Field(default=None, max_length=64)
 
 
 class ApiKeyCreate(SQLModel):

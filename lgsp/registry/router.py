@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from buscore.signing import b64
 from lgsp.api.paging import Limit, Offset, Page
 from lgsp.errors import error_responses
 from lgsp.registry import service
@@ -14,11 +15,13 @@ from lgsp.registry.models import (
     ApiKeyCreate,
     ApiKeyIssued,
     ApiKeyPublic,
+    BusTrust,
     Role,
     SystemCreate,
     SystemPublic,
     SystemRegistered,
     SystemUpdate,
+    TrustedKey,
 )
 from lgsp.runtime import RuntimeDep, SessionDep
 from schemas.common import AgencyCode
@@ -58,7 +61,9 @@ async def register_system(
         session, caller, data, runtime.bus.topics, runtime.settings.province
     )
     runtime.outbox.wake()
-    return SystemRegistered.model_validate(system, update={"api_key": api_key})
+    return SystemRegistered.model_validate(
+        system, update={"api_key": api_key, "bus_trust": runtime.trust.anchor()}
+    )
 
 
 @router.get("/systems", response_model=Page[SystemPublic])
@@ -109,9 +114,15 @@ async def delete_system(
 
 
 @router.post("/systems/{system_id}/key", status_code=status.HTTP_201_CREATED, responses=error_responses(404))
-async def rotate_system_key(system_id: int, session: SessionDep, caller: CallerDep) -> dict[str, str]:
-    """Revoke the system's keys and issue a new one, shown this once."""
-    return {"api_key": await service.rotate_system_key(session, caller, system_id)}
+async def rotate_system_key(
+    system_id: int, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
+) -> dict[str, str]:
+    """Revoke the system's keys and issue a new one, shown this once; the system's bus session ends."""
+    api_key = await service.rotate_system_key(
+        session, caller, system_id, runtime.bus.topics, runtime.settings.province
+    )
+    runtime.outbox.wake()
+    return {"api_key": api_key, "bus_trust": runtime.trust.anchor()}
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyIssued)
@@ -132,3 +143,16 @@ async def revoke_key(key_id: int, session: SessionDep, caller: CallerDep) -> Res
     """Revoke a key at once (admin)."""
     await service.revoke_key(session, caller, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/bus/trust", response_model=BusTrust, tags=["registry"])
+async def bus_trust(runtime: RuntimeDep) -> BusTrust:
+    """The platform keys a connector checks the hub's and the NGSP's bus messages with (public; fetch it
+    over TLS, or take it from a system's registration)."""
+    trust = runtime.trust
+    return BusTrust(
+        anchor=trust.anchor(),
+        keys=[
+            TrustedKey(kid=k.kid, owner=k.owner, public_key=b64(k.public_key)) for k in trust.keys.values()
+        ],
+    )

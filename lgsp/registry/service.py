@@ -2,16 +2,18 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from buscore.signing import b64, system_public_key
 from lgsp.audit.events import record_event
 from lgsp.bus.outbox import enqueue
 from lgsp.connectivity.models import SystemStatus
 from lgsp.errors import BadRequest, Conflict, NotFound
 from lgsp.registry.caller import Caller
+from lgsp.registry.keys import system_bus_keys
 from lgsp.registry.models import (
     EXEMPT_NEEDS_REASON,
     Agency,
@@ -53,17 +55,22 @@ async def list_agencies(session: AsyncSession) -> Sequence[Agency]:
     return (await session.exec(select(Agency).order_by(col(Agency.code)))).all()
 
 
-def _ngsp_registration(system: System, province: str) -> NgspRegistration:
+async def _ngsp_registration(session: AsyncSession, system: System, province: str) -> NgspRegistration:
+    """The national-catalogue entry of a system, with its live bus keys (the NGSP checks its probe
+    replies with them)."""
+    assert system.id is not None
     return NgspRegistration(
         system=system.code,
         name=system.name,
         agency=system.agency_code,
         province=province,
         withdraw=system.exempt or system.retired_at is not None,
+        keys=await system_bus_keys(session, system.id),
     )
 
 
 def _new_system_key(system: System) -> tuple[ApiKey, str]:
+    """A new key of a system, with the bus public key it derives (the key itself is never stored)."""
     issued = issue_key()
     key = ApiKey(
         lookup=issued.lookup,
@@ -72,6 +79,7 @@ def _new_system_key(system: System) -> tuple[ApiKey, str]:
         agency_code=system.agency_code,
         system_id=system.id,
         label=f"system {system.code}",
+        verify_key=b64(system_public_key(issued.plaintext)),
     )
     return key, issued.plaintext
 
@@ -106,7 +114,8 @@ async def register_system(
     key, plaintext = _new_system_key(system)
     session.add(key)
     if not system.exempt:
-        enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+        registration = await _ngsp_registration(session, system, province)
+        enqueue(session, topics.ngsp_requests, registration, key=system.code)
     record_event(
         session,
         caller,
@@ -160,7 +169,8 @@ async def update_system(
     system.updated_at = utcnow()
     session.add(system)
     if system.exempt != was_exempt or "name" in changes:
-        enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+        registration = await _ngsp_registration(session, system, province)
+        enqueue(session, topics.ngsp_requests, registration, key=system.code)
     record_event(session, caller, "system.updated", system.code, **changes)
     await session.commit()
     return system
@@ -178,7 +188,8 @@ async def retire_system(
     system.updated_at = now
     session.add(system)
     await _revoke_system_keys(session, system_id)
-    enqueue(session, topics.ngsp_requests, _ngsp_registration(system, province), key=system.code)
+    registration = await _ngsp_registration(session, system, province)
+    enqueue(session, topics.ngsp_requests, registration, key=system.code)
     record_event(session, caller, "system.retired", system.code)
     await session.commit()
 
@@ -191,16 +202,31 @@ async def _revoke_system_keys(session: AsyncSession, system_id: int) -> None:
     for key in keys:
         key.revoked_at = now
         session.add(key)
+    await _end_session(session, system_id)
 
 
-async def rotate_system_key(session: AsyncSession, caller: Caller, system_id: int) -> str:
-    """Revoke a system's keys and issue a new one (shown once)."""
+async def _end_session(session: AsyncSession, system_id: int) -> None:
+    """Forget the system's bus session: its next heartbeat needs a hello, which only a live key can sign.
+    (Messages signed by a revoked key are refused at once anyway: every hub reads keys per batch.)"""
+    await session.exec(
+        update(SystemStatus).where(col(SystemStatus.system_id) == system_id).values(session_id=None)
+    )
+
+
+async def rotate_system_key(
+    session: AsyncSession, caller: Caller, system_id: int, topics: Topics, province: str
+) -> str:
+    """Revoke a system's keys and issue a new one (shown once); its bus session ends, and the NGSP gets
+    its new public key."""
     caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     system = await get_system(session, system_id)
     caller.require_agency(system.agency_code)
     await _revoke_system_keys(session, system_id)
     key, plaintext = _new_system_key(system)
     session.add(key)
+    if not system.exempt:
+        registration = await _ngsp_registration(session, system, province)
+        enqueue(session, topics.ngsp_requests, registration, key=system.code)
     record_event(session, caller, "system.key_rotated", system.code)
     await session.commit()
     return plaintext
@@ -243,5 +269,7 @@ async def revoke_key(session: AsyncSession, caller: Caller, key_id: int) -> None
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        if key.system_id is not None:
+            await _end_session(session, key.system_id)
         record_event(session, caller, "key.revoked", str(key_id))
         await session.commit()

@@ -7,15 +7,18 @@ national databases and other provinces are answered by the national side (`natio
 the national catalogue holds: access beyond the province is the NGSP's to grant.
 """
 
+import base64
+import json
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from buscore.signing import SignerKey
 from lgsp.background import Background, Component
 from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.connectivity.probes import check_probe_reply, make_probe
@@ -35,7 +38,6 @@ from schemas.messages import (
     NgspServiceCall,
     NgspServiceResult,
     ProbeReply,
-    encode,
 )
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,33 @@ national_catalogue = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("registered", sa.Boolean, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The system's bus public keys (JSON: key id -> base64), from its registration: its probe replies
+    # to the NGSP must be signed with one of them.
+    sa.Column("bus_keys", sa.Text, nullable=False, server_default="{}"),
 )
+
+
+class NationalKeys:
+    """The NGSP's key source (lgsp.bus.authentication.KeySource): the hub's key, and the keys of the
+    systems the national catalogue holds as registered."""
+
+    def __init__(self, database: Database, hub: SignerKey) -> None:
+        self.database = database
+        self.hub = hub
+
+    async def keys(self, kids: set[str]) -> Mapping[str, SignerKey]:
+        """The keys named `kids` this side knows."""
+        found = {self.hub.kid: self.hub} if self.hub.kid in kids else {}
+        if kids - found.keys():
+            async with self.database.engine.connect() as conn:
+                table = national_catalogue.c
+                rows = await conn.execute(sa.select(table.system, table.registered, table.bus_keys))
+                for system, registered, keys in rows:
+                    for kid, public in json.loads(keys).items():
+                        if kid in kids:
+                            raw = base64.b64decode(public)
+                            found[kid] = SignerKey(kid, system, raw, revoked=not registered)
+        return found
 
 
 class NationalGateway(Component):
@@ -113,18 +141,18 @@ class NationalGateway(Component):
             reply: Message
             if isinstance(message, NgspRegistration):
                 reply = NgspAck(system=message.system, registered=not message.withdraw)
-                out.append((self.topics.ngsp_events, encode(reply), message.system))
+                out.append((self.topics.ngsp_events, self.bus.seal(reply), message.system))
             elif isinstance(message, NgspServiceCall):
                 result = await self._serve(message, registered=bool(catalogue.get(message.client)))
-                out.append((self.topics.ngsp_results, encode(result), message.client))
+                out.append((self.topics.ngsp_results, self.bus.seal(result), message.client))
             elif catalogue.get(message.system):
                 probe = make_probe(self._key, message.system, Link.NGSP, self.topics.ngsp_probe_replies)
-                out.append((self.topics.inbox(message.system), encode(probe), message.system))
+                out.append((self.topics.inbox(message.system), self.bus.seal(probe), message.system))
             else:
                 reply = NgspProbeResult(
                     system=message.system, ok=False, reason="not in the national catalogue"
                 )
-                out.append((self.topics.ngsp_events, encode(reply), message.system))
+                out.append((self.topics.ngsp_events, self.bus.seal(reply), message.system))
         await self.bus.send_all(out)
         return []
 
@@ -163,6 +191,7 @@ class NationalGateway(Component):
                 "name": r.name,
                 "registered": not r.withdraw,
                 "updated_at": now,
+                "bus_keys": json.dumps(r.keys),
             }
             for r in latest.values()
         ]
@@ -170,7 +199,10 @@ class NationalGateway(Component):
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(national_catalogue)
         statement = insert.on_conflict_do_update(
             index_elements=["system"],
-            set_={c: insert.excluded[c] for c in ("province", "agency", "name", "registered", "updated_at")},
+            set_={
+                c: insert.excluded[c]
+                for c in ("province", "agency", "name", "registered", "updated_at", "keys")
+            },
         )
         async with self.database.engine.begin() as conn:
             await conn.execute(statement, values)
@@ -186,6 +218,6 @@ class NationalGateway(Component):
                 rejections.append(Rejection(delivery, "bad_token", "probe token does not verify"))
                 continue
             result = NgspProbeResult(system=reply.system, ok=outcome == "ok", reason=outcome)
-            out.append((self.topics.ngsp_events, encode(result), reply.system))
+            out.append((self.topics.ngsp_events, self.bus.seal(result), reply.system))
         await self.bus.send_all(out)
         return rejections

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from connectors.datasets import Datasets
 from lgsp.background import running
 from lgsp.bus import Bus, shared_topics
+from lgsp.bus.authentication import Authenticator
 from lgsp.db import Database
 from lgsp.db.engine import wait_for
+from lgsp.security import hub_key, ngsp_signer
 from lgsp.settings import Settings
-from sandbox.ngsp.gateway import NationalGateway
+from sandbox.ngsp.gateway import NationalGateway, NationalKeys
 from sandbox.ngsp.national import NationalSide
 
 
@@ -24,7 +26,9 @@ async def running_gateway(
     """
     database = Database(settings.ngsp_database_url)
     await wait_for(database)
-    bus = Bus.from_settings(settings, bootstrap, client_id="ngsp")
+    keys = NationalKeys(database, hub_key(settings))
+    authenticate = Authenticator(keys, settings.bus_replay_window, settings.bus_clock_skew)
+    bus = Bus.from_settings(settings, bootstrap, "ngsp", ngsp_signer(settings), authenticate)
     national = await NationalSide.open(datasets) if datasets is not None else None
     gateway = NationalGateway(settings, database, bus, national)
     try:

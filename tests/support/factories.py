@@ -35,7 +35,7 @@ async def make_system(
 
 def connector_for(system: dict[str, Any], settings: Settings, bootstrap: str) -> Connector:
     """A connector for a system registered with `make_system`, tuned like the hub in `settings`."""
-    return tuned_connector(settings, system["code"], system["api_key"], bootstrap)
+    return tuned_connector(settings, system["code"], system["api_key"], bootstrap, system["bus_trust"])
 
 
 async def wait_connected(client: httpx.AsyncClient, system: dict[str, Any], timeout: float = 15.0) -> None:

@@ -1,6 +1,7 @@
 """The hub application running in-process for a test, with settings tuned for fast tests."""
 
 import contextlib
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ def fast_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "ngsp_database_url": f"sqlite+aiosqlite:///{tmp_path / 'ngsp.db'}",
         "topic_prefix": f"t{uuid.uuid4().hex[:10]}",
         "admin_token": SecretStr(ADMIN_TOKEN),
+        # Hub and NGSP stub derive their bus keys from it, as in a sandbox.
+        "secret_key": SecretStr(secrets.token_hex(32)),
         "heartbeat_interval": 0.3,
         "heartbeat_ttl": 2.5,
         "probe_interval": 0.4,
