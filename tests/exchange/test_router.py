@@ -12,7 +12,7 @@ from connectors.sdk import Connector, ExchangeError
 from lgsp.bus import Bus
 from lgsp.exchange.admission import Outgoing
 from lgsp.settings import Settings
-from schemas.messages import ServiceRequest, encode
+from schemas.messages import ServiceRequest
 from schemas.topics import Topics
 from tests.support import eventually
 from tests.support.exchange import CITIZEN, Axis, records
@@ -184,7 +184,7 @@ async def test_a_redelivered_request_makes_no_second_record(axis: Axis) -> None:
     try:
         for _ in range(3):
             await producer.send_and_wait(
-                Topics(axis.settings.topic_prefix).requests, encode(request), key=b"MOT-CUA"
+                Topics(axis.settings.topic_prefix).requests, axis.client.signer.seal(request), key=b"MOT-CUA"
             )
     finally:
         await producer.stop()
