@@ -18,6 +18,7 @@ from lgsp.background import Once, bounded, running
 from lgsp.bus import Bus, Worker, shared_topics
 from lgsp.bus.authentication import Authenticator
 from lgsp.bus.outbox import OutboxRelay
+from lgsp.bus.principals import Principals
 from lgsp.catalogue import router as catalogue_router
 from lgsp.connectivity import router as connectivity_router
 from lgsp.connectivity.tracker import ConnectivityTracker
@@ -75,6 +76,8 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         keyring = Keyring(database, trust.keys.values())
         authenticate = Authenticator(keyring, settings.bus_replay_window, settings.bus_clock_skew)
         bus = Bus.from_settings(settings, bootstrap, "lgsp-hub", signer, authenticate)
+        # Systems' Kafka credentials and ACLs, set by the registry (docs/deployers/kafka-acls.md).
+        principals = Principals(settings, bootstrap) if settings.kafka_principals else None
         router = ExchangeRouter(settings, database, bus, key)
         facade = ExchangeFacade(router)
         ledger = Ledger(settings, database, bus, key, router.directory, load_catalogue(settings.catalogue))
@@ -104,10 +107,13 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
                     platform_key=key,
                     trust=trust,
                     workers=[job for job in jobs if isinstance(job, Worker)],
+                    principals=principals,
                 )
                 yield
         finally:
             await bounded(bus.stop(), "closing the bus")
+            if principals is not None:
+                await bounded(principals.close(), "closing the Kafka principals' admin client")
             await bounded(database.dispose(), "closing the database")
 
     app = FastAPI(

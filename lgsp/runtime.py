@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from buscore.signing import Trust
 from lgsp.bus import Bus, Worker
 from lgsp.bus.outbox import OutboxRelay
+from lgsp.bus.principals import Principals
 from lgsp.db import Database
 from lgsp.exchange.facade import ExchangeFacade
 from lgsp.settings import Settings
@@ -32,6 +33,8 @@ class Runtime:
     platform_key: bytes
     trust: Trust  # the platform keys connectors check the hub's and the NGSP's messages with
     workers: list[Worker[Any]]
+    #: Sets systems' Kafka credentials and ACLs (LGSP_KAFKA_PRINCIPALS); None: the cluster has none.
+    principals: Principals | None = None
 
     def bus_ready(self) -> bool:
         """Every bus worker has a live consumer."""

@@ -6,7 +6,9 @@
 #
 #   scripts/kafka.sh fetch                          Kafka's jars into the cache (once: a stamp marks it done)
 #   scripts/kafka.sh start --nodes 1|3 --dir DIR    format and start the nodes on free ports, wait until every
-#                                                   node serves and sees all brokers; prints the bootstrap list
+#         [--sasl [--admin NAME]]                   node serves and sees all brokers; prints the bootstrap list.
+#                                                   --sasl: clients authenticate (SASL/SCRAM-SHA-512) and are
+#                                                   authorized by ACLs; NAME (lgsp.admin) is the super user
 #   scripts/kafka.sh stop --dir DIR                 SIGTERM every node, SIGKILL what is left after 30 s
 #   scripts/kafka.sh kill ID --dir DIR              SIGKILL one node (a crash) and wait until it is gone
 #   scripts/kafka.sh stop-node ID --dir DIR         SIGTERM one node, wait for its clean shutdown (SIGKILL at 30 s)
@@ -16,8 +18,12 @@
 #   scripts/kafka.sh status --dir DIR               one line per node: "id pid running|stopped broker_port controller_port"
 #
 # DIR (created if missing; must not hold another cluster) receives:
-#   DIR/bootstrap          one line: 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3
-#   DIR/nodes              one line per node: "id pid broker_port controller_port" (pids change on restart-node)
+#   DIR/bootstrap          one line: 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3 (the clients' listener: with --sasl,
+#                          the SASL_PLAINTEXT ports)
+#   DIR/nodes              one line per node: "id pid broker_port controller_port" (pids change on restart-node);
+#                          with --sasl a fifth column, the sasl_port
+#   DIR/sasl_admin         with --sasl (mode 600): the super user's name, then its password, one per line;
+#                          DIR/internal_bootstrap: the PLAINTEXT (inter-broker) ports
 #   DIR/node-N/            server.properties, pid, data/ (the log dir), server.log (the broker's log4j2 log),
 #                          stdout.log (the JVM's own output), format.log
 #   DIR/log4j2.properties  the nodes' logging (a file per node); DIR/tools-log4j2.properties: tools, WARN on stderr
@@ -25,7 +31,9 @@
 #
 # Environment: LGSP_KAFKA_VERSION (4.4.0), LGSP_KAFKA_HOME (cache, ~/.cache/lgsp/kafka-VERSION),
 # LGSP_KAFKA_HEAP (512m per node), LGSP_KAFKA_START_TIMEOUT (120 s), LGSP_KAFKA_STOP_TIMEOUT (30 s),
-# JAVA_HOME (else java on PATH; Kafka 4 needs Java 17 or later). Needs mvn (for fetch) and python3.
+# LGSP_KAFKA_REAUTH_MS (--sasl: connections.max.reauth.ms, 60000), LGSP_KAFKA_ADMIN_PASSWORD (--sasl: the
+# super user's password; random by default), JAVA_HOME (else java on PATH; Kafka 4 needs Java 17 or later).
+# Needs mvn (for fetch) and python3.
 set -euo pipefail
 
 VERSION=${LGSP_KAFKA_VERSION:-4.4.0}
@@ -35,6 +43,7 @@ LIBS=$CACHE/libs
 HEAP=${LGSP_KAFKA_HEAP:-512m}
 START_TIMEOUT=${LGSP_KAFKA_START_TIMEOUT:-120}
 STOP_TIMEOUT=${LGSP_KAFKA_STOP_TIMEOUT:-30}
+REAUTH_MS=${LGSP_KAFKA_REAUTH_MS:-60000}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
 say() { echo "kafka.sh: $*" >&2; }
@@ -161,15 +170,27 @@ running() { # running DIR ID: the recorded pid is alive and is this node's JVM (
 
 port_of() { cat "$1/node-$2/${3}_port"; }
 
-write_nodes() { # DIR/nodes and DIR/bootstrap from the node directories
-  local dir=$1 id bootstrap=""
+sasl_mode() { [ -f "$1/sasl_admin" ]; } # sasl_mode DIR: the cluster was started with --sasl
+
+write_nodes() { # DIR/nodes and DIR/bootstrap (and with --sasl DIR/internal_bootstrap) from the node directories
+  local dir=$1 id line bootstrap="" internal=""
   : >"$dir/nodes.tmp"
   for id in $(node_ids "$dir"); do
-    echo "$id $(node_pid "$dir" "$id") $(port_of "$dir" "$id" broker) $(port_of "$dir" "$id" controller)" >>"$dir/nodes.tmp"
-    bootstrap+="${bootstrap:+,}127.0.0.1:$(port_of "$dir" "$id" broker)"
+    line="$id $(node_pid "$dir" "$id") $(port_of "$dir" "$id" broker) $(port_of "$dir" "$id" controller)"
+    internal+="${internal:+,}127.0.0.1:$(port_of "$dir" "$id" broker)"
+    if sasl_mode "$dir"; then
+      line+=" $(port_of "$dir" "$id" sasl)"
+      bootstrap+="${bootstrap:+,}127.0.0.1:$(port_of "$dir" "$id" sasl)"
+    fi
+    echo "$line" >>"$dir/nodes.tmp"
   done
   mv "$dir/nodes.tmp" "$dir/nodes"
-  echo "$bootstrap" >"$dir/bootstrap"
+  if sasl_mode "$dir"; then
+    echo "$internal" >"$dir/internal_bootstrap"
+    echo "$bootstrap" >"$dir/bootstrap"
+  else
+    echo "$internal" >"$dir/bootstrap"
+  fi
 }
 
 write_log_configs() { # DIR/log4j2.properties (nodes: a file each) and DIR/tools-log4j2.properties (stderr)
@@ -347,10 +368,13 @@ signal_nodes() {
 
 # --- arguments ----------------------------------------------------------------------------------------
 
-DIR="" NODES="" ID=""
-parse() { # parse [ID] --dir DIR [--nodes N]
+DIR="" NODES="" ID="" SASL="" ADMIN=""
+parse() { # parse [ID] --dir DIR [--nodes N] [--sasl [--admin NAME]]
   while [ $# -gt 0 ]; do
     case $1 in
+      --sasl) SASL=1; shift ;;
+      --admin) [ $# -ge 2 ] || die "--admin needs a value"; ADMIN=$2; shift 2 ;;
+      --admin=*) ADMIN=${1#--admin=}; shift ;;
       --dir) [ $# -ge 2 ] || die "--dir needs a value"; DIR=$2; shift 2 ;;
       --dir=*) DIR=${1#--dir=}; shift ;;
       --nodes) [ $# -ge 2 ] || die "--nodes needs a value"; NODES=$2; shift 2 ;;
@@ -361,9 +385,11 @@ parse() { # parse [ID] --dir DIR [--nodes N]
     esac
   done
   [ -n "$DIR" ] || die "--dir DIR is required"
+  [ -z "$ADMIN" ] || [ -n "$SASL" ] || die "--admin goes with --sasl"
 }
 
 existing_dir() { # the absolute path of DIR, which must hold a cluster
+  [ -z "$SASL" ] || die "--sasl goes with start (a cluster keeps the mode it was started in)"
   [ -f "$DIR/nodes" ] || die "no cluster in '$DIR' (no $DIR/nodes)"
   DIR=$(cd "$DIR" && pwd)
 }
@@ -385,30 +411,44 @@ cmd_start() {
   mkdir -p "$DIR"
   DIR=$(cd "$DIR" && pwd)
   [ -z "$(node_ids "$DIR")" ] || die "$DIR already holds a cluster: stop it and remove the directory, or use another"
+  ADMIN=${ADMIN:-lgsp.admin}
+  [[ $ADMIN =~ ^[A-Za-z0-9._-]+$ ]] || die "--admin: a SCRAM user name of letters, digits, '.', '_' and '-'"
+  # Each node listens on 2 ports (PLAINTEXT for clients and brokers, CONTROLLER), with --sasl on a third
+  # (SASL_PLAINTEXT, then the clients' one).
   local began=$SECONDS replicas=$NODES min_isr=$((NODES > 1 ? 2 : 1)) found ports voters="" id cluster
-  found=$(free_ports $((2 * NODES))) || die "could not pick free loopback ports"
+  local per=$((SASL ? 3 : 2)) password=""
+  found=$(free_ports $((per * NODES))) || die "could not pick free loopback ports"
   read -r -a ports <<<"$found"
   for id in $(seq 1 "$NODES"); do
     mkdir -p "$DIR/node-$id/data"
-    echo "${ports[2 * id - 2]}" >"$DIR/node-$id/broker_port"
-    echo "${ports[2 * id - 1]}" >"$DIR/node-$id/controller_port"
-    voters+="${voters:+,}$id@127.0.0.1:${ports[2 * id - 1]}"
+    echo "${ports[per * (id - 1)]}" >"$DIR/node-$id/broker_port"
+    echo "${ports[per * (id - 1) + 1]}" >"$DIR/node-$id/controller_port"
+    [ -z "$SASL" ] || echo "${ports[per * (id - 1) + 2]}" >"$DIR/node-$id/sasl_port"
+    voters+="${voters:+,}$id@127.0.0.1:${ports[per * (id - 1) + 1]}"
   done
+  if [ -n "$SASL" ]; then
+    # base64url: no ',', '=', '[' or ']', which --add-scram's syntax would take for its own.
+    password=${LGSP_KAFKA_ADMIN_PASSWORD:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')}
+    [[ $password =~ ^[A-Za-z0-9._~-]+$ ]] || die "LGSP_KAFKA_ADMIN_PASSWORD: letters, digits and . _ ~ - only"
+    (umask 077 && printf '%s\n%s\n' "$ADMIN" "$password" >"$DIR/sasl_admin")
+  fi
   write_log_configs "$DIR"
   cluster=$(cluster_id)
   echo "$cluster" >"$DIR/cluster_id"
   for id in $(seq 1 "$NODES"); do
-    local node=$DIR/node-$id
+    local node=$DIR/node-$id listeners
+    listeners=PLAINTEXT://127.0.0.1:$(port_of "$DIR" "$id" broker)
+    [ -z "$SASL" ] || listeners+=",SASL_PLAINTEXT://127.0.0.1:$(port_of "$DIR" "$id" sasl)"
     cat >"$node/server.properties" <<EOF
 # Node $id of a $NODES-node KRaft cluster (written by scripts/kafka.sh; cluster id $cluster)
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(port_of "$DIR" "$id" broker),CONTROLLER://127.0.0.1:$(port_of "$DIR" "$id" controller)
-advertised.listeners=PLAINTEXT://127.0.0.1:$(port_of "$DIR" "$id" broker)
+listeners=$listeners,CONTROLLER://127.0.0.1:$(port_of "$DIR" "$id" controller)
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${SASL:+,SASL_PLAINTEXT:SASL_PLAINTEXT}
 log.dirs=$node/data
 
 # Durability: every topic on every node, a write acknowledged (acks=all) once 2 replicas hold it.
@@ -446,12 +486,28 @@ num.io.threads=2
 num.replica.fetchers=1
 background.threads=2
 EOF
+    [ -z "$SASL" ] || cat >>"$node/server.properties" <<EOF
+
+# --sasl: clients authenticate on SASL_PLAINTEXT with SCRAM-SHA-512 (credentials live in the cluster's
+# metadata; the super user's was added at format time) and may do only what an ACL allows them.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+# The PLAINTEXT and CONTROLLER listeners carry the brokers' and controllers' own requests and the
+# script's readiness checks, unauthenticated (User:ANONYMOUS, so a super user too): they are on
+# loopback here; a production cluster authenticates them as well (docs/deployers/kafka-acls.md).
+super.users=User:$ADMIN;User:ANONYMOUS
+# A session lasts this long, then the client must log in again: a deleted or changed credential ends
+# the sessions opened with it within this time.
+connections.max.reauth.ms=$REAUTH_MS
+EOF
   done
   # Format every node's storage (in parallel: each is a JVM start).
   local pids=() failed=""
   for id in $(seq 1 "$NODES"); do
     tool "$DIR" kafka.tools.StorageTool format --cluster-id "$cluster" --config "$DIR/node-$id/server.properties" \
-      >"$DIR/node-$id/format.log" 2>&1 &
+      ${SASL:+--add-scram "SCRAM-SHA-512=[name=$ADMIN,password=$password]"} >"$DIR/node-$id/format.log" 2>&1 &
     pids+=($!)
   done
   for id in $(seq 1 "$NODES"); do wait "${pids[id - 1]}" || failed+=" $id"; done
@@ -461,7 +517,7 @@ EOF
   fi
   for id in $(seq 1 "$NODES"); do launch "$DIR" "$id"; done
   write_nodes "$DIR"
-  say "starting $NODES node(s) in $DIR (Kafka $VERSION, cluster $cluster)"
+  say "starting $NODES node(s) in $DIR (Kafka $VERSION, cluster $cluster${SASL:+; SASL/SCRAM and ACLs, super user $ADMIN})"
   local late all
   mapfile -t all < <(node_ids "$DIR")
   if ! late=$(await "$DIR" "$START_TIMEOUT" "${all[@]}"); then
@@ -549,7 +605,7 @@ cmd_status() {
   local id
   for id in $(node_ids "$DIR"); do
     echo "$id $(node_pid "$DIR" "$id") $(running "$DIR" "$id" && echo running || echo stopped)" \
-      "$(port_of "$DIR" "$id" broker) $(port_of "$DIR" "$id" controller)"
+      "$(port_of "$DIR" "$id" broker) $(port_of "$DIR" "$id" controller)$(sasl_mode "$DIR" && echo " $(port_of "$DIR" "$id" sasl)")"
   done
 }
 
