@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from buscore.lifecycle import cancelled_by_owner, close_consumer
+from buscore.principals import sasl_options
 from buscore.signing import ReplayGuard, Signer, Trust, check, freshness, sender_of, signed_statement
 from schemas.common import finite_json
 from schemas.messages import (
@@ -100,7 +101,9 @@ class Connector:
     (`security_protocol`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`, `ssl_context`),
     given to every client it makes; a connector started by the hub's own tools gets the hub's
     (`lgsp.settings.Settings.kafka_options`). `idempotence` turns on the idempotent producer, for an
-    Apache Kafka cluster (the embedded broker does not support it).
+    Apache Kafka cluster (the embedded broker does not support it). `kafka_principal` logs in to the
+    cluster as the system's own SCRAM principal (docs/deployers/kafka-acls.md): user name the system's
+    code, password derived from its API key; `kafka_options` then gives the security protocol.
     """
 
     def __init__(
@@ -117,10 +120,13 @@ class Connector:
         fetch_max_wait_ms: int = 100,
         kafka_options: Mapping[str, Any] | None = None,
         idempotence: bool = False,
+        kafka_principal: bool = False,
     ) -> None:
         self.system = system
         self.bootstrap = bootstrap
         self.kafka_options: dict[str, Any] = dict(kafka_options or {})
+        if kafka_principal:  # the system's own SCRAM user, its password derived from the API key
+            self.kafka_options |= sasl_options(system, api_key)
         self.idempotence = idempotence
         self.topics = Topics(topic_prefix)
         self.heartbeat_interval = heartbeat_interval

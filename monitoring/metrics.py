@@ -32,7 +32,14 @@ DEAD_LETTERS = Counter(
 DEAD_LETTER_REASONS = (
     "malformed",
     "invalid",
-    "unauthenticated",
+    # Bus identity (lgsp.bus.authentication): not signed by the party the record claims to come from.
+    "unsigned",
+    "unknown_signer",
+    "wrong_signer",
+    "revoked_key",
+    "bad_signature",
+    "stale",
+    "replayed",
     "unknown_session",
     "unknown_system",
     "bad_token",

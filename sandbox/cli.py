@@ -125,17 +125,32 @@ def ngsp(datasets: DatasetsDir = None, verbose: Verbose = False) -> None:
     run(main())
 
 
+async def fetch_trust(hub_url: str) -> str:
+    """The hub's trust anchor, from GET /api/v1/bus/trust."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=hub_url, timeout=15) as api:
+        response = await api.get("/api/v1/bus/trust")
+        response.raise_for_status()
+        anchor: str = response.json()["anchor"]
+        return anchor
+
+
 @commands.command()
 def connector(
     system: Annotated[str, typer.Option(help="The system's code")],
     api_key: Annotated[str, typer.Option(envvar="LGSP_CONNECTOR_API_KEY", help="The system's API key")],
     trust: Annotated[
-        str,
+        str | None,
         typer.Option(
             envvar="LGSP_CONNECTOR_TRUST",
-            help="The trust anchor (@hub:<key>,@ngsp:<key>) from the registration or GET /api/v1/bus/trust",
+            help="The trust anchor (@hub:<key>,@ngsp:<key>) from the registration; unset: fetched from"
+            " --hub-url (GET /api/v1/bus/trust), which must then be reached over TLS or a trusted network",
         ),
-    ],
+    ] = None,
+    hub_url: Annotated[
+        str | None, typer.Option(envvar="LGSP_HUB_URL", help="The hub's API address, to fetch the anchor")
+    ] = None,
     datasets: DatasetsDir = None,
     verbose: Verbose = False,
 ) -> None:
@@ -152,9 +167,13 @@ def connector(
     if not settings.kafka_bootstrap:
         raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
 
+    if trust is None and hub_url is None:
+        raise typer.BadParameter("give --trust (the registration's bus_trust) or --hub-url to fetch it")
+
     async def main() -> None:
         bootstrap = settings.kafka_bootstrap or ""
-        async with tuned_connector(settings, system, api_key, bootstrap, trust) as running:
+        anchor = trust if trust is not None else await fetch_trust(hub_url or "")
+        async with tuned_connector(settings, system, api_key, bootstrap, anchor) as running:
             stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
             try:
                 console.print(f"{system} connected to {settings.kafka_bootstrap}")

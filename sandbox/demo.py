@@ -90,9 +90,20 @@ def tuned_connector(
         session_timeout_ms=settings.consumer_session_timeout_ms,
         inbox_watchdog=3 * settings.probe_interval,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-        kafka_options=settings.kafka_options(),
+        kafka_options=_connector_kafka_options(settings),
         idempotence=settings.kafka_idempotence,
+        kafka_principal=settings.kafka_principals,
     )
+
+
+def _connector_kafka_options(settings: Settings) -> dict[str, Any]:
+    """The hub's Kafka security options for a connector: with per-system principals, the protocol and
+    TLS only (the connector logs in as its own system, never with the hub's credentials)."""
+    options = settings.kafka_options()
+    if settings.kafka_principals:
+        for name in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password"):
+            options.pop(name, None)
+    return options
 
 
 @dataclass

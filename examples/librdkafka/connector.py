@@ -6,11 +6,18 @@ another through the hub, then prints what happened as one JSON line.
     python connector.py --hub http://127.0.0.1:8000 --bootstrap HOST:PORT --prefix lgsp \
         --system RDK-DEMO --agency SO-TP --serve echo.get --call RDK-DEMO/echo.get --duration 30
 
+Every message it sends is signed as docs/integrators/bus-contract.md says (Ed25519, with PyNaCl, on a key
+pair derived from the API key, which never leaves the process), and it serves only calls the hub signed
+(the trust anchor comes with the registration).
+
 The admin token comes from LGSP_ADMIN_TOKEN. Needs Apache Kafka (librdkafka fails the embedded
 broker's version handshake).
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import sys
@@ -20,16 +27,76 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import nacl.exceptions
+import nacl.signing
 from confluent_kafka import Consumer, Producer
+
+#: The contract's signing rules (docs/integrators/bus-contract.md, "Signatures").
+DOMAIN = b"lgsp.bus.v1\n"
+BODY_FIELDS = ("payload", "fault", "subject", "applicant", "components", "outputs")
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def envelope(kind: str, **fields: Any) -> bytes:
-    """A message as the contract has it: one JSON object with `type`, `message_id` and `sent_at`."""
-    return json.dumps({"type": kind, "message_id": str(uuid.uuid4()), "sent_at": now(), **fields}).encode()
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def statement(document: dict[str, Any], nonce: bytes) -> bytes:
+    """What is signed: the message without its signature, its personal fields as a salted hash."""
+    header = {k: v for k, v in document.items() if k not in BODY_FIELDS and k != "signature"}
+    body = {k: document[k] for k in BODY_FIELDS if k in document}
+    body["nonce"] = base64.b64encode(nonce).decode()
+    header["body_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
+    return canonical(header)
+
+
+class Identity:
+    """The system's bus key pair, derived from its API key; the key id is the key's lookup part."""
+
+    def __init__(self, api_key: str) -> None:
+        self.key = nacl.signing.SigningKey(hmac.digest(api_key.encode(), b"lgsp.bus.system.v1", "sha256"))
+        self.kid = api_key.split("_", 2)[1]
+
+    def envelope(self, kind: str, **fields: Any) -> bytes:
+        """A message as the contract has it (`type`, `message_id`, `sent_at`, fields), signed."""
+        document = {"type": kind, "message_id": str(uuid.uuid4()), "sent_at": now(), **fields}
+        nonce = os.urandom(16)
+        value = self.key.sign(DOMAIN + statement(document, nonce)).signature
+        document["signature"] = {
+            "signer": self.kid,
+            "nonce": base64.b64encode(nonce).decode(),
+            "value": base64.b64encode(value).decode(),
+        }
+        return json.dumps(document).encode()
+
+
+def trusted(anchor: str) -> dict[str, tuple[str, bytes]]:
+    """The trust anchor `@hub:<key>,@ngsp:<key>` by key id (`owner:` + 16 hex digits of its SHA-256)."""
+    keys = {}
+    for entry in anchor.split(","):
+        owner, _, encoded = entry.partition(":")
+        public = base64.b64decode(encoded)
+        keys[f"{owner}:{hashlib.sha256(public).hexdigest()[:16]}"] = (owner, public)
+    return keys
+
+
+def signed_by(raw: bytes, message: dict[str, Any], owner: str, keys: dict[str, tuple[str, bytes]]) -> bool:
+    """Whether `message` (received as `raw`) carries a valid signature by `owner`'s trusted key."""
+    signature = message.get("signature") or {}
+    known = keys.get(signature.get("signer", ""))
+    if known is None or known[0] != owner:
+        return False
+    document = json.loads(raw)
+    document.pop("signature", None)
+    signed = statement(document, base64.b64decode(signature["nonce"]))
+    try:
+        nacl.signing.VerifyKey(known[1]).verify(DOMAIN + signed, base64.b64decode(signature["value"]))
+    except nacl.exceptions.BadSignatureError:
+        return False
+    return True
 
 
 def rest(hub: str, token: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -67,7 +134,9 @@ def main() -> int:
         "/api/v1/systems",
         {"code": args.system, "name": "librdkafka connector", "agency_code": args.agency},
     )
-    api_key, system_id = system["api_key"], system["id"]
+    system_id = system["id"]
+    me, keys = Identity(system["api_key"]), trusted(system["bus_trust"])
+    envelope = me.envelope
     rest(args.hub, token, "POST", f"/api/v1/systems/{system_id}/services", {"code": args.serve})
     rest(
         args.hub,
@@ -90,7 +159,7 @@ def main() -> int:
     )
     consumer.subscribe([inbox])
     session = str(uuid.uuid4())
-    seen = {"probes_lgsp": 0, "probes_ngsp": 0, "calls_served": 0, "results": [], "resets": 0}
+    seen = {"probes_lgsp": 0, "probes_ngsp": 0, "calls_served": 0, "results": [], "resets": 0, "refused": 0}
 
     def send(topic: str, value: bytes, key: str = args.system) -> None:
         producer.produce(topic, value, key=key.encode())
@@ -99,7 +168,7 @@ def main() -> int:
     def hello() -> None:
         send(
             f"{args.prefix}.connectivity",
-            envelope("hello", system=args.system, session_id=session, api_key=api_key),
+            envelope("hello", system=args.system, session_id=session),
         )
 
     hello()
@@ -114,7 +183,10 @@ def main() -> int:
         if record is not None and record.error() is None and record.value():
             message = json.loads(record.value())
             kind = message.get("type")
-            if kind == "probe":
+            signer = "@ngsp" if kind == "probe" and message.get("via") == "ngsp" else "@hub"
+            if not signed_by(record.value(), message, signer, keys):
+                seen["refused"] += 1  # not from the hub (or the NGSP): never acted upon
+            elif kind == "probe":
                 seen[f"probes_{message['via']}"] += 1
                 send(
                     message["reply_to"],

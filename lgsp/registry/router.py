@@ -58,7 +58,7 @@ async def register_system(
 ) -> SystemRegistered:
     """Register a database or information system; the answer holds its API key, shown this once."""
     system, api_key = await service.register_system(
-        session, caller, data, runtime.bus.topics, runtime.settings.province
+        session, caller, data, runtime.bus.topics, runtime.settings.province, runtime.principals
     )
     runtime.outbox.wake()
     return SystemRegistered.model_validate(
@@ -108,7 +108,9 @@ async def delete_system(
     system_id: int, session: SessionDep, caller: CallerDep, runtime: RuntimeDep
 ) -> Response:
     """Retire a system: it disappears from the registry and the indicator; its history stays for reports."""
-    await service.retire_system(session, caller, system_id, runtime.bus.topics, runtime.settings.province)
+    await service.retire_system(
+        session, caller, system_id, runtime.bus.topics, runtime.settings.province, runtime.principals
+    )
     runtime.outbox.wake()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -119,7 +121,7 @@ async def rotate_system_key(
 ) -> dict[str, str]:
     """Revoke the system's keys and issue a new one, shown this once; the system's bus session ends."""
     api_key = await service.rotate_system_key(
-        session, caller, system_id, runtime.bus.topics, runtime.settings.province
+        session, caller, system_id, runtime.bus.topics, runtime.settings.province, runtime.principals
     )
     runtime.outbox.wake()
     return {"api_key": api_key, "bus_trust": runtime.trust.anchor()}
@@ -139,9 +141,9 @@ async def list_keys(session: SessionDep, caller: CallerDep) -> list[ApiKeyPublic
 
 
 @router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
-async def revoke_key(key_id: int, session: SessionDep, caller: CallerDep) -> Response:
-    """Revoke a key at once (admin)."""
-    await service.revoke_key(session, caller, key_id)
+async def revoke_key(key_id: int, session: SessionDep, caller: CallerDep, runtime: RuntimeDep) -> Response:
+    """Revoke a key at once (admin); a system key's bus session ends with it."""
+    await service.revoke_key(session, caller, key_id, runtime.principals)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from buscore.signing import b64, system_public_key
 from lgsp.audit.events import record_event
 from lgsp.bus.outbox import enqueue
+from lgsp.bus.principals import Principals
 from lgsp.connectivity.models import SystemStatus
 from lgsp.errors import BadRequest, Conflict, NotFound
 from lgsp.registry.caller import Caller
@@ -85,11 +86,18 @@ def _new_system_key(system: System) -> tuple[ApiKey, str]:
 
 
 async def register_system(
-    session: AsyncSession, caller: Caller, data: SystemCreate, topics: Topics, province: str
+    session: AsyncSession,
+    caller: Caller,
+    data: SystemCreate,
+    topics: Topics,
+    province: str,
+    principals: Principals | None = None,
 ) -> tuple[System, str]:
     """Register a system for the caller's agency (admins name it); returns it and its one-time API key.
 
-    The national-catalogue registration goes out through the outbox in the same transaction.
+    The national-catalogue registration goes out through the outbox in the same transaction. With
+    `principals` (a cluster with per-system Kafka identities), its Kafka credential and ACLs are set
+    before the commit: if the cluster refuses, nothing is registered and the caller may try again.
     """
     caller.require(Role.ADMIN, Role.INTEGRATOR)  # refuse other roles before judging their body
     agency_code = data.agency_code or caller.agency_code
@@ -126,6 +134,8 @@ async def register_system(
         kind=system.kind,
         exempt=system.exempt,
     )
+    if principals is not None:
+        await principals.grant_system(system.code, plaintext)
     await session.commit()
     return system, plaintext
 
@@ -177,7 +187,12 @@ async def update_system(
 
 
 async def retire_system(
-    session: AsyncSession, caller: Caller, system_id: int, topics: Topics, province: str
+    session: AsyncSession,
+    caller: Caller,
+    system_id: int,
+    topics: Topics,
+    province: str,
+    principals: Principals | None = None,
 ) -> None:
     """Take a system out of the registry: its keys are revoked, the NGSP withdraws it, history stays."""
     caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
@@ -191,6 +206,8 @@ async def retire_system(
     registration = await _ngsp_registration(session, system, province)
     enqueue(session, topics.ngsp_requests, registration, key=system.code)
     record_event(session, caller, "system.retired", system.code)
+    if principals is not None:
+        await principals.retire_system(system.code)
     await session.commit()
 
 
@@ -214,7 +231,12 @@ async def _end_session(session: AsyncSession, system_id: int) -> None:
 
 
 async def rotate_system_key(
-    session: AsyncSession, caller: Caller, system_id: int, topics: Topics, province: str
+    session: AsyncSession,
+    caller: Caller,
+    system_id: int,
+    topics: Topics,
+    province: str,
+    principals: Principals | None = None,
 ) -> str:
     """Revoke a system's keys and issue a new one (shown once); its bus session ends, and the NGSP gets
     its new public key."""
@@ -228,6 +250,8 @@ async def rotate_system_key(
         registration = await _ngsp_registration(session, system, province)
         enqueue(session, topics.ngsp_requests, registration, key=system.code)
     record_event(session, caller, "system.key_rotated", system.code)
+    if principals is not None:  # replaces the credential: the old key's password logs in no more
+        await principals.grant_system(system.code, plaintext)
     await session.commit()
     return plaintext
 
@@ -260,8 +284,11 @@ async def list_keys(session: AsyncSession, caller: Caller) -> Sequence[ApiKey]:
     return (await session.exec(select(ApiKey).order_by(col(ApiKey.id)))).all()
 
 
-async def revoke_key(session: AsyncSession, caller: Caller, key_id: int) -> None:
-    """Revoke a key at once; admin only. Revoking twice is harmless."""
+async def revoke_key(
+    session: AsyncSession, caller: Caller, key_id: int, principals: Principals | None = None
+) -> None:
+    """Revoke a key at once; admin only. Revoking twice is harmless. A system key's bus session ends,
+    and with `principals` its Kafka credential goes too."""
     caller.require(Role.ADMIN)
     key = await session.get(ApiKey, key_id) if may_exist(key_id) else None
     if key is None:
@@ -271,5 +298,8 @@ async def revoke_key(session: AsyncSession, caller: Caller, key_id: int) -> None
         session.add(key)
         if key.system_id is not None:
             await _end_session(session, key.system_id)
+            system = await session.get(System, key.system_id)
+            if principals is not None and system is not None:
+                await principals.revoke_credential(system.code)
         record_event(session, caller, "key.revoked", str(key_id))
         await session.commit()

@@ -593,8 +593,9 @@ def settings_lines(path: Path) -> dict[str, str]:
 #: LGSP_ variables deploy/ sets that are not fields of Settings, and what reads each (checked below).
 NOT_FIELDS = {
     "LGSP_SECRETS_DIR": "Settings.model_config: the folder of secret files",
-    "LGSP_HUB_URL": "lgsp fleet --hub",
+    "LGSP_HUB_URL": "lgsp fleet --hub, lgsp connector --hub-url",
     "LGSP_CONNECTOR_API_KEY": "lgsp connector --api-key",
+    "LGSP_CONNECTOR_TRUST": "lgsp connector --trust",
 }
 
 
@@ -629,7 +630,12 @@ def test_every_lgsp_variable_in_deploy_is_a_real_setting() -> None:
     # The names that are not fields are read where NOT_FIELDS says.
     assert '"LGSP_SECRETS_DIR"' in (ROOT / "lgsp" / "settings.py").read_text()
     lgsp = Path(sys.executable).parent / "lgsp"
-    for name, command in (("LGSP_HUB_URL", "fleet"), ("LGSP_CONNECTOR_API_KEY", "connector")):
+    for name, command in (
+        ("LGSP_HUB_URL", "fleet"),
+        ("LGSP_HUB_URL", "connector"),
+        ("LGSP_CONNECTOR_API_KEY", "connector"),
+        ("LGSP_CONNECTOR_TRUST", "connector"),
+    ):
         help_text = subprocess.run(
             [lgsp, command, "--help"], capture_output=True, text=True, env={"COLUMNS": "300"}
         )

@@ -68,4 +68,5 @@ async def test_a_librdkafka_connector_is_connected_on_both_links_and_exchanges(
     assert status["lgsp_connected"] and status["ngsp_connected"], report
     assert seen["probes_lgsp"] > 0 and seen["probes_ngsp"] > 0, seen
     assert seen["calls_served"] >= 1, seen
+    assert seen["refused"] == 0, seen  # every inbox record carried the hub's (or the NGSP's) signature
     assert {"payload": {"echo": {"from": "librdkafka"}}, "fault": None} in seen["results"], seen
