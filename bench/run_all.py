@@ -22,7 +22,9 @@ Benchmarks and what they cover (issue 6):
 3. ``registry_scale.py`` at 10,000 systems heartbeating every 10 s: the hub's CPU, heartbeat lag,
    ``GET /api/v1/indicators`` p99 and resident memory. It covers ``heartbeats.py``'s figures (heartbeat
    rate, the hub's CPU share, indicators p99) at the issue's scale, so that one is not run;
-4. ``connectivity_report.py --postgres``: the quarterly report over 1,000,000 exchange records and
+4. ``signing.py``: what checking and signing the four messages of an exchange costs the hub (bus
+   identity), against the same messages unsigned;
+5. ``connectivity_report.py --postgres``: the quarterly report over 1,000,000 exchange records and
    10,000 systems on SQLite and PostgreSQL, seconds and peak memory.
 
 ``--quick`` runs the same scripts at tiny sizes (about three minutes, mostly fixed start-up costs), to
@@ -113,6 +115,13 @@ PLAN = (
         "the same on a 3-node Apache Kafka cluster: ceiling, then 1 and 2 hubs on PostgreSQL",
     ),
     Benchmark(
+        "signing",
+        "signing.py",
+        split("--rounds 20000"),
+        30,
+        "bus identity: the hub's CPU per exchange for checking and signing its four messages",
+    ),
+    Benchmark(
         "dossiers",
         "dossiers.py",
         split("--duration 8 --warmup 2 --latency-duration 6"),
@@ -165,6 +174,7 @@ QUICK = (
         150,
         "tiny exchange run on Apache Kafka",
     ),
+    Benchmark("signing", "signing.py", split("--rounds 500"), 5, "tiny signing run"),
     Benchmark(
         "dossiers",
         "dossiers.py",
@@ -521,8 +531,15 @@ def summary(results: dict[str, Any], elapsed_s: float, quick: bool) -> list[Row]
         ),
     ]
     rows += exchange_rows(exchange_kafka, "postgresql, Apache Kafka x3", ("1", "2"), ceiling_rows=True)
+    signing = dig(results.get("signing"), "hub_us_per_exchange")
     rows += [
         row("exchange: load generator saturated", generator_bound(exchange, exchange_pg, exchange_kafka)),
+        Row(
+            "bus identity: hub CPU per exchange, unsigned -> signed, µs",
+            "-",
+            f"{number(dig(signing, 'before'))} -> {number(dig(signing, 'after'))}",
+            None,
+        ),
         row("dossiers (3 documents) end to end, per second", dig(dossiers, "dossiers_per_s")),
         Row(
             "dossier p50 / p99 at half that rate, ms",

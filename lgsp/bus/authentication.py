@@ -6,12 +6,16 @@ revoked_key, bad_signature, stale, replayed) and counted in lgsp_dead_letters_to
 sees it, so no record, ledger entry or connectivity state changes.
 """
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from buscore.signing import ReplayGuard, SignerKey, check, freshness, sender_of
 from lgsp.bus.worker import Delivery, Rejection
+
+#: A batch at least this long is verified in a thread (the hop costs more than a few verifications).
+THREAD_BATCH = 32
 
 
 class KeySource(Protocol):
@@ -41,15 +45,19 @@ class Authenticator:
         """The authentic deliveries, and a rejection for each of the others."""
         kids = {d.message.signature.signer for d in deliveries if d.message.signature is not None}
         keys = await self.source.keys(kids) if kids else {}
+        if len(deliveries) >= THREAD_BATCH:
+            # libsodium releases the GIL: a big batch's verifications run on another core meanwhile.
+            verdicts = await asyncio.to_thread(_verdicts, deliveries, keys)
+        else:
+            verdicts = _verdicts(deliveries, keys)
         now = time.time()
         accepted: list[Delivery[Any]] = []
         rejected: list[Rejection] = []
-        for delivery in deliveries:
+        for delivery, verdict in zip(deliveries, verdicts, strict=True):
             message = delivery.message
             signer = message.signature.signer if message.signature is not None else None
             sender = sender_of(message)
-            reason = check(message, delivery.statement, keys.get(signer) if signer else None, sender)
-            reason = reason or freshness(message, now, self.window, self.skew)
+            reason = verdict or freshness(message, now, self.window, self.skew)
             position = (delivery.topic, delivery.partition, delivery.offset)
             if reason is None and not self._replays.first(message.message_id, position, now):
                 reason = "replayed"
@@ -58,6 +66,18 @@ class Authenticator:
             else:
                 rejected.append(Rejection(delivery, reason, _detail(reason, sender, signer)))
         return accepted, rejected
+
+
+def _verdicts(deliveries: Sequence[Delivery[Any]], keys: Mapping[str, SignerKey]) -> list[str | None]:
+    """Why each delivery's signature does not hold (None where it does): pure, so it may run in a thread.
+    The replay guard stays on the event loop."""
+    verdicts: list[str | None] = []
+    for delivery in deliveries:
+        message = delivery.message
+        signer = message.signature.signer if message.signature is not None else None
+        key = keys.get(signer) if signer else None
+        verdicts.append(check(message, delivery.statement, key, sender_of(message)))
+    return verdicts
 
 
 def _detail(reason: str, sender: str, signer: str | None) -> str:
