@@ -167,7 +167,12 @@ def _report(
     outages: bool = False,
 ) -> None:
     """Compute a report against the database of the settings and write it to `output` or stdout."""
+    from lgsp.api.params import DAY_RANGE, day_in_range
+
     first, last = (start.date() if start else None), (end.date() if end else None)
+    for day, option in ((first, "--from"), (last, "--to")):
+        if day is not None and not day_in_range(day):  # as the API refuses it: no OverflowError later
+            raise typer.BadParameter(f"expected {DAY_RANGE}, not {day}", param_hint=option)
     if first is not None and last is not None and last <= first:
         raise typer.BadParameter(f"the period ends ({last}) before it starts ({first})", param_hint="--to")
     from lgsp.reports.models import ReportFormat
