@@ -20,21 +20,40 @@ class Table:
     rows: Sequence[Sequence[Any]]
 
 
+#: How a text cell may start that a spreadsheet reads as a formula (OWASP's list for CSV injection): a
+#: system named `=HYPERLINK(...)` would run in the auditor's spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: str) -> str:
+    """`text` as a spreadsheet shows it and never runs it: behind a single quote when it starts like a
+    formula (OWASP's neutralisation; the quote is shown by some spreadsheets, and is the price of it)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, str):  # StrEnum values too: only text is neutralised
+        return csv_text(value)
+    # Numbers the reports compute are written as numbers, negative ones included: `-3` in a number
+    # column is a number to a spreadsheet, not a formula.
     return value
 
 
 def tables_csv(tables: Iterable[Table]) -> str:
-    """The tables as one CSV: each table's header row, then its rows, all behind a `section` column."""
+    """The tables as one CSV: each table's header row, then its rows, all behind a `section` column.
+
+    Every text cell (headings and section names too) that starts like a formula is neutralised by
+    `csv_text`; numbers stay numbers."""
     out = io.StringIO()
     writer = csv.writer(out)
     for table in tables:
-        writer.writerow(["section", *table.columns])
-        writer.writerows([[table.section, *(_csv_value(v) for v in row)] for row in table.rows])
+        writer.writerow([csv_text(c) for c in ("section", *table.columns)])
+        section = csv_text(table.section)
+        writer.writerows([[section, *(_csv_value(v) for v in row)] for row in table.rows])
     return out.getvalue()
 
 

