@@ -176,6 +176,16 @@ class Settings(BaseSettings):
         description="Largest record the hub takes from the bus: a larger one is dead-lettered (too_large) and"
         " a larger request answered client.bad_request; keep it 32 KiB under the cluster's message.max.bytes",
     )
+    max_schema_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=1_048_576,
+        description="Largest request or response JSON Schema a service may declare, as compact UTF-8 JSON"
+        " (422 beyond)",
+    )
+    max_services_per_system: int = Field(
+        default=100, ge=1, le=10_000, description="Most services one system may declare (409 beyond)"
+    )
     exchange_rate_per_client: float = Field(
         default=500.0,
         gt=0,

@@ -24,9 +24,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
     body = error_body("client.bad_request", "; ".join(problems) or "invalid request")
-    # A body that is not JSON reaches validation as bytes, echoed as the error's input: bytes that are
-    # not UTF-8 (e.g. text/plain with 0xff) must not turn the 422 into a 500 while being encoded.
-    detail = jsonable_encoder(exc.errors()[:10], custom_encoder={bytes: lambda b: b.decode(errors="replace")})
+    # Pydantic's findings without their `input`: the value refused, or for a missing field its whole
+    # parent object (a façade request's payload, citizen ids included), would be echoed into every log
+    # the answer passes through. `loc`, `msg` and `ctx` name the field and the rule. (Bytes that are not
+    # UTF-8, were any left in a finding, must not turn the 422 into a 500 while being encoded.)
+    findings = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()[:10]]
+    detail = jsonable_encoder(findings, custom_encoder={bytes: lambda b: b.decode(errors="replace")})
     return JSONResponse(body | {"detail": detail}, 422)
 
 

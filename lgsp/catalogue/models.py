@@ -3,9 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -15,17 +13,6 @@ from lgsp.registry.models import AGENCY_PATTERN, CODE_PATTERN
 from schemas.common import utcnow
 
 SERVICE_PATTERN = r"^[a-z][a-z0-9_.-]{1,63}$"
-
-
-def _valid_json_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    if schema is not None:
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            raise PydanticCustomError(
-                "json_schema", "not a valid JSON Schema: {reason}", {"reason": exc.message}
-            ) from None
-    return schema
 
 
 class ServiceBase(SQLModel):
@@ -49,7 +36,8 @@ class Service(ServiceBase, table=True):
 
 
 class ServiceCreate(ServiceBase):
-    _schemas_are_valid = field_validator("request_schema", "response_schema")(_valid_json_schema)
+    """A service being declared. Its schemas are checked by the catalogue (`declare_service`), which
+    knows the hub's limits: size first, then what `lgsp.catalogue.validation` requires."""
 
 
 class ServicePublic(ServiceBase):

@@ -8,7 +8,7 @@ from lgsp.catalogue import service
 from lgsp.catalogue.models import SERVICE_PATTERN, GrantCreate, GrantPublic, ServiceCreate, ServicePublic
 from lgsp.errors import error_responses
 from lgsp.registry.auth import CallerDep
-from lgsp.runtime import SessionDep
+from lgsp.runtime import SessionDep, SettingsDep
 
 #: Every route names a system, which may not exist: 404 everywhere.
 router = APIRouter(
@@ -24,10 +24,12 @@ ServiceCode = Annotated[str, Path(max_length=64, pattern=SERVICE_PATTERN)]
     responses=error_responses(409),
 )
 async def declare_service(
-    system_id: int, data: ServiceCreate, session: SessionDep, caller: CallerDep
+    system_id: int, data: ServiceCreate, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> ServicePublic:
-    """Declare a service the system provides (admin, or an integrator of its agency)."""
-    return await service.declare_service(session, caller, system_id, data)
+    """Declare a service the system provides (admin, or an integrator of its agency). Its schemas must be
+    ones the hub can apply safely (docs/integrators/exchange.md), and a system provides at most
+    LGSP_MAX_SERVICES_PER_SYSTEM services."""
+    return await service.declare_service(session, caller, system_id, data, settings)
 
 
 @router.get("/services", response_model=list[ServicePublic])

@@ -1,15 +1,17 @@
 """Catalogue service functions: providers declare services and grant them; access is denied by default."""
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.audit.events import record_event
 from lgsp.catalogue.models import Grant, GrantCreate, GrantPublic, Service, ServiceCreate, ServicePublic
+from lgsp.catalogue.validation import SchemaRefused, check_schema
 from lgsp.errors import BadRequest, Conflict, NotFound
 from lgsp.registry.caller import Caller
 from lgsp.registry.models import Agency, Role, System
 from lgsp.registry.service import get_system, may_exist
+from lgsp.settings import Settings
 from schemas.common import utcnow
 
 
@@ -17,10 +19,27 @@ def _public(service: Service, provider: System) -> ServicePublic:
     return ServicePublic.model_validate(service, update={"provider": provider.code})
 
 
+def check_schemas(data: ServiceCreate, settings: Settings) -> None:
+    """Refuse (BadRequest, naming the schema and why) a schema the hub would not apply: over
+    LGSP_MAX_SCHEMA_BYTES, invalid, with a regular expression its linear-time engine does not run, a
+    reference outside itself, or a loop of references (`lgsp.catalogue.validation`).
+
+    The response schema is only documentation for clients, but passes the same checks: clients may
+    apply it, and the hub serves it to them."""
+    for name, schema in (("request_schema", data.request_schema), ("response_schema", data.response_schema)):
+        if schema is None:
+            continue
+        try:
+            check_schema(schema, settings.max_schema_bytes)
+        except SchemaRefused as exc:
+            raise BadRequest(f"{name}: {exc}") from None
+
+
 async def declare_service(
-    session: AsyncSession, caller: Caller, system_id: int, data: ServiceCreate
+    session: AsyncSession, caller: Caller, system_id: int, data: ServiceCreate, settings: Settings
 ) -> ServicePublic:
-    """Declare (or, if the code exists, redefine) a service the system provides."""
+    """Declare a service the system provides, within the hub's limits on schemas and on the number of
+    services of one system (LGSP_MAX_SERVICES_PER_SYSTEM: each is compiled and kept by every hub)."""
     caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     provider = await get_system(session, system_id)
     caller.require_agency(provider.agency_code)
@@ -29,6 +48,15 @@ async def declare_service(
     ).first()
     if existing is not None:
         raise Conflict(f"system {provider.code} already provides service {data.code}")
+    declared = await session.scalar(
+        select(func.count()).select_from(Service).where(Service.system_id == system_id)
+    )
+    if (declared or 0) >= settings.max_services_per_system:
+        raise Conflict(
+            f"system {provider.code} provides {declared} services, the most one system may"
+            " (LGSP_MAX_SERVICES_PER_SYSTEM); withdraw one first"
+        )
+    check_schemas(data, settings)  # last: compiling costs more than the two lookups above
     service = Service.model_validate(data, update={"system_id": system_id})
     session.add(service)
     record_event(session, caller, "service.declared", f"{provider.code}/{data.code}")

@@ -2,17 +2,20 @@
 systems, the services with who may call them. The branches of admission that read
 it are in `lgsp.exchange.admission`."""
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.catalogue.models import Grant, Service
+from lgsp.catalogue.validation import PayloadValidator, payload_validator
 from lgsp.connectivity.models import SystemStatus
 from lgsp.registry.models import System
 from schemas.messages import ServiceRequest
+
+log = logging.getLogger(__name__)
 
 #: What the hub answers itself (`Directory.metaservice`).
 METASERVICES = ("systems.list", "services.list", "allowed-services.list")
@@ -29,9 +32,13 @@ class Member:
 
 @dataclass(slots=True)
 class Offer:
-    """A service: its request schema, if any, and the systems and agencies granted it."""
+    """A service: its request schema, if any, and the systems and agencies granted it.
 
-    validator: Draft202012Validator | None
+    The schema is applied by jsonschema-rs in bounded time, and what a payload breaks is said without its
+    values (`lgsp.catalogue.validation`): admission runs it on the event loop every exchange shares, and
+    its fault message is kept in the exchange record and the audit trail."""
+
+    validator: PayloadValidator | None
     clients: set[int] = field(default_factory=set)
     agencies: set[str] = field(default_factory=set)
 
@@ -64,6 +71,26 @@ class Directory:
         return {"allowed": allowed}
 
 
+#: Services whose stored request schema cannot be applied, already logged (the directory is reloaded
+#: every second or so).
+_logged_unusable: set[tuple[str, str, str]] = set()
+
+
+def _unusable_schema(provider: str, service: str, problem: str) -> None:
+    """Log, once, a service whose schema was declared before the hub checked schemas as it does now.
+
+    Every request to it is refused (`PayloadValidator`): the schema might have been all that kept bad
+    payloads from the provider, who must declare the service again with a schema the hub can apply."""
+    if (provider, service, problem) not in _logged_unusable:
+        _logged_unusable.add((provider, service, problem))
+        log.warning(
+            "%s/%s: its request schema cannot be applied, so every request is refused: %s",
+            provider,
+            service,
+            problem,
+        )
+
+
 async def load_directory(session: AsyncSession) -> Directory:
     """Read the directory from the database."""
     members: dict[str, Member] = {}
@@ -84,7 +111,10 @@ async def load_directory(session: AsyncSession) -> Directory:
         if provider is None or service.id is None:
             continue
         schema: dict[str, Any] | None = service.request_schema
-        offer = Offer(Draft202012Validator(schema) if schema else None)
+        validator = payload_validator(schema) if schema else None
+        if validator is not None and validator.problem is not None:
+            _unusable_schema(provider, service.code, validator.problem)
+        offer = Offer(validator)
         offers[(provider, service.code)] = offer
         by_id[service.id] = offer
     for grant in await session.exec(select(Grant)):
