@@ -201,7 +201,7 @@ class NationalGateway(Component):
             index_elements=["system"],
             set_={
                 c: insert.excluded[c]
-                for c in ("province", "agency", "name", "registered", "updated_at", "keys")
+                for c in ("province", "agency", "name", "registered", "updated_at", "bus_keys")
             },
         )
         async with self.database.engine.begin() as conn:

@@ -87,6 +87,11 @@ async def test_a_national_request_crosses_the_ngsp_and_is_marked(beyond: Beyond)
     assert record.crossed_ngsp and record.outcome == "success"
     assert record.request_in_at <= record.request_out_at <= record.response_in_at <= record.response_out_at  # type: ignore[operator]
     assert record.subject_hash and citizen not in record.subject_hash
+    # The evidence: the client signed the request, the NGSP (not a provincial system) the answer.
+    evidence = (await beyond.hub.client.get(f"/api/v1/exchanges/{record.id}/evidence")).json()
+    assert evidence["verified"] is True
+    assert evidence["request"]["owner"] == "MOT-CUA"
+    assert evidence["response"]["owner"] == "@ngsp" and evidence["response"]["signer"].startswith("@ngsp:")
 
 
 async def test_the_national_business_register_answers_by_tax_code(beyond: Beyond) -> None:
