@@ -39,9 +39,8 @@ def connector_for(system: dict[str, Any], settings: Settings, bootstrap: str) ->
 
 
 async def wait_connected(client: httpx.AsyncClient, system: dict[str, Any], timeout: float = 15.0) -> None:
-    """Wait until the hub has the system connected to the LGSP: its hello applied (so its requests are
-    its own) and a probe answered. A request sent before the hello is applied is `client.unauthenticated`:
-    hello and request travel on different topics, in no guaranteed order."""
+    """Wait until the hub has the system connected to the LGSP: its hello applied and a probe answered
+    (the hub forwards calls only to a provider it counts as connected)."""
 
     async def connected() -> bool:
         status = (await client.get(f"/api/v1/systems/{system['id']}/status")).json()
