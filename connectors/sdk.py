@@ -1,7 +1,6 @@
 """The connector SDK: hello, heartbeats, answers to active probes, reconnection, clean stop."""
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
@@ -14,13 +13,13 @@ from uuid import UUID, uuid4
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
+from buscore.deadletters import dead_letter, envelope_only
 from buscore.lifecycle import cancelled_by_owner, close_consumer
 from buscore.principals import sasl_options
 from buscore.signing import ReplayGuard, Signer, Trust, check, freshness, sender_of, signed_statement
 from schemas.common import finite_json
 from schemas.messages import (
     INBOX,
-    DeadLetter,
     DecodeError,
     DossierReport,
     Fault,
@@ -408,17 +407,13 @@ class Connector:
             await self.say_hello()
 
     async def _refuse(self, record: ConsumerRecord[bytes, bytes], reason: str, detail: str) -> None:
-        """Count a refused inbox record and dead-letter it (the hub's operators see it there)."""
+        """Count a refused inbox record and dead-letter its envelope (the hub's operators see it there;
+        personal data stays out, as in the hub's letters: buscore.deadletters)."""
         self.refused[reason] = self.refused.get(reason, 0) + 1
         log.warning("%s: refusing an inbox record (%s): %s", self.system, reason, detail)
-        letter = DeadLetter(
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=reason,
-            detail=detail[:2000],
-            # As received, cut so the letter stays within the bus's limit (as the hub's workers do).
-            original_b64=base64.b64encode((record.value or b"")[:DEAD_LETTER_KEEP]).decode(),
+        kept = envelope_only(record.value or b"", self.signer)
+        letter = dead_letter(
+            self.signer, record.topic, record.partition, record.offset, reason, detail, kept, DEAD_LETTER_KEEP
         )
         try:
             await self._send(self.topics.dead_letters, letter)

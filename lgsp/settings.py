@@ -135,6 +135,14 @@ class Settings(BaseSettings):
         default=None,
         description="The hub's public key (base64) the NGSP stub trusts; unset: derived from the secret key",
     )
+    dead_letter_raw: bool = Field(
+        default=False,
+        description="Raw mode, for debugging: also keep rejected records whole (personal data included) on"
+        " <prefix>.dead-letters.raw; the dead-letter topic keeps only their envelopes",
+    )
+    dead_letter_raw_hours: float = Field(
+        default=24.0, gt=0, le=168, description="Hours the broker keeps the raw dead letters (raw mode)"
+    )
     bus_replay_window: float = Field(
         default=120.0,
         gt=0,

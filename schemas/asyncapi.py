@@ -66,7 +66,7 @@ from schemas.topics import Topics
 
 CONTRACT = Path(__file__).resolve().parent / "contract"
 #: The contract's version (AsyncAPI `info.version`): bump it when a message or a topic changes.
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://lgsp.invalid/contract/json/{name}.json"
 KAFKA_BINDING = "0.5.0"
@@ -193,8 +193,20 @@ CHANNELS = (
     Channel(
         "deadLetters",
         ADDRESSES.dead_letters,
-        "Records a consumer of the hub or the NGSP could not parse, validate or authenticate (or too"
-        " large), kept whole with the reason; API keys are redacted.",
+        "Records a consumer of the hub, the NGSP or a connector could not parse, validate or"
+        " authenticate (or too large), with the reason: their envelope, personal fields only as keyed"
+        " hashes, API keys never.",
+        (DeadLetter,),
+        ("hub", "ngsp"),
+        ("operators",),
+        partitions=1,
+        partitions_setting=None,
+    ),
+    Channel(
+        "deadLettersRaw",
+        ADDRESSES.dead_letters_raw,
+        "Raw mode only (LGSP_DEAD_LETTER_RAW, for debugging): the same records whole, personal data"
+        " included, API keys redacted; the broker deletes them after LGSP_DEAD_LETTER_RAW_HOURS.",
         (DeadLetter,),
         ("hub", "ngsp"),
         ("operators",),

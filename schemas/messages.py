@@ -262,8 +262,8 @@ class DossierReport(Message):
 
 
 class DeadLetter(Message):
-    """A record a consumer rejected, kept whole so nothing is lost, except API keys: the secret part of
-    anything shaped like an issued key is replaced by `[redacted]`."""
+    """A record a consumer rejected, with why: its envelope is kept, its personal fields only as keyed
+    hashes, API keys never (buscore.deadletters; the whole record only in an operator's raw mode)."""
 
     type: Literal["dead_letter"] = "dead_letter"
     source_topic: str
@@ -275,7 +275,8 @@ class DeadLetter(Message):
 
     @property
     def original(self) -> bytes:
-        """The rejected record's bytes as received, API keys redacted (lgsp.bus.redact)."""
+        """What is kept of the rejected record: its envelope (buscore.deadletters), or in raw mode its
+        bytes as received, API keys redacted."""
         return base64.b64decode(self.original_b64)
 
 

@@ -54,6 +54,11 @@ class Topics:
         """Anything a consumer could not parse or validate, with the reason and the original bytes."""
         return f"{self.prefix}.dead-letters"
 
+    @property
+    def dead_letters_raw(self) -> str:
+        """Rejected records whole, only while an operator turns raw mode on; kept a short time."""
+        return f"{self.prefix}.dead-letters.raw"
+
     def inbox(self, system: str) -> str:
         """The inbox of one system: probes (and, later, requests) addressed to it."""
         return f"{self.prefix}.inbox.{system}"

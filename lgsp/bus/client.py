@@ -66,6 +66,9 @@ class Bus:
     acks=all, a write then survives the loss of a broker); `idempotence` turns on the idempotent
     producer, which Apache Kafka supports and the embedded broker does not.
 
+    `dead_letter_raw_ms`, if set, is raw mode: workers also keep rejected records whole on a topic of
+    their own, deleted after that many milliseconds (buscore.deadletters).
+
     `signer` signs everything this process sends (`seal`): the hub's or the NGSP's platform key;
     `authenticate` checks everything its workers consume (lgsp.bus.authentication).
     """
@@ -85,6 +88,7 @@ class Bus:
         replication_factor: int = 1,
         min_insync_replicas: int | None = None,
         idempotence: bool = False,
+        dead_letter_raw_ms: int | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -100,6 +104,8 @@ class Bus:
             {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
         )
         self.idempotence = idempotence
+        self.dead_letter_raw_ms = dead_letter_raw_ms
+        self._configs: dict[str, dict[str, str]] = {}  # configs of single topics, beside topic_configs
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._wanted: dict[str, int] = {}
@@ -127,6 +133,9 @@ class Bus:
             replication_factor=settings.kafka_replication_factor,
             min_insync_replicas=settings.kafka_min_insync_replicas,
             idempotence=settings.kafka_idempotence,
+            dead_letter_raw_ms=(
+                int(settings.dead_letter_raw_hours * 3_600_000) if settings.dead_letter_raw else None
+            ),
         )
 
     @property
@@ -236,9 +245,13 @@ class Bus:
             await self.repair()
             raise
 
-    async def ensure_topics(self, partitions: dict[str, int]) -> None:
-        """Create the topics that do not exist yet (idempotent; topics already ensured cost nothing)."""
+    async def ensure_topics(
+        self, partitions: dict[str, int], configs: dict[str, dict[str, str]] | None = None
+    ) -> None:
+        """Create the topics that do not exist yet (idempotent; topics already ensured cost nothing),
+        `configs` adding settings of single topics (e.g. a short retention) to the bus's own."""
         new = {t: n for t, n in partitions.items() if t not in self._wanted}
+        self._configs.update(configs or {})
         if new:
             await self._create_missing(new)
             self._wanted.update(new)
@@ -259,7 +272,9 @@ class Bus:
             raise KafkaConnectionError("the bus is not connected yet")
         existing = set(await self._admin.list_topics())
         missing = [
-            NewTopic(t, n, self.replication_factor, topic_configs=self.topic_configs)
+            NewTopic(
+                t, n, self.replication_factor, topic_configs=self.topic_configs | self._configs.get(t, {})
+            )
             for t, n in partitions.items()
             if t not in existing
         ]

@@ -1,7 +1,6 @@
 """Supervised consumer workers: decode, dead-letter the bad, handle, then commit."""
 
 import asyncio
-import base64
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,13 +16,14 @@ from aiokafka.errors import (
 )
 from sqlalchemy import exc as sa_exc
 
+from buscore.deadletters import dead_letter, envelope_only
 from buscore.lifecycle import cancelled_by_owner, close_consumer
 from buscore.signing import signed_statement
 from lgsp.bus.client import Bus
 from lgsp.bus.redact import redact_record, redact_text
 from monitoring.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 from schemas.common import utcnow
-from schemas.messages import Codec, DeadLetter, DecodeError
+from schemas.messages import Codec, DecodeError
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -349,27 +349,26 @@ class Worker(Generic[M]):
 
     async def _dead_letter(self, dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]]) -> None:
         items: list[tuple[str, bytes, str | None]] = []
+        raw: list[tuple[str, bytes, str | None]] = []
         # Base64 makes the original a third larger: cut to this, a letter stays within the bus's limit.
         keep = self.bus.max_message_bytes * 3 // 4
+        topics = self.bus.topics
         for record, reason, detail in dead:
-            # The record as received, except API keys (a Hello carries one): the topic is read by people
-            # and kept long, so a key is never kept in clear there, nor in the log line below. Redacted
-            # whole before it is cut, so a key the cut would split is found.
+            # Never an API key (redacted whole before anything is cut, so a key the cut would split is
+            # found), and on the long-kept topic never personal data (buscore.deadletters).
             original = redact_record(record.value or b"")
-            if len(original) > keep:
-                detail = f"{detail[:1900]}; original cut to its first {keep} bytes"
-                original = original[:keep]
             detail = redact_text(detail[:2000])
-            letter = DeadLetter(
-                source_topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                reason=reason,
-                detail=detail,
-                original_b64=base64.b64encode(original).decode(),
-            )
+            position = (record.topic, record.partition, record.offset)
+            kept = envelope_only(original, self.bus.signer)
+            letter = dead_letter(self.bus.signer, *position, reason, detail, kept, keep)
             key = record.key.decode(errors="replace") if record.key else None
-            items.append((self.bus.topics.dead_letters, self.bus.seal(letter), key))
+            items.append((topics.dead_letters, self.bus.seal(letter), key))
+            if self.bus.dead_letter_raw_ms is not None:
+                whole = dead_letter(self.bus.signer, *position, reason, detail, original, keep)
+                raw.append((topics.dead_letters_raw, self.bus.seal(whole), key))
             DEAD_LETTERS.labels(reason).inc()
             log.info("dead letter from %s@%d: %s (%s)", record.topic, record.offset, reason, detail[:200])
-        await self.bus.send_all(items)
+        if raw:
+            retention = {"retention.ms": str(self.bus.dead_letter_raw_ms)}
+            await self.bus.ensure_topics({topics.dead_letters_raw: 1}, {topics.dead_letters_raw: retention})
+        await self.bus.send_all(items + raw)

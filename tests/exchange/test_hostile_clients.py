@@ -4,6 +4,7 @@ its reason and counted in lgsp_dead_letters_total{reason}; no record, ledger ent
 changes. Runs on both brokers (make test, make test-kafka)."""
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -72,9 +73,12 @@ def about(ids: set[str]) -> Callable[[list[Letter]], bool]:
 
 
 def _message_id(letter: Letter) -> str:
-    original = letter.letter.original
-    start = original.find(b'"message_id":"')
-    return original[start + 14 : start + 50].decode(errors="replace") if start >= 0 else ""
+    """The message id a dead letter's envelope keeps ("" for a record that was not a JSON object)."""
+    try:
+        envelope = json.loads(letter.letter.original)
+    except ValueError:
+        return ""
+    return str(envelope.get("message_id", "")) if isinstance(envelope, dict) else ""
 
 
 async def refused(

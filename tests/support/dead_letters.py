@@ -21,11 +21,18 @@ class Letter:
 
 
 async def read_dead_letters(
-    bootstrap: str, topics: Topics, done: Callable[[list[Letter]], bool], within: float = 15.0
+    bootstrap: str,
+    topics: Topics,
+    done: Callable[[list[Letter]], bool],
+    within: float = 15.0,
+    *,
+    raw: bool = False,
 ) -> list[Letter]:
-    """Consume the dead-letter topic from the start until `done(letters)` or the timeout (then fail)."""
+    """Consume the dead-letter topic (with `raw`, raw mode's) from the start until `done(letters)` or the
+    timeout (then fail)."""
+    topic = topics.dead_letters_raw if raw else topics.dead_letters
     consumer = AIOKafkaConsumer(
-        topics.dead_letters, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     letters: list[Letter] = []
