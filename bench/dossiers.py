@@ -348,9 +348,10 @@ def latencies(samples: Sequence[Sample], recorded: dict[str, float]) -> tuple[li
 
 async def register(
     api: httpx.AsyncClient, holders: Sequence[str], offices: Sequence[str]
-) -> tuple[dict[str, str], dict[str, int]]:
+) -> tuple[dict[str, str], dict[str, int], str]:
     """Holders and one-stop shops over the REST API, as integrators would; the holders' evidence services
-    declared and granted to the shops' agency. The API keys and registry ids by system code."""
+    declared and granted to the shops' agency. The API keys and registry ids by system code, and the
+    trust anchor the registrations gave (the platform keys connectors check the hub's messages with)."""
     for agency in (HOLDER_AGENCY, OFFICE_AGENCY):
         response = await api.post(
             "/api/v1/agencies", json={"code": agency, "name": agency, "level": "province"}
@@ -358,6 +359,7 @@ async def register(
         response.raise_for_status()
     keys: dict[str, str] = {}
     ids: dict[str, int] = {}
+    trust = ""
     for code in [*holders, *offices]:
         agency = HOLDER_AGENCY if code in holders else OFFICE_AGENCY
         response = await api.post(
@@ -365,14 +367,14 @@ async def register(
         )
         response.raise_for_status()
         body = response.json()
-        keys[code], ids[code] = body["api_key"], body["id"]
+        keys[code], ids[code], trust = body["api_key"], body["id"], body["bus_trust"]
     for code in holders:
         for declaration in evidence_declarations():
             url = f"/api/v1/systems/{ids[code]}"
             (await api.post(f"{url}/services", json=declaration)).raise_for_status()
             grant = {"service": declaration["code"], "client_agency": OFFICE_AGENCY}
             (await api.post(f"{url}/grants", json=grant)).raise_for_status()
-    return keys, ids
+    return keys, ids, trust
 
 
 @dataclass
@@ -409,12 +411,13 @@ async def running_axis(
             async with httpx.AsyncClient(
                 base_url=base, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
             ) as api:
-                keys, ids = await register(api, holders, offices)
+                keys, ids, trust = await register(api, holders, offices)
                 connectors = [
                     Connector(
                         code,
                         keys[code],
                         broker.bootstrap,
+                        trust=trust,
                         topic_prefix=prefix,
                         session_timeout_ms=SESSION_TIMEOUT_MS,
                         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,

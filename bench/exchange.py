@@ -5,12 +5,15 @@ Everything runs on the real parts: one embedded Tansu broker for the whole run, 
 and the SDK's ``Connector`` as clients and provider. Phases, in order, on the same broker:
 
 1. **one-way ceiling**: one producer with the hub's producer settings (``Bus``) sends records of the
-   size of a ``ServiceRequest`` as fast as it can; one consumer in another process, with the hub
+   size of a signed ``ServiceRequest`` as fast as it can; one consumer in another process, with the hub
    worker's consumer settings (group, manual commit per batch, ``max_poll_records``), counts them.
 2. **forwarder ceiling**: a no-op forwarder process built from the hub's own ``Bus`` and ``Worker``
    does the same 4-hop routed exchange as the hub (requests -> provider inbox as a ``ServiceCall``,
-   responses -> client inbox as a ``ServiceResult``), with nothing but decode, re-address and encode:
-   no database, no session, grant or schema check. Same clients, same provider, same topics.
+   responses -> client inbox as a ``ServiceResult``), with nothing but decode, authenticate,
+   re-address and sign: no database, no grant or schema check. Like the hub, it checks every consumed
+   record's signature (``lgsp.bus.authentication``, with the systems' public keys held in memory where
+   the hub reads them from its registry) and signs what it sends with a platform key the connectors
+   trust, since the SDK refuses anything else. Same clients, same provider, same topics.
 3. **the hub**, with 1 and then 2 hub processes in one consumer group: exchanges per second at
    saturation (closed loop: every client keeps ``--inflight`` requests in flight; completions counted
    over ``--duration`` seconds after a warm-up), the hub processes' CPU and RSS meanwhile, then p50/p99
@@ -54,11 +57,14 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from sandbox.kafka import KafkaCluster
 
+from buscore.signing import HUB, Signer, SignerKey, Trust, b64, unb64
 from connectors.sdk import Connector, ExchangeError
 from lgsp.bus import Bus, Delivery, Rejection, Worker
+from lgsp.bus.authentication import Authenticator
 from lgsp.bus.broker import EmbeddedBroker
+from lgsp.security import issue_key
+from lgsp.settings import Settings
 from schemas.messages import REQUESTS, RESPONSES, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult
-from schemas.messages import encode as encode_message
 from schemas.topics import Topics
 
 from common import (
@@ -93,10 +99,49 @@ REQUEST_SCHEMA = {
 }
 ONE_WAY_SENDERS = 4  # concurrent send_all calls of the one-way producer
 ONE_WAY_CHUNK = 500  # records per send_all
+#: The hub's replay window and clock skew (their defaults), which the forwarder authenticates with.
+REPLAY_WINDOW_S: float = Settings.model_fields["bus_replay_window"].default
+CLOCK_SKEW_S: float = Settings.model_fields["bus_clock_skew"].default
 
 
 def citizen_id(n: int) -> str:
     return f"079{n % 10**9:09d}"
+
+
+class KnownKeys:
+    """A key source (lgsp.bus.authentication.KeySource) over keys held in memory: the forwarder's, where
+    the hub's keyring reads the registry."""
+
+    def __init__(self, keys: Sequence[SignerKey]) -> None:
+        self.known = {key.kid: key for key in keys}
+
+    async def keys(self, kids: set[str]) -> dict[str, SignerKey]:
+        return {kid: self.known[kid] for kid in kids if kid in self.known}
+
+
+def signing_bus(
+    bootstrap: str, topics: Topics, client_id: str, signer: Signer, keys: Sequence[SignerKey]
+) -> Bus:
+    """A bus with the hub's settings, signing as `signer` and authenticating with `keys` as the hub does."""
+    return Bus(
+        bootstrap,
+        topics,
+        client_id,
+        signer=signer,
+        authenticate=Authenticator(KnownKeys(keys), REPLAY_WINDOW_S, CLOCK_SKEW_S),
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
+
+
+def platform_signer() -> Signer:
+    """A fresh platform key for a process that plays the hub."""
+    return Signer.platform(HUB, os.urandom(32))
+
+
+def sample_signer(client: str) -> Signer:
+    """A system's signer with a key of the issued shape (nobody registers it: only sizes count)."""
+    return Signer.for_system(client, issue_key().plaintext)
 
 
 def sample_request(client: str, n: int) -> ServiceRequest:
@@ -126,12 +171,18 @@ class Fleet:
     served: int = 0
 
     @classmethod
-    def create(cls, bootstrap: str, prefix: str, keys: dict[str, str], clients: Sequence[str]) -> "Fleet":
+    def create(
+        cls, bootstrap: str, prefix: str, keys: dict[str, str], clients: Sequence[str], trust: Trust | str
+    ) -> "Fleet":
+        """Connectors with these API keys, trusting the platform keys `trust` (the hub's, or the
+        forwarder's): they refuse inbox messages signed by anyone else."""
+
         def connector(code: str) -> Connector:
             return Connector(
                 code,
                 keys[code],
                 bootstrap,
+                trust=trust,
                 topic_prefix=prefix,
                 session_timeout_ms=SESSION_TIMEOUT_MS,
                 fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
@@ -298,8 +349,9 @@ async def open_loop(fleet: Fleet, rate: float, warmup: float, seconds: float) ->
 
 
 class Forwarder:
-    """The hub's routing with no work: decode, re-address, encode. Built on the hub's own Bus and Worker,
-    so consumer and producer settings, batching and commits are the hub's; only the handlers differ."""
+    """The hub's routing with no work: decode, authenticate, re-address, sign. Built on the hub's own Bus
+    and Worker, so consumer and producer settings, batching, commits, signature checks and signing are
+    the hub's; only the handlers (and where the keys come from) differ."""
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
@@ -326,7 +378,7 @@ class Forwarder:
                 payload=request.payload,
                 deadline=delivery.received_at + timedelta(milliseconds=request.timeout_ms),
             )
-            out.append((self.topics.inbox(request.provider), encode_message(call), request.client))
+            out.append((self.topics.inbox(request.provider), self.bus.seal(call), request.client))
         await self.bus.send_all(out)
         return []
 
@@ -342,21 +394,37 @@ class Forwarder:
                 payload=response.payload,
                 fault=response.fault,
             )
-            out.append((self.topics.inbox(response.client), encode_message(result), response.client))
+            out.append((self.topics.inbox(response.client), self.bus.seal(result), response.client))
         await self.bus.send_all(out)
         return []
 
 
-async def run_forwarder(bootstrap: str, prefix: str) -> None:
+def write_forwarder_keys(path: Path, signer_seed: bytes, api_keys: dict[str, str]) -> None:
+    """What the forwarder process signs with (its platform seed) and the systems' public keys it checks
+    their messages with (never their API keys), as JSON in `path`."""
+    keys = [Signer.for_system(code, key) for code, key in api_keys.items()]
+    document = {
+        "seed": signer_seed.hex(),
+        "keys": [{"kid": k.kid, "owner": k.owner, "public_key": b64(k.public_key)} for k in keys],
+    }
+    path.write_text(json.dumps(document))
+
+
+def read_forwarder_keys(path: Path) -> tuple[Signer, list[SignerKey]]:
+    document = json.loads(path.read_text())
+    keys = []
+    for key in document["keys"]:
+        public = unb64(key["public_key"])
+        assert public is not None
+        keys.append(SignerKey(key["kid"], key["owner"], public))
+    return Signer.platform(HUB, bytes.fromhex(document["seed"])), keys
+
+
+async def run_forwarder(bootstrap: str, prefix: str, keys_path: Path) -> None:
     """The forwarder process: prints `ready` once both workers consume, then runs until terminated."""
     topics = Topics(prefix)
-    bus = Bus(
-        bootstrap,
-        topics,
-        "bench-forwarder",
-        session_timeout_ms=SESSION_TIMEOUT_MS,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-    )
+    signer, keys = read_forwarder_keys(keys_path)
+    bus = signing_bus(bootstrap, topics, "bench-forwarder", signer, keys)
     await bus.connect({topics.requests: PARTITIONS, topics.responses: PARTITIONS})
     forwarder = Forwarder(bus)
     tasks = [asyncio.create_task(w.run()) for w in forwarder.workers]
@@ -452,19 +520,14 @@ async def one_way(bootstrap: str, workdir: Path, warmup: float, seconds: float) 
     topic = f"{topics.prefix}.oneway"
     await create_topics(bootstrap, {topic: PARTITIONS})
     clients = spread_codes("MOT-CUA", PARTITIONS, PARTITIONS)
-    records = [
-        (topic, encode_message(sample_request(clients[i % len(clients)], i)), clients[i % len(clients)])
-        for i in range(ONE_WAY_CHUNK * ONE_WAY_SENDERS)
-    ]
+    signers = {client: sample_signer(client) for client in clients}
+    records: list[tuple[str, bytes, str | None]] = []
+    for i in range(ONE_WAY_CHUNK * ONE_WAY_SENDERS):
+        client = clients[i % len(clients)]
+        records.append((topic, signers[client].seal(sample_request(client, i)), client))
     size = statistics.mean(len(value) for _, value, _ in records)
     sink = await spawn_role("sink", bootstrap, workdir, "--topic", topic)
-    bus = Bus(
-        bootstrap,
-        topics,
-        "bench-oneway",
-        session_timeout_ms=SESSION_TIMEOUT_MS,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-    )
+    bus = signing_bus(bootstrap, topics, "bench-oneway", platform_signer(), [])
     await bus.start()
     sent = 0
     begin = time.time()
@@ -511,13 +574,7 @@ async def one_hop_latency(bootstrap: str, records: int = 30) -> dict[str, Any]:
     topics = Topics(f"bench{uuid.uuid4().hex[:8]}")
     topic = f"{topics.prefix}.hop"
     await create_topics(bootstrap, {topic: PARTITIONS})
-    bus = Bus(
-        bootstrap,
-        topics,
-        "bench-hop",
-        session_timeout_ms=SESSION_TIMEOUT_MS,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-    )
+    bus = signing_bus(bootstrap, topics, "bench-hop", platform_signer(), [])
     await bus.start()
     consumer = AIOKafkaConsumer(
         topic,
@@ -532,7 +589,7 @@ async def one_hop_latency(bootstrap: str, records: int = 30) -> dict[str, Any]:
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
     await consumer.start()
-    value = encode_message(sample_request("MOT-CUA-00", 0))
+    value = sample_signer("MOT-CUA-00").seal(sample_request("MOT-CUA-00", 0))
     latencies: list[float] = []
     rng = random.Random(7)
     try:
@@ -564,8 +621,17 @@ async def forwarder_ceiling(
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     topics = Topics(prefix)
     await create_topics(bootstrap, topic_layout(topics, [PROVIDER, *clients]))
-    forwarder = await spawn_role("forwarder", bootstrap, workdir, "--prefix", prefix)
-    fleet = Fleet.create(bootstrap, prefix, {c: f"no-key-{c}" for c in [PROVIDER, *clients]}, clients)
+    # The systems' API keys (as the hub would issue them) and the forwarder's platform key, which the
+    # connectors trust as they trust the hub's.
+    api_keys = {code: issue_key().plaintext for code in [PROVIDER, *clients]}
+    seed = os.urandom(32)
+    keys_path = workdir / f"{prefix}.forwarder-keys.json"
+    write_forwarder_keys(keys_path, seed, api_keys)
+    forwarder = await spawn_role(
+        "forwarder", bootstrap, workdir, "--prefix", prefix, "--keys", str(keys_path)
+    )
+    trust = Trust.of(Signer.platform(HUB, seed))
+    fleet = Fleet.create(bootstrap, prefix, api_keys, clients, trust)
     try:
         await fleet.start()
         await fleet.warm_up()
@@ -586,9 +652,10 @@ async def forwarder_ceiling(
     return {"saturation": saturation} | latency
 
 
-async def register(api: httpx.AsyncClient, clients: Sequence[str]) -> tuple[dict[str, str], int]:
+async def register(api: httpx.AsyncClient, clients: Sequence[str]) -> tuple[dict[str, str], int, str]:
     """The provider and the clients, the service with its request schema, and a grant to the clients'
-    agency, over the REST API as an integrator would; the API keys and the provider's id."""
+    agency, over the REST API as an integrator would; the API keys, the provider's id and the trust
+    anchor the registrations gave (the platform keys the connectors check the hub's messages with)."""
     for agency in (PROVIDER_AGENCY, CLIENT_AGENCY):
         response = await api.post(
             "/api/v1/agencies", json={"code": agency, "name": agency, "level": "province"}
@@ -596,6 +663,7 @@ async def register(api: httpx.AsyncClient, clients: Sequence[str]) -> tuple[dict
         response.raise_for_status()
     keys: dict[str, str] = {}
     ids: dict[str, int] = {}
+    trust = ""
     for code in [PROVIDER, *clients]:
         agency = PROVIDER_AGENCY if code == PROVIDER else CLIENT_AGENCY
         response = await api.post(
@@ -603,7 +671,7 @@ async def register(api: httpx.AsyncClient, clients: Sequence[str]) -> tuple[dict
         )
         response.raise_for_status()
         body = response.json()
-        keys[code], ids[code] = body["api_key"], body["id"]
+        keys[code], ids[code], trust = body["api_key"], body["id"], body["bus_trust"]
     provider = ids[PROVIDER]
     response = await api.post(
         f"/api/v1/systems/{provider}/services", json={"code": SERVICE, "request_schema": REQUEST_SCHEMA}
@@ -613,7 +681,7 @@ async def register(api: httpx.AsyncClient, clients: Sequence[str]) -> tuple[dict
         f"/api/v1/systems/{provider}/grants", json={"service": SERVICE, "client_agency": CLIENT_AGENCY}
     )
     response.raise_for_status()
-    return keys, provider
+    return keys, provider, trust
 
 
 async def consumed_requests(base: str) -> float:
@@ -738,8 +806,8 @@ async def through_hubs(
             async with httpx.AsyncClient(
                 base_url=base, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
             ) as api:
-                keys, provider_id = await register(api, clients)
-                fleet = Fleet.create(bootstrap, prefix, keys, clients)
+                keys, provider_id, trust = await register(api, clients)
+                fleet = Fleet.create(bootstrap, prefix, keys, clients, trust)
                 await fleet.start()
                 await wait_connected(api, provider_id)
             await fleet.warm_up()
@@ -955,10 +1023,11 @@ def main() -> None:
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
+    parser.add_argument("--keys", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "forwarder":
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_until_terminated(run_forwarder(args.bootstrap, args.prefix)))
+            asyncio.run(_until_terminated(run_forwarder(args.bootstrap, args.prefix, Path(args.keys))))
         return
     if args.role == "sink":
         asyncio.run(run_sink(args.bootstrap, args.topic))

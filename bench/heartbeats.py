@@ -6,8 +6,8 @@ hub application with its bus workers, talked to in-process through httpx's ASGI 
 1. registering N systems one by one over ``POST /api/v1/systems`` as admin (registrations per second),
    then how long the hub needs to finish a probe round over all of them (the first probe of a system
    creates its inbox topic); the steady-state phases below start after it;
-2. opening a session for every system with a ``Hello`` on the connectivity topic, until the hub has
-   consumed them all (hellos per second);
+2. opening a session for every system with a ``Hello`` on the connectivity topic, signed with the
+   system's key as its connector signs it, until the hub has consumed them all (hellos per second);
 3. the hub with every session open and no heartbeats for one probe interval: its background CPU and the
    latency of ``GET /api/v1/indicators``;
 4. heartbeats offered at a fixed rate, spread round-robin over the systems: the rate the hub accepts
@@ -55,10 +55,11 @@ from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from buscore.signing import Signer
 from lgsp.app import create_app
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.settings import Settings
-from schemas.messages import Heartbeat, Hello, encode
+from schemas.messages import Heartbeat, Hello
 from schemas.topics import Topics
 
 from common import database_url
@@ -85,11 +86,11 @@ def note(message: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class SystemSession:
-    """A registered system with the session its hello opened."""
+    """A registered system with its signer (from its API key) and the session its hello opened."""
 
     system_id: int
     code: str
-    api_key: str
+    signer: Signer
     session_id: uuid.UUID
 
 
@@ -197,7 +198,8 @@ async def register(client: httpx.AsyncClient, systems: int) -> tuple[list[System
         )
         response.raise_for_status()
         body = response.json()
-        sessions.append(SystemSession(body["id"], body["code"], body["api_key"], uuid.uuid4()))
+        signer = Signer.for_system(body["code"], body["api_key"])
+        sessions.append(SystemSession(body["id"], body["code"], signer, uuid.uuid4()))
         if (i + 1) % 500 == 0:
             note(f"registered {i + 1}/{systems} systems")
     seconds = time.perf_counter() - start
@@ -248,7 +250,7 @@ async def open_sessions(
     acks = [
         await producer.send(
             topic,
-            encode(Hello(system=s.code, session_id=s.session_id, api_key=s.api_key, sdk_version="bench")),
+            s.signer.seal(Hello(system=s.code, session_id=s.session_id, sdk_version="bench")),
             key=s.code.encode(),
         )
         for s in sessions
@@ -278,8 +280,9 @@ async def open_sessions(
 async def send_heartbeat(
     producer: AIOKafkaProducer, topic: str, session: SystemSession
 ) -> "asyncio.Future[Any]":
-    """Hand one fresh heartbeat of `session` to the producer; the future resolves on the broker's ack."""
-    record = encode(Heartbeat(system=session.code, session_id=session.session_id))
+    """Hand one fresh heartbeat of `session`, signed as its connector signs it, to the producer; the
+    future resolves on the broker's ack. (A heartbeat sent again would be refused as a replay.)"""
+    record = session.signer.seal(Heartbeat(system=session.code, session_id=session.session_id))
     future: asyncio.Future[Any] = await producer.send(topic, record, key=session.code.encode())
     return future
 

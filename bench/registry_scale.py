@@ -7,13 +7,17 @@ connectors: one producer says hello for each system and then sends each system's
 ``--heartbeat-interval`` seconds, evenly spread (10,000 / 10 s = 1,000 heartbeats a second), and a few
 consumers read the systems' inbox topics and answer every probe the hub sends there with a
 ``ProbeReply`` echoing its token, as the SDK does (``--answering`` limits how many systems answer; the
-probes of the others go unanswered and count as failed). The benchmark process itself only measures:
+probes of the others go unanswered and count as failed). Every hello, heartbeat and probe reply is signed
+with its system's key (derived from its API key, as the SDK's), so the hub authenticates each one as it
+would a connector's; the simulator does not check the hub's signature on the probes it answers (the SDK
+does), which spares its CPU, not the hub's. The benchmark process itself only measures:
 
 1. **seeding (not measured)**: the schema is migrated and the systems are inserted straight into the
-   database in one transaction (agency, system, system_status and a hashed system API key per system,
-   the rows ``POST /api/v1/systems`` writes, without its audit events and outbox message: the hub's
-   prober registers unacknowledged systems with the NGSP itself), and their inbox topics are created
-   on the broker (the embedded broker takes about a minute for 10,000 topics, so this runs alongside);
+   database in one transaction (agency, system, system_status and a hashed system API key with its bus
+   public key per system, the rows ``POST /api/v1/systems`` writes, without its audit events and outbox
+   message: the hub's prober registers unacknowledged systems with the NGSP itself), and their inbox
+   topics are created on the broker (the embedded broker takes about a minute for 10,000 topics, so
+   this runs alongside);
 2. **registration over REST (measured)**: ``--rest`` more systems registered through the running hub's
    ``POST /api/v1/systems``, ``--rest-concurrency`` at a time; they heartbeat with the others;
 3. **warm-up**: hellos for every system, heartbeats and probe answers start, until the indicator shows
@@ -64,6 +68,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from buscore.signing import Signer, SignerKey, check, signed_statement, system_public_key
+from buscore.signing import b64 as base64_text
 from lgsp.bus.broker import EmbeddedBroker, free_port
 from lgsp.connectivity.models import SystemStatus
 from lgsp.db import Database
@@ -159,7 +165,8 @@ def rest_code(i: int) -> str:
 
 
 async def seed_database(url: str, codes: Sequence[str]) -> tuple[list[tuple[str, str]], float]:
-    """Migrate, then insert the agency and the systems with their status rows and keys in one transaction.
+    """Migrate, then insert the agency and the systems with their status rows and keys in one transaction
+    (each key with the bus public key its signatures are checked with, as the registry computes it).
 
     Returns (code, API key) per system and the seconds it took.
     """
@@ -195,6 +202,7 @@ async def seed_database(url: str, codes: Sequence[str]) -> tuple[list[tuple[str,
                         agency_code=AGENCY,
                         system_id=system.id,
                         label=f"system {system.code}",
+                        verify_key=base64_text(system_public_key(issued.plaintext)),
                     )
                 )
                 keys.append((system.code, issued.plaintext))
@@ -380,45 +388,62 @@ def heartbeat_lags(
 # -- the simulated systems (a separate process) ----------------------------------------------------------
 
 
-def heartbeat(system: str, session: uuid.UUID, sent_at: str) -> bytes:
-    """A `Heartbeat` on the wire, written directly (pydantic costs the simulator more than the hub)."""
-    return (
-        f'{{"message_id":"{uuid.uuid4()}","sent_at":"{sent_at}","type":"heartbeat",'
-        f'"system":"{system}","session_id":"{session}"}}'
-    ).encode()
+def signed(signer: Signer, document: dict[str, Any]) -> bytes:
+    """A message's JSON object on the wire, signed by `signer` (as `Signer.seal` writes a model)."""
+    return json.dumps(signer.sign(document), separators=(",", ":")).encode()
 
 
-def probe_reply(probe: dict[str, Any]) -> bytes:
-    """The `ProbeReply` the connector SDK sends for a probe (as a dict), written directly."""
-    return json.dumps(
-        {
-            "message_id": str(uuid.uuid4()),
-            "sent_at": utcnow().isoformat(),
-            "type": "probe_reply",
-            "system": probe["system"],
-            "probe_id": probe["probe_id"],
-            "token": probe["token"],
-            "probe_sent_at": probe["sent_at"],
-            "via": probe.get("via", "lgsp"),
-        }
-    ).encode()
+def heartbeat(signer: Signer, session: uuid.UUID, sent_at: str) -> bytes:
+    """A `Heartbeat` of `signer`'s system on the wire, written directly (pydantic costs the simulator
+    more than the hub) and signed."""
+    document = {
+        "message_id": str(uuid.uuid4()),
+        "sent_at": sent_at,
+        "type": "heartbeat",
+        "system": signer.owner,
+        "session_id": str(session),
+    }
+    return signed(signer, document)
+
+
+def probe_reply(signer: Signer, probe: dict[str, Any]) -> bytes:
+    """The `ProbeReply` the connector SDK sends for a probe (as a dict), written directly and signed."""
+    document = {
+        "message_id": str(uuid.uuid4()),
+        "sent_at": utcnow().isoformat(),
+        "type": "probe_reply",
+        "system": probe["system"],
+        "probe_id": probe["probe_id"],
+        "token": probe["token"],
+        "probe_sent_at": probe["sent_at"],
+        "via": probe.get("via", "lgsp"),
+    }
+    return signed(signer, document)
 
 
 def check_wire_format() -> None:
-    """The hand-written messages are what the hub's codec accepts, equal to the models' own."""
+    """The hand-written messages are what the hub's codec accepts, equal to the models' own, and signed
+    so that the hub's authentication takes them."""
     session, now = uuid.uuid4(), utcnow()
-    beat = CONNECTIVITY.decode(heartbeat("BENCH-00001", session, now.isoformat()))
+    signer = Signer.for_system("BENCH-00001", issue_key().plaintext)
+    key = SignerKey(signer.kid, signer.owner, signer.public_key)
+    raw = heartbeat(signer, session, now.isoformat())
+    beat = CONNECTIVITY.decode(raw)
     expected = Heartbeat(message_id=beat.message_id, sent_at=now, system="BENCH-00001", session_id=session)
-    assert beat == expected
+    assert beat.model_copy(update={"signature": None}) == expected
+    assert beat.signature is not None
+    assert check(beat, signed_statement(raw, beat.signature), key, "BENCH-00001") is None
     probe = Probe(system="BENCH-00001", probe_id=uuid.uuid4(), token="t" * 32, reply_to="x.connectivity")
-    reply = CONNECTIVITY.decode(probe_reply(json.loads(encode(probe))))
-    assert isinstance(reply, ProbeReply)
+    raw = probe_reply(signer, json.loads(encode(probe)))
+    reply = CONNECTIVITY.decode(raw)
+    assert isinstance(reply, ProbeReply) and reply.signature is not None
     assert (reply.probe_id, reply.token, reply.probe_sent_at, reply.via) == (
         probe.probe_id,
         probe.token,
         probe.sent_at,
         probe.via,
     )
+    assert check(reply, signed_statement(raw, reply.signature), key, "BENCH-00001") is None
 
 
 def simulate(config: dict[str, Any], conn: Connection) -> None:
@@ -429,7 +454,8 @@ def simulate(config: dict[str, Any], conn: Connection) -> None:
 async def _simulate(config: dict[str, Any], conn: Connection) -> None:
     topics = Topics(config["prefix"])
     systems: list[tuple[str, str]] = config["systems"]
-    sessions = [(code, uuid.uuid4()) for code, _ in systems]
+    signers = {code: Signer.for_system(code, key) for code, key in systems}  # as each one's SDK derives it
+    sessions = [(signers[code], uuid.uuid4()) for code, _ in systems]
     interval: float = config["heartbeat_interval"]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -472,9 +498,8 @@ async def _simulate(config: dict[str, Any], conn: Connection) -> None:
                         probe = json.loads(record.value or b"{}")
                         if probe.get("type") != "probe":
                             continue  # session resets are answered by the next hello: none is sent here
-                        future = await producer.send(
-                            probe["reply_to"], probe_reply(probe), key=probe["system"].encode()
-                        )
+                        reply = probe_reply(signers[probe["system"]], probe)
+                        future = await producer.send(probe["reply_to"], reply, key=probe["system"].encode())
                         future.add_done_callback(check)
                         answered += 1
                         if answered % 20 == 0:  # a sample: parsing times is not free
@@ -493,10 +518,10 @@ async def _simulate(config: dict[str, Any], conn: Connection) -> None:
     hellos = [
         await producer.send(
             topics.connectivity,
-            encode(Hello(system=code, session_id=session, api_key=key, sdk_version="bench")),
-            key=code.encode(),
+            signer.seal(Hello(system=signer.owner, session_id=session, sdk_version="bench")),
+            key=signer.owner.encode(),
         )
-        for (code, key), (_, session) in zip(systems, sessions, strict=True)
+        for signer, session in sessions
     ]
     await asyncio.gather(*hellos)
     conn.send({"event": "hellos_sent", "at": time.perf_counter()})
@@ -510,9 +535,9 @@ async def _simulate(config: dict[str, Any], conn: Connection) -> None:
         due = int((tick - start) * rate)
         now = utcnow().isoformat()
         while sent < due:
-            code, session = sessions[sent % len(sessions)]
-            record = heartbeat(code, session, now)
-            future = await producer.send(topics.connectivity, record, key=code.encode())
+            signer, session = sessions[sent % len(sessions)]
+            record = heartbeat(signer, session, now)
+            future = await producer.send(topics.connectivity, record, key=signer.owner.encode())
             future.add_done_callback(check)
             sent += 1
         checkpoints.append((tick, sent))  # every heartbeat up to `sent` was handed over at `tick` or later
@@ -602,9 +627,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             seeding = {
                 "measured": False,
-                "how": "direct inserts of the agency, systems, system_status rows and hashed system keys in "
-                "one transaction (no audit events, no outbox NGSP registration: the hub's prober registers "
-                "unacknowledged systems itself), and the inbox topics created on the broker, in parallel",
+                "how": "direct inserts of the agency, systems, system_status rows and hashed system keys "
+                "(with their bus public keys) in one transaction (no audit events, no outbox NGSP "
+                "registration: the hub's prober registers unacknowledged systems itself), and the inbox "
+                "topics created on the broker, in parallel",
                 "systems": seeded_count,
                 "exempt_systems": seeded_count // EXEMPT_EVERY,
                 "database_seconds": round(db_seconds, 1),

@@ -1,5 +1,9 @@
 """No API key in clear in dead letters (nor in the hub's log): a bad hello's letter keeps everything but
-the key's secret part."""
+the key's secret part.
+
+Hellos carry no API key any more (SDK 0.2: they are signed), but a connector of an older SDK still sends
+its key in its hello's `api_key` field: the hub refuses such a hello as invalid, and its letter must not
+keep the key. A signed hello refused for its signature has no secret to keep."""
 
 import json
 import logging
@@ -10,17 +14,26 @@ from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from lgsp.bus.redact import REDACTED, redact_record, redact_text
-from schemas.messages import Hello, encode
+from schemas.messages import CONNECTIVITY, DecodeError, Hello, encode
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import has_all, read_dead_letters
 from tests.support import Broker, Hub, make_agency, make_system
+from tests.support.signing import system_signer
 
 KEY = "lgsp_0123456789ab_" + "Zx9-_" * 8 + "abc"  # an issued key's shape: lookup, then 43 secret characters
 SECRET = KEY.split("_", 2)[2]  # the secret part may hold "_" itself
 
 
+def old_hello(api_key: str, system: str = "HO-TICH", session_id: uuid.UUID | None = None) -> bytes:
+    """A hello as an SDK before 0.2 sent it: with the system's API key in clear."""
+    hello = Hello(system=system, session_id=session_id or uuid.uuid4(), sdk_version="0.1.0")
+    body = json.loads(encode(hello)) | {"api_key": api_key}
+    del body["signature"]
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def hello_bytes(api_key: str, system: str = "HO-TICH") -> bytes:
-    return encode(Hello(system=system, session_id=uuid.uuid4(), api_key=api_key))
+    return old_hello(api_key, system)
 
 
 # --- the redaction itself ----------------------------------------------------------------------------
@@ -74,12 +87,18 @@ def test_a_reason_quoting_a_key_is_redacted() -> None:
     )
 
 
-def test_a_hello_shows_its_key_neither_in_repr_nor_in_validation_errors() -> None:
-    hello = Hello(system="HO-TICH", session_id=uuid.uuid4(), api_key=KEY)
-    assert SECRET not in repr(hello) and SECRET not in str(hello)
-    with pytest.raises(ValidationError) as refused:
-        Hello(system="HO TICH", session_id=uuid.uuid4(), api_key=KEY + "x" * 200)
-    assert SECRET not in str(refused.value)
+def test_an_old_hello_is_refused_without_its_key_in_the_reason() -> None:
+    """The reason a consumer gives (and the hub logs) names the field, never its value."""
+    bad_code = old_hello(KEY + "x" * 200).replace(b'"HO-TICH"', b'"HO TICH"')  # two fields wrong
+    for raw in (old_hello(KEY), bad_code):
+        with pytest.raises(DecodeError) as refused:
+            CONNECTIVITY.decode(raw)
+        assert refused.value.reason == "invalid" and "api_key" in refused.value.detail
+        assert SECRET not in str(refused.value) and SECRET not in refused.value.detail
+    with pytest.raises(ValidationError):  # a hello cannot be made with a key at all
+        Hello.model_validate({"system": "HO-TICH", "session_id": str(uuid.uuid4()), "api_key": "x" * 8})
+    hello = Hello(system="HO-TICH", session_id=uuid.uuid4())
+    assert "api_key" not in repr(hello) and "api_key" not in hello.model_dump_json()
 
 
 # --- on the real broker --------------------------------------------------------------------------------
@@ -96,39 +115,47 @@ async def test_bad_hellos_are_dead_lettered_without_their_keys(
     other = await make_system(hub.client, "DAT-DAI")
     key, other_key = system["api_key"], other["api_key"]
     secrets = [k.split("_", 2)[2] for k in (key, other_key)]
-    session = str(uuid.uuid4())
+    session = uuid.uuid4()
 
     def hello(api_key: str, system_code: str = "HO-TICH") -> bytes:
-        return encode(Hello(system=system_code, session_id=uuid.UUID(session), api_key=api_key))
+        return old_hello(api_key, system_code, session)
 
-    bad = {
-        "unauthenticated": hello(other_key),  # another system's real key
-        "unknown_system": hello(key, "KHONG-CO"),  # the right key, a typo in the system code
-        "invalid": json.dumps(
-            {"type": "hello", "system": "HO-TICH", "session_id": "not-a-uuid", "api_key": key}
-        ).encode(),
-        "malformed": hello(key)[:-20],  # truncated in flight
-    }
+    # (reason, record, whether it holds a key to redact)
+    bad = [
+        ("invalid", hello(key), True),  # an old SDK: the right key, in clear
+        ("invalid", hello(other_key, "KHONG-CO"), True),  # another system's key, a typo in the code
+        ("invalid", hello(key).replace(str(session).encode(), b"not-a-uuid"), True),
+        ("malformed", hello(key)[:-20], True),  # truncated in flight
+        # Signed hellos refused for their signature: they hold no key, their letters none either.
+        ("wrong_signer", system_signer(other).seal(Hello(system="HO-TICH", session_id=session)), False),
+        ("wrong_signer", system_signer(system).seal(Hello(system="KHONG-CO", session_id=session)), False),
+    ]
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     await producer.start()
     try:
-        for value in bad.values():
+        for _, value, _ in bad:
             await producer.send_and_wait(topics.connectivity, value, key=b"HO-TICH")
     finally:
         await producer.stop()
-    letters = await read_dead_letters(broker.bootstrap, topics, has_all(list(bad.values())))
+    letters = await read_dead_letters(broker.bootstrap, topics, has_all([value for _, value, _ in bad]))
 
     ours = {x.letter.original: x.letter for x in letters}
-    for reason, value in bad.items():
+    for reason, value, keyed in bad:
         letter = ours[redact_record(value)]
         assert letter.reason == reason
         original = letter.original.decode(errors="replace")
         for secret in secrets:
             assert secret not in original and secret not in letter.model_dump_json(), (reason, original)
+            assert secret not in letter.detail
         # The rest is kept: who, which session, and which key was tried (its lookup part).
         assert "HO-TICH" in original or "KHONG-CO" in original
-        assert session in original or reason == "invalid"
-        assert REDACTED in original
+        assert str(session) in original or "not-a-uuid" in original
+        if keyed:
+            assert REDACTED in original and original.count("lgsp_") == 1
+            lookups = ("_".join(k.split("_", 2)[:2]) for k in (key, other_key))  # the secret may hold "_"
+            assert any(f"{lookup}_{REDACTED}" in original for lookup in lookups)
+        else:
+            assert original.encode() == value, "a record without a key is kept byte for byte"
 
     # Nor did any log line say a key.
     for record in caplog.records:

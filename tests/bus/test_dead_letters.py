@@ -1,21 +1,25 @@
 """Bad records on the connectivity topic end on the dead-letter topic, whole (API keys redacted), and the
-consumer carries on."""
+consumer carries on. Records not signed by the system they claim to come from (unsigned, forged, signed
+by a revoked key, too old, replayed) are among them, each with its reason."""
 
 import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from buscore.signing import Signer, Trust
 from lgsp.bus.redact import redact_record
-from schemas.messages import DeadLetter, Heartbeat, Hello, encode
+from schemas.common import utcnow
+from schemas.messages import INBOX, DeadLetter, Heartbeat, Hello, encode
 from schemas.topics import Topics
 from tests.support import Broker, Hub, make_agency, make_system
+from tests.support.signing import made_up_api_key, made_up_signer, refusal, system_signer
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +107,16 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
     other = await make_system(hub.client, "DAT-DAI")
     code, key = system["code"], system["api_key"]
     nonce = uuid.uuid4().hex
-    lookup_part = key.rsplit("_", 1)[0]
+    lookup_part = "_".join(key.split("_", 2)[:2])  # the secret part may hold "_"
+    signer = system_signer(system)
+    # DAT-DAI's key is rotated: the old one is revoked, and what it signs no longer counts.
+    rotated = await hub.client.post(f"/api/v1/systems/{other['id']}/key")
+    assert rotated.status_code == 201, rotated.text
 
-    def hello(system_code: str, api_key: str) -> bytes:
-        return encode(Hello(system=system_code, session_id=uuid.uuid4(), api_key=api_key))
+    def hello(system_code: str = code, **changes: object) -> Hello:
+        return Hello.model_validate({"system": system_code, "session_id": str(uuid.uuid4())} | changes)
 
+    signed = signer.seal(hello())
     # Everything is keyed by the good system's code: same partition as its hello below, so a record
     # that jammed the consumer would hold the good ones back.
     bad: dict[str, list[bytes]] = {
@@ -118,14 +127,26 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
             ).encode(),
             json.dumps({"type": "goodbye", "system": code, "nonce": nonce}).encode(),
             json.dumps([nonce, 1, 2]).encode(),
+            # A hello of an SDK before 0.2, with its API key in clear (kept redacted).
+            encode(hello())[:-1] + f',"api_key":"{key}"}}'.encode(),
         ],
-        "unknown_system": [hello("KHONG-CO-" + nonce[:8], key)],
-        "unauthenticated": [
-            hello(code, other["api_key"]),  # a real key, but another system's
-            hello(code, f"{lookup_part}_{'x' * 43}"),  # right lookup, wrong secret
-            hello(code, "lgsp_" + "0" * 12 + "_" + nonce),  # no such key
+        "unsigned": [encode(hello())],
+        "unknown_signer": [
+            Signer.for_system(code, made_up_api_key(nonce)).seal(hello()),  # no such key
+            made_up_signer(code).seal(hello()),
         ],
+        "wrong_signer": [
+            system_signer(rotated.json() | {"code": "DAT-DAI"}).seal(hello()),  # another system's key
+            signer.seal(hello("KHONG-CO-" + nonce[:8])),  # its own key, a system that does not exist
+        ],
+        "bad_signature": [
+            Signer.for_system(code, f"{lookup_part}_{'x' * 43}").seal(hello()),  # right lookup, wrong secret
+            signed.replace(b'"sdk_version":""', b'"sdk_version":"altered"'),  # altered after signing
+        ],
+        "revoked_key": [system_signer(other).seal(hello("DAT-DAI"))],
+        "stale": [signer.seal(hello(sent_at=(utcnow() - timedelta(minutes=10)).isoformat()))],
     }
+    assert signed.replace(b'"sdk_version":""', b'"sdk_version":"altered"') != signed
     expected = {value: reason for reason, values in bad.items() for value in values}
     for value in expected:
         await producer.send_and_wait(topics.connectivity, value, key=code.encode())
@@ -144,6 +165,7 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
         assert got.letter.detail, "a dead letter says why"
         assert got.key == code.encode(), "the dead letter keeps the record's key"
         assert key not in got.letter.detail, "an API key must not be echoed into the reason"
+        assert key.split("_", 2)[2] not in got.letter.original.decode(errors="replace")
     assert by_original[b""].letter.reason == "malformed"
     # Each bad record is dead-lettered once, not once per retry.
     kept = {redact_record(value) for value in expected}
@@ -154,15 +176,19 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
 
     # The consumer carries on: the good system's hello, then a heartbeat, are applied.
     session_id = uuid.uuid4()
-    await producer.send_and_wait(
-        topics.connectivity, encode(Hello(system=code, session_id=session_id, api_key=key)), key=code.encode()
-    )
+    good_hello = signer.seal(Hello(system=code, session_id=session_id))
+    await producer.send_and_wait(topics.connectivity, good_hello, key=code.encode())
     after_hello = await wait_heartbeat_after(hub, system["id"], None)
     await asyncio.sleep(0.01)
     await producer.send_and_wait(
-        topics.connectivity, encode(Heartbeat(system=code, session_id=session_id)), key=code.encode()
+        topics.connectivity, signer.seal(Heartbeat(system=code, session_id=session_id)), key=code.encode()
     )
     await wait_heartbeat_after(hub, system["id"], after_hello)
+
+    # The same signed hello written again (a copy taken off the bus): refused as a replay, once.
+    await producer.send_and_wait(topics.connectivity, good_hello, key=code.encode())
+    letters = await read_dead_letters(broker.bootstrap, topics, has_all([good_hello]))
+    assert [x.letter.reason for x in letters if x.letter.original == good_hello] == ["replayed"]
 
 
 async def test_heartbeat_without_hello_is_dead_lettered_and_session_reset(
@@ -175,22 +201,25 @@ async def test_heartbeat_without_hello_is_dead_lettered_and_session_reset(
     inbox = AIOKafkaConsumer(
         topics.inbox(code), bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", group_id=None
     )
-    value = encode(Heartbeat(system=code, session_id=uuid.uuid4()))
+    value = system_signer(system).seal(Heartbeat(system=code, session_id=uuid.uuid4()))
     await producer.send_and_wait(topics.connectivity, value, key=code.encode())
 
     letters = await read_dead_letters(broker.bootstrap, topics, has_all([value]))
     assert [x.letter.reason for x in letters if x.letter.original == value] == ["unknown_session"]
     await inbox.start()
     try:
-        resets: list[dict[str, object]] = []
+        resets: list[bytes] = []
         deadline = asyncio.get_running_loop().time() + 10
         while not resets:
             assert asyncio.get_running_loop().time() < deadline, "no session_reset reached the inbox"
             for records in (await inbox.getmany(timeout_ms=200)).values():
                 resets += [
-                    m for r in records if r.value and (m := json.loads(r.value))["type"] == "session_reset"
+                    r.value for r in records if r.value and json.loads(r.value)["type"] == "session_reset"
                 ]
-        assert resets[0]["system"] == code
+        assert json.loads(resets[0])["system"] == code
+        # Signed by the hub, with a key the system's trust anchor holds: its connector takes it.
+        trust = Trust.parse(system["bus_trust"])
+        assert refusal(INBOX, resets[0], *trust.keys.values()) is None
     finally:
         await inbox.stop()
     assert await heartbeat_at(hub, system["id"]) is None
@@ -218,11 +247,13 @@ async def test_dead_letters_are_counted_in_metrics(
     nonce = uuid.uuid4().hex
     malformed = f"{{{nonce}".encode()
     invalid = json.dumps({"type": "heartbeat", "nonce": nonce}).encode()
-    unknown = encode(Hello(system="KHONG-CO", session_id=uuid.uuid4(), api_key="lgsp_000000000000_" + nonce))
-    for value in (malformed, invalid, unknown):
+    hello = Hello(system="KHONG-CO", session_id=uuid.uuid4())
+    unsigned = encode(hello)
+    unknown = Signer.for_system("KHONG-CO", made_up_api_key(nonce)).seal(hello)  # a key never issued
+    for value in (malformed, invalid, unsigned, unknown):
         await producer.send_and_wait(topics.connectivity, value)
-    await read_dead_letters(broker.bootstrap, topics, has_all([malformed, invalid, unknown]))
+    await read_dead_letters(broker.bootstrap, topics, has_all([malformed, invalid, unsigned, unknown]))
 
     after = dead_letter_counts((await hub.client.get("/metrics")).text)
-    for reason in ("malformed", "invalid", "unknown_system"):
+    for reason in ("malformed", "invalid", "unsigned", "unknown_signer"):
         assert after.get(reason, 0) >= before.get(reason, 0) + 1, (reason, before, after)

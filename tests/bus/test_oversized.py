@@ -1,5 +1,6 @@
 """Records over the bus's size limit: dead-lettered (too_large) without reaching the handler, their
-senders told through the worker's `oversized` hook, and the records behind them handled as usual."""
+senders told through the worker's `oversized` hook (only those whose signature proves who they are), and
+the records behind them handled as usual."""
 
 import asyncio
 import contextlib
@@ -12,14 +13,17 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from prometheus_client import REGISTRY
 
+from buscore.signing import HUB
 from lgsp.bus import Bus, Delivery, Rejection, Worker, transient
 from schemas.messages import REQUESTS, ServiceRequest, encode
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import read_dead_letters
 from tests.support import Broker, delete_topics, eventually
+from tests.support.signing import authenticator, made_up_signer
 
 LIMIT = 4096
 KEEP = LIMIT * 3 // 4  # what a dead letter keeps of an original (base64 then fits the limit)
+CLIENT = made_up_signer("MOT-CUA")  # the requests' client, whose key the bus's workers know
 
 
 def request(**payload: Any) -> ServiceRequest:
@@ -34,10 +38,12 @@ def too_large_count() -> float:
 
 @pytest.fixture
 async def bus(broker: Broker) -> AsyncIterator[Bus]:
-    """A bus with a small size limit, on topics of its own."""
+    """A bus with a small size limit, on topics of its own, signing as a hub and knowing MOT-CUA's key."""
     running = Bus(
         broker.bootstrap,
         Topics(f"t{uuid.uuid4().hex[:10]}"),
+        signer=made_up_signer(HUB),
+        authenticate=authenticator(CLIENT),
         session_timeout_ms=2000,
         fetch_max_wait_ms=100,
         max_message_bytes=LIMIT,
@@ -56,6 +62,8 @@ async def test_records_over_the_limit_are_dead_lettered_and_the_worker_carries_o
 ) -> None:
     topic = bus.topics.requests
     first, big, last = request(n=1), request(blob="x" * LIMIT), request(n=2)
+    signed = {m.message_id: CLIENT.seal(m) for m in (first, big, last)}
+    stray = encode(request(blob="y" * LIMIT))  # valid but unsigned: its sender proves nothing
     garbage = b"{not json " + b"x" * LIMIT
     # A key behind an escape is found only by parsing the whole record: the letter's copy is cut after.
     keyed = b'{"api\\u005fkey": "hunter2-secret", "pad": "' + b"x" * LIMIT + b'"}'
@@ -75,7 +83,14 @@ async def test_records_over_the_limit_are_dead_lettered_and_the_worker_carries_o
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     await producer.start()
     try:
-        for value in (encode(first), encode(big), garbage, keyed, encode(last)):
+        for value in (
+            signed[first.message_id],
+            signed[big.message_id],
+            garbage,
+            keyed,
+            stray,
+            signed[last.message_id],
+        ):
             await producer.send_and_wait(topic, value, key=b"MOT-CUA")
     finally:
         await producer.stop()
@@ -84,7 +99,7 @@ async def test_records_over_the_limit_are_dead_lettered_and_the_worker_carries_o
     worker = Worker(bus, name, topic, REQUESTS, handler, group=f"{topic}.{name}", oversized=oversized)
     running = asyncio.create_task(worker.run())
     try:
-        letters = await read_dead_letters(broker.bootstrap, bus.topics, lambda ls: len(ls) >= 3)
+        letters = await read_dead_letters(broker.bootstrap, bus.topics, lambda ls: len(ls) >= 4)
 
         async def both_handled() -> bool:
             return len(handled) == 2
@@ -96,19 +111,22 @@ async def test_records_over_the_limit_are_dead_lettered_and_the_worker_carries_o
             await running
 
     assert [m.message_id for m in handled] == [first.message_id, last.message_id]
-    # Only the big record that is a valid message can be answered: its sender is named in it.
-    assert [(d.message.message_id, d.size) for d in refused] == [(big.message_id, len(encode(big)))]
-    assert len(letters) == 3 and {x.letter.reason for x in letters} == {"too_large"}
-    for letter, raw in zip((x.letter for x in letters), (encode(big), garbage, keyed), strict=True):
+    # Only the big record that is a valid message signed by its client can be answered: its sender is
+    # named in it and proven by its signature.
+    big_raw = signed[big.message_id]
+    assert [(d.message.message_id, d.size) for d in refused] == [(big.message_id, len(big_raw))]
+    assert len(letters) == 4 and {x.letter.reason for x in letters} == {"too_large"}
+    for letter, raw in zip((x.letter for x in letters), (big_raw, garbage, keyed, stray), strict=True):
         assert letter.source_topic == topic
         assert f"{len(raw)} bytes, over the limit of {LIMIT} bytes" in letter.detail
         assert f"original cut to its first {KEEP} bytes" in letter.detail
         assert len(letter.original) == KEEP
-    big_letter, garbage_letter, keyed_letter = (x.letter for x in letters)
-    assert big_letter.original == encode(big)[:KEEP]  # the message id comes first: still there
+    big_letter, garbage_letter, keyed_letter, stray_letter = (x.letter for x in letters)
+    assert big_letter.original == big_raw[:KEEP]  # the message id comes first: still there
     assert garbage_letter.original == garbage[:KEEP]
     assert b"hunter2" not in keyed_letter.original and b"[redacted]" in keyed_letter.original
-    assert too_large_count() == before + 3
+    assert stray_letter.original == stray[:KEEP]
+    assert too_large_count() == before + 4
 
 
 def test_a_record_refused_for_its_size_is_not_retried() -> None:

@@ -2,10 +2,14 @@
 times, then each link's state and the transitions recorded when it is evaluated at given times.
 
 Against a real SQLite file, with the bus replaced by an in-memory double (tests/support/memory_bus.py): a
-few milliseconds a case. test_tracking.py runs the same tracker end to end on the real broker."""
+few milliseconds a case. test_tracking.py runs the same tracker end to end on the real broker.
+
+The tracker's handler sees only what its worker authenticated (lgsp.bus.authentication, with the
+registry's keyring): who sent a hello is proven by its signature there, so the cases about keys run the
+authentication first, as the worker does."""
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -15,7 +19,9 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import col, select
 
+from buscore.signing import HUB, Signer, b64, system_public_key
 from lgsp.bus import Delivery
+from lgsp.bus.authentication import Authenticator
 from lgsp.connectivity.evaluation import evaluate
 from lgsp.connectivity.models import LinkStateChange, SystemStatus
 from lgsp.connectivity.probes import make_probe
@@ -29,12 +35,25 @@ from lgsp.connectivity.rules import (
 )
 from lgsp.connectivity.tracker import ConnectivityTracker
 from lgsp.db import Database
+from lgsp.registry.keyring import Keyring
 from lgsp.registry.models import Agency, ApiKey, Role, System
 from lgsp.security import issue_key
 from lgsp.settings import Settings
 from schemas.common import Link, utcnow
-from schemas.messages import INBOX, Heartbeat, Hello, NgspAck, NgspProbeResult, ProbeReply, SessionReset
+from schemas.messages import (
+    CONNECTIVITY,
+    INBOX,
+    Heartbeat,
+    Hello,
+    NgspAck,
+    NgspProbeResult,
+    ProbeReply,
+    SessionReset,
+    encode,
+)
 from tests.support.memory_bus import MemoryBus
+from tests.support.signing import delivered as signed_delivery
+from tests.support.signing import key_of, made_up_signer, refusal
 
 M = TypeVar("M")
 KEY = b"k" * 32
@@ -46,11 +65,28 @@ SETTINGS = Settings(admin_token=SecretStr("unit-admin-token-0123456789"), heartb
 
 @dataclass
 class Tracked:
-    """A tracker over a fresh database holding HO-TICH, the bus it sends to, and HO-TICH's API key."""
+    """A tracker over a fresh database holding HO-TICH, the bus it sends to, HO-TICH's signer (from its
+    API key) and the authentication the tracker's worker runs before it (over the registry's keys)."""
 
     hub: ConnectivityTracker
     bus: MemoryBus
-    api_key: str
+    signer: Signer
+    key_id: int
+    offsets: list[int] = field(default_factory=list)  # positions given to records so far
+
+    async def receive(self, *raws: bytes, at: datetime) -> list[str | None]:
+        """Records arriving on the connectivity topic at `at`, authenticated then handled as the worker
+        does; for each, why it was refused, or None if it was taken."""
+        start = len(self.offsets)
+        self.offsets += range(start, start + len(raws))
+        deliveries = [
+            signed_delivery(CONNECTIVITY, raw, at, topic="unit.connectivity", offset=start + n)
+            for n, raw in enumerate(raws)
+        ]
+        accepted, refused = await self.hub.connectivity_worker.authenticate(deliveries)
+        rejected = refused + (await self.hub.on_connectivity(accepted) if accepted else [])
+        reasons = {r.delivery.offset: r.reason for r in rejected}
+        return [reasons.get(d.offset) for d in deliveries]
 
 
 @pytest.fixture
@@ -58,6 +94,13 @@ async def tracked(tmp_path: Path) -> AsyncIterator[Tracked]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'lgsp.db'}")
     await database.migrate()
     api_key = issue_key()
+    key = ApiKey(
+        lookup=api_key.lookup,
+        digest=api_key.digest,
+        role=Role.SYSTEM,
+        agency_code="SO-TP",
+        verify_key=b64(system_public_key(api_key.plaintext)),  # as the registry stores it at issuance
+    )
     async with database.sessions() as session:
         session.add(Agency(code="SO-TP", name="Sở Tư pháp"))
         system = System(code="HO-TICH", name="Civil status", agency_code="SO-TP")
@@ -65,25 +108,23 @@ async def tracked(tmp_path: Path) -> AsyncIterator[Tracked]:
         await session.flush()
         assert system.id is not None
         session.add(SystemStatus(system_id=system.id))
-        session.add(
-            ApiKey(
-                lookup=api_key.lookup,
-                digest=api_key.digest,
-                role=Role.SYSTEM,
-                system_id=system.id,
-                agency_code="SO-TP",
-            )
-        )
+        key.system_id = system.id
+        session.add(key)
         await session.commit()
-    bus = MemoryBus()
+        assert key.id is not None
+    hub_signer = made_up_signer(HUB)
+    keyring = Keyring(database, [key_of(hub_signer)])  # as the hub's: the registry's keys, read per batch
+    authenticate = Authenticator(keyring, SETTINGS.bus_replay_window, SETTINGS.bus_clock_skew)
+    bus = MemoryBus(signer=hub_signer, authenticate=authenticate)
     try:
-        yield Tracked(ConnectivityTracker(SETTINGS, database, bus.as_bus(), KEY), bus, api_key.plaintext)
+        hub = ConnectivityTracker(SETTINGS, database, bus.as_bus(), KEY)
+        yield Tracked(hub, bus, Signer.for_system("HO-TICH", api_key.plaintext), key.id)
     finally:
         await database.dispose()
 
 
 def delivered(message: M, at: datetime) -> Delivery[M]:
-    """The message as the worker hands it over, received at `at`."""
+    """The message as the worker hands it over once authenticated, received at `at`."""
     return Delivery(message, "unit.connectivity", 0, 0, at)
 
 
@@ -106,7 +147,7 @@ async def status(hub: ConnectivityTracker) -> SystemStatus:
 async def connect(tracked: Tracked, at: datetime) -> UUID:
     """HO-TICH says hello at `at` and answers a probe a second later; the session it opened."""
     session = uuid4()
-    hello = Hello(system="HO-TICH", session_id=session, api_key=tracked.api_key)
+    hello = Hello(system="HO-TICH", session_id=session)
     assert await tracked.hub.on_connectivity([delivered(hello, at)]) == []
     assert await tracked.hub.on_connectivity([delivered(probe_reply(tracked.hub), at + SECOND)]) == []
     return session
@@ -129,14 +170,61 @@ async def transitions(hub: ConnectivityTracker) -> list[tuple[Link, bool, dateti
 # -- ingest ---------------------------------------------------------------------------------------------
 
 
-async def test_a_hello_with_the_right_key_opens_a_session_and_counts_as_a_beat(tracked: Tracked) -> None:
+async def test_a_hello_signed_by_its_system_opens_a_session_and_counts_as_a_beat(tracked: Tracked) -> None:
     now = utcnow()
     session = uuid4()
-    hello = Hello(system="HO-TICH", session_id=session, api_key=tracked.api_key)
-    assert await tracked.hub.on_connectivity([delivered(hello, now)]) == []
+    hello = tracked.signer.seal(Hello(system="HO-TICH", session_id=session))
+    assert await tracked.receive(hello, at=now) == [None]
     assert tracked.bus.sent == []
     state = await status(tracked.hub)
     assert state.session_id == session and state.last_heartbeat_at == now
+
+
+async def test_a_hello_not_signed_by_a_live_key_of_its_system_is_refused(tracked: Tracked) -> None:
+    """No API key travels any more: a hello proves its system by its signature, checked before the
+    tracker sees it (a forged one never opens a session), and the tracker refuses a system it does not
+    know even so."""
+    now = utcnow()
+    stranger = Signer.for_system("HO-TICH", issue_key().plaintext)  # a key the hub never issued
+    hello = Hello(system="HO-TICH", session_id=uuid4())
+    signed = tracked.signer.seal(hello)
+    altered = signed.replace(str(hello.session_id).encode(), str(uuid4()).encode())
+    old = tracked.signer.seal(hello.model_copy(update={"sent_at": now - timedelta(minutes=10)}))
+    cases = {
+        stranger.seal(hello): "unknown_signer",
+        tracked.signer.seal(Hello(system="KHONG-CO", session_id=uuid4())): "wrong_signer",
+        encode(hello): "unsigned",
+        altered: "bad_signature",
+        old: "stale",
+    }
+    assert await tracked.receive(*cases, at=now) == list(cases.values())
+    assert (await status(tracked.hub)).session_id is None
+    # The same signed hello taken once, then seen again at another position: a replay.
+    assert await tracked.receive(signed, signed, at=now) == [None, "replayed"]
+    assert (await status(tracked.hub)).session_id == hello.session_id
+    # Revoked (a rotation, a retirement): the key stops counting at once.
+    async with tracked.hub.database.sessions() as session:
+        key = await session.get(ApiKey, tracked.key_id)
+        assert key is not None
+        key.revoked_at = now
+        session.add(key)
+        await session.commit()
+    again = tracked.signer.seal(Hello(system="HO-TICH", session_id=uuid4()))
+    assert await tracked.receive(again, at=now) == ["revoked_key"]
+    assert (await status(tracked.hub)).session_id == hello.session_id
+    # What the authentication lets through, the tracker still checks against the registry.
+    unknown = Hello(system="KHONG-CO", session_id=uuid4())
+    [rejection] = await tracked.hub.on_connectivity([delivered(unknown, now)])
+    assert rejection.reason == "unknown_system"
+
+
+async def test_what_the_tracker_sends_is_signed_by_the_hub(tracked: Tracked) -> None:
+    beat = Heartbeat(system="HO-TICH", session_id=uuid4())
+    assert await tracked.receive(tracked.signer.seal(beat), at=utcnow()) == ["unknown_session"]
+    [(topic, value, _)] = tracked.bus.sent
+    assert topic == tracked.hub.topics.inbox("HO-TICH")
+    assert refusal(INBOX, value, key_of(tracked.bus.signer)) is None
+    assert refusal(INBOX, value, key_of(made_up_signer("HO-TICH"))) == "unknown_signer"
 
 
 async def test_a_heartbeat_without_a_hello_is_refused_and_told_to_say_hello(tracked: Tracked) -> None:
@@ -149,18 +237,6 @@ async def test_a_heartbeat_without_a_hello_is_refused_and_told_to_say_hello(trac
     assert isinstance(reset, SessionReset) and reset.system == "HO-TICH"
     assert bus.keys_sent_to(inbox) == ["HO-TICH"]
     assert (await status(hub)).last_heartbeat_at is None
-
-
-async def test_a_wrong_key_or_an_unknown_system_is_refused(tracked: Tracked) -> None:
-    now = utcnow()
-    rejections = await tracked.hub.on_connectivity(
-        [
-            delivered(Hello(system="HO-TICH", session_id=uuid4(), api_key=issue_key().plaintext), now),
-            delivered(Hello(system="KHONG-CO", session_id=uuid4(), api_key=tracked.api_key), now),
-        ]
-    )
-    assert [r.reason for r in rejections] == ["unauthenticated", "unknown_system"]
-    assert (await status(tracked.hub)).session_id is None
 
 
 async def test_a_probe_reply_counts_only_with_its_token_and_in_time(tracked: Tracked) -> None:
@@ -191,7 +267,7 @@ async def test_a_new_reason_is_stored_without_a_transition(tracked: Tracked) -> 
     start = utcnow()
     state = await evaluated(tracked.hub, start)
     assert (state.lgsp_connected, state.lgsp_reason, state.lgsp_since) == (False, NEVER_SAID_HELLO, None)
-    hello = Hello(system="HO-TICH", session_id=uuid4(), api_key=tracked.api_key)
+    hello = Hello(system="HO-TICH", session_id=uuid4())
     await tracked.hub.on_connectivity([delivered(hello, start)])
     state = await evaluated(tracked.hub, start)
     assert (state.lgsp_connected, state.lgsp_reason, state.lgsp_since) == (False, NO_PROBE, None)

@@ -9,6 +9,7 @@ from uuid import uuid4
 
 from jsonschema import Draft202012Validator
 
+from buscore.signing import HUB
 from lgsp.exchange.admission import (
     UNAUTHENTICATED,
     Admission,
@@ -36,10 +37,20 @@ from lgsp.exchange.admission import (
 from lgsp.exchange.directory import METASERVICES, Directory, Member, Offer
 from lgsp.exchange.models import Outcome
 from lgsp.exchange.ratelimit import RateLimiter
-from schemas.messages import INBOX, Fault, NgspServiceCall, ServiceCall, ServiceRequest, ServiceResult
+from schemas.messages import (
+    INBOX,
+    NGSP_REQUESTS,
+    Fault,
+    NgspServiceCall,
+    ServiceCall,
+    ServiceRequest,
+    ServiceResult,
+)
 from schemas.topics import Topics
+from tests.support.signing import key_of, made_up_signer, refusal
 
 SESSION, OUTSIDER_SESSION = uuid4(), uuid4()
+HUB_SIGNER = made_up_signer(HUB)  # what the hub signs its calls and results with
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 TOPICS = Topics("unit")
 LIMIT = 1000  # the bus's record limit, in bytes
@@ -51,12 +62,12 @@ SCHEMA = {
 
 
 def directory(*, provider_connected: bool = True) -> Directory:
-    """MOT-CUA (agency VP-UBND, session open) is granted HO-TICH's birth-record.get, QLVB (same agency)
-    is not; the whole of VP-UBND is granted marriage-record.get, which has no schema."""
+    """MOT-CUA (agency VP-UBND) is granted HO-TICH's birth-record.get, QLVB (same agency) is not; the
+    whole of VP-UBND is granted marriage-record.get, which has no schema."""
     members = {
-        "MOT-CUA": Member(1, "VP-UBND", SESSION, True),
-        "QLVB": Member(2, "VP-UBND", OUTSIDER_SESSION, True),
-        "HO-TICH": Member(3, "SO-TP", uuid4(), provider_connected),
+        "MOT-CUA": Member(1, "VP-UBND", True),
+        "QLVB": Member(2, "VP-UBND", True),
+        "HO-TICH": Member(3, "SO-TP", provider_connected),
     }
     offers = {
         ("HO-TICH", "birth-record.get"): Offer(Draft202012Validator(SCHEMA), clients={1}),
@@ -83,12 +94,12 @@ def outsider(
     provider: str = "HO-TICH", service: str = "birth-record.get", **changes: object
 ) -> ServiceRequest:
     """QLVB's request, in its own session."""
-    return request(provider, service, client="QLVB", session_id=OUTSIDER_SESSION, **changes)
+    return request(provider, service, **({"client": "QLVB", "session_id": OUTSIDER_SESSION} | changes))
 
 
-def arriving(req: ServiceRequest, size: int = 100, *, authenticated: bool = False) -> Admission:
-    """The request as it comes in, `size` bytes long."""
-    return Admission(req, NOW, size, authenticated=authenticated)
+def arriving(req: ServiceRequest, size: int = 100, *, evidence: str | None = None) -> Admission:
+    """The request as it comes in, `size` bytes long (its signature checked already, if on the bus)."""
+    return Admission(req, NOW, size, evidence=evidence)
 
 
 def verdict(req: ServiceRequest, where: Directory | None = None) -> Decision:
@@ -121,14 +132,17 @@ def test_a_request_over_the_bus_limit_is_refused() -> None:
     assert too_big is not None and "1001" in too_big.fault.message
 
 
-def test_a_client_proves_itself_by_its_session_or_through_the_facade() -> None:
+def test_a_client_must_be_a_live_system() -> None:
+    """Who sent a request is proven before admission (a bus request by its client's signature, checked by
+    the worker; a REST one by the caller's API key): the session id proves nothing any more, and any
+    session of a live client will do, but a client that is not a live system is refused."""
     where = directory()
-    assert unauthenticated(request(), where, authenticated=False) is None
-    for stranger in (request(session_id=uuid4()), request(client="NOBODY")):
-        assert code(unauthenticated(stranger, where, authenticated=False)) == UNAUTHENTICATED
-    # The façade checked the caller's API key: no session is asked for, but the client must be live.
-    assert unauthenticated(request(session_id=uuid4()), where, authenticated=True) is None
-    assert code(unauthenticated(request(client="NOBODY"), where, authenticated=True)) == UNAUTHENTICATED
+    assert unauthenticated(request(), where) is None
+    assert unauthenticated(request(session_id=uuid4()), where) is None
+    assert unauthenticated(outsider(session_id=SESSION), where) is None
+    refused = unauthenticated(request(client="NOBODY"), where)
+    assert code(refused) == UNAUTHENTICATED
+    assert refused is not None and "NOBODY" in refused.fault.message
 
 
 def test_a_provider_beyond_the_province_is_reached_through_the_ngsp() -> None:
@@ -207,19 +221,23 @@ def test_a_granted_request_to_a_provincial_provider_is_forwarded_to_its_inbox() 
     req = request()
     decision = verdict(req)
     assert decision == Forward(national=False)
-    topic, value, key = admission_message(arriving(req), decision, TOPICS, "HCM")
+    topic, value, key = admission_message(arriving(req), decision, TOPICS, "HCM", HUB_SIGNER)
     assert (topic, key) == (TOPICS.inbox("HO-TICH"), "MOT-CUA")
     call = INBOX.decode(value)
     assert isinstance(call, ServiceCall) and call.exchange_id == req.message_id
+    # Signed by the hub, so the provider's SDK takes it; signed by no one else.
+    assert refusal(INBOX, value, key_of(HUB_SIGNER)) is None
+    assert refusal(INBOX, value, key_of(made_up_signer("MOT-CUA"))) == "unknown_signer"
 
 
 def test_a_request_beyond_the_province_goes_to_the_ngsp() -> None:
     req = request("VN/DAN-CU", "citizen.get")
     decision = verdict(req)
     assert decision == Forward(national=True)
-    topic, value, _ = admission_message(arriving(req), decision, TOPICS, "HCM")
+    topic, value, _ = admission_message(arriving(req), decision, TOPICS, "HCM", HUB_SIGNER)
     assert topic == TOPICS.ngsp_requests
     assert NgspServiceCall.model_validate_json(value).province == "HCM"
+    assert refusal(NGSP_REQUESTS, value, key_of(HUB_SIGNER)) is None, "the NGSP checks the hub's signature"
 
 
 def test_the_hubs_metaservices_are_answered_by_the_hub() -> None:
@@ -229,7 +247,7 @@ def test_the_hubs_metaservices_are_answered_by_the_hub() -> None:
 
 def test_refusals_carry_the_stable_codes() -> None:
     cases = {
-        "client.unauthenticated": request(session_id=uuid4()),
+        "client.unauthenticated": request(client="NOBODY"),
         "client.unknown_service": request(service="death-record.get"),
         "client.access_denied": outsider(),
         "client.bad_request": request(payload={"citizen_id": "12"}),
@@ -242,11 +260,11 @@ def test_refusals_carry_the_stable_codes() -> None:
 
 def test_the_branches_are_tried_in_order() -> None:
     down = directory(provider_connected=False)
-    # The size first: an oversized request is not read any further, not even for its session.
-    forged_and_big = examine(arriving(request(session_id=uuid4()), LIMIT + 1), directory(), LIMIT)
-    assert code(forged_and_big) == "client.bad_request"
-    # The session before anything else: even the NGSP is not reached by a stranger.
-    assert code(verdict(request("VN/DAN-CU", "citizen.get", session_id=uuid4()))) == UNAUTHENTICATED
+    # The size first: an oversized request is not read any further, not even for its client.
+    stranger_and_big = examine(arriving(request(client="NOBODY"), LIMIT + 1), directory(), LIMIT)
+    assert code(stranger_and_big) == "client.bad_request"
+    # The client before anything else: even the NGSP is not reached by a stranger.
+    assert code(verdict(request("VN/DAN-CU", "citizen.get", client="NOBODY"))) == UNAUTHENTICATED
     # Beyond the province, the NGSP decides access: no grant of this hub is asked for.
     assert verdict(outsider("VN/DAN-CU", "citizen.get")) == Forward(national=True)
     # The service, then the grant, then the payload, then the provider's connection.
@@ -272,13 +290,14 @@ def test_every_request_of_a_client_that_proves_itself_counts_against_its_rate() 
 
 def test_oversized_and_unauthenticated_requests_spend_no_allowance() -> None:
     limits = frugal()
-    forged = arriving(request(session_id=uuid4()))  # names MOT-CUA without its session
+    stranger = arriving(request(client="NOBODY"))  # no live system of that name
     big = arriving(request(), LIMIT + 1)
     for _ in range(3):
-        for admission in (forged, big):
+        for admission in (stranger, big):
             refused = examine(admission, directory(), LIMIT)
             assert decide(admission, refused, limits, 0.0) == refused
     assert decide(arriving(request()), verdict(request()), limits, 0.0) == Forward(national=False)
+    assert rate_limited("NOBODY", limits.limiter, 0.0) is None, "nor the stranger's own"
 
 
 async def test_a_batch_asks_once_for_a_fresher_directory_and_only_when_something_is_refused() -> None:
@@ -307,6 +326,11 @@ async def test_a_batch_asks_once_for_a_fresher_directory_and_only_when_something
 # What a decision records and sends.
 
 
+def signed_by_the_hub(value: bytes) -> bool:
+    """Whether a record the hub sends to an inbox is signed by the hub, as the client's SDK checks."""
+    return refusal(INBOX, value, key_of(HUB_SIGNER)) is None
+
+
 def test_a_refusal_is_recorded_settled_and_answered_to_the_client() -> None:
     req = request()
     admission = Admission(req, NOW, 100, reply_to="unit.facade.x")
@@ -314,9 +338,10 @@ def test_a_refusal_is_recorded_settled_and_answered_to_the_client() -> None:
     row = exchange_record(admission, refusal, NOW, None)
     assert row["outcome"] == Outcome.FAULT.value and row["fault_code"] == "client.access_denied"
     assert row["response_out_at"] == NOW and "request_out_at" not in row
-    topic, value, _ = admission_message(admission, refusal, TOPICS, "HCM")
+    topic, value, _ = admission_message(admission, refusal, TOPICS, "HCM", HUB_SIGNER)
     result = INBOX.decode(value)
     assert topic == "unit.facade.x" and isinstance(result, ServiceResult) and result.fault == refusal.fault
+    assert signed_by_the_hub(value)
 
 
 def test_a_metaservice_answer_is_recorded_settled_and_sent_to_the_inbox() -> None:
@@ -324,18 +349,22 @@ def test_a_metaservice_answer_is_recorded_settled_and_sent_to_the_inbox() -> Non
     answer = AnswerHere({"systems": []})
     row = exchange_record(arriving(req), answer, NOW, None)
     assert row["outcome"] == Outcome.SUCCESS.value and row["response_out_at"] == row["request_out_at"] == NOW
-    topic, value, _ = admission_message(arriving(req), answer, TOPICS, "HCM")
+    topic, value, _ = admission_message(arriving(req), answer, TOPICS, "HCM", HUB_SIGNER)
     result = INBOX.decode(value)
     assert topic == TOPICS.inbox("MOT-CUA") and isinstance(result, ServiceResult)
     assert result.payload == {"systems": []}
+    assert signed_by_the_hub(value)
 
 
 def test_a_forwarded_request_is_recorded_pending_until_its_deadline() -> None:
     req = request(timeout_ms=2500)
-    row = exchange_record(arriving(req), Forward(national=False), NOW, "hash")
+    evidence = '{"signer": "0123456789ab", "statement": "{}", "signature": "c2ln"}'
+    row = exchange_record(arriving(req, evidence=evidence), Forward(national=False), NOW, "hash")
     assert row["outcome"] == Outcome.PENDING.value and row["request_out_at"] == NOW
     assert (row["deadline"] - NOW).total_seconds() == 2.5 and row["subject_hash"] == "hash"
     assert row["crossed_ngsp"] is False
+    assert row["request_evidence"] == evidence, "the client's signature is kept with the record"
+    assert exchange_record(arriving(req), Forward(national=False), NOW, None)["request_evidence"] is None
     national = exchange_record(
         arriving(request("VN/DAN-CU", "citizen.get")), Forward(national=True), NOW, None
     )

@@ -12,9 +12,10 @@ from lgsp.exchange.models import FAULT_CODES, OTHER_FAULT, Outcome, outcome_labe
 from lgsp.exchange.router import FAULT_STATUS
 from lgsp.exchange.service import ExchangeRouter
 from schemas.common import utcnow
-from schemas.messages import Fault, NgspServiceResult, ServiceRequest, encode
+from schemas.messages import Fault, NgspServiceResult, ServiceRequest
 from tests.support import Broker, Hub, eventually, make_agency, make_system
 from tests.support.exchange import records
+from tests.support.signing import ngsp_signer_of
 
 
 def test_stable_codes_keep_their_label_and_others_become_other() -> None:
@@ -69,8 +70,9 @@ async def test_an_unknown_ngsp_fault_code_is_counted_as_other(hub: Hub, broker: 
             payload={"citizen_id": "079203001234"},
             timeout_ms=60_000,
         )
-        await router.admit([Admission(request, utcnow(), 100, authenticated=True)])
-    # ... answered with faults on the NGSP's results topic, over the real broker.
+        await router.admit([Admission(request, utcnow(), 100)])  # as the REST façade admits
+    # ... answered with faults on the NGSP's results topic, over the real broker, signed by the NGSP.
+    ngsp = ngsp_signer_of(hub.settings)
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     await producer.start()
     try:
@@ -81,7 +83,7 @@ async def test_an_unknown_ngsp_fault_code_is_counted_as_other(hub: Hub, broker: 
                 provider="VN/DAN-CU",
                 fault=Fault(code=code, message="the NGSP says no"),
             )
-            await producer.send_and_wait(router.topics.ngsp_results, encode(result), key=b"MOT-CUA")
+            await producer.send_and_wait(router.topics.ngsp_results, ngsp.seal(result), key=b"MOT-CUA")
     finally:
         await producer.stop()
 

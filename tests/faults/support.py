@@ -77,7 +77,8 @@ def hub_env(settings: Settings, bootstrap: str, port: int) -> dict[str, str]:
     assert settings.admin_token is not None
     changes = {
         "kafka_bootstrap": bootstrap,
-        "secret_key": SecretStr(SECRET_KEY),
+        # The hub's (and the NGSP stub's) bus keys derive from it: the test's own settings have the same.
+        "secret_key": settings.secret_key or SecretStr(SECRET_KEY),
         "host": "127.0.0.1",
         "port": port,
     }
@@ -623,8 +624,11 @@ TIMINGS: dict[str, Any] = {
 
 
 def fault_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
-    """Per-test settings: own topic prefix and database, the timings above."""
-    return fast_settings(database_url, tmp_path, **(TIMINGS | overrides))
+    """Per-test settings: own topic prefix and database, the timings above, and the secret key a hub
+    process runs with (`hub_env`), so the bus keys derived in the test are the hub's."""
+    return fast_settings(
+        database_url, tmp_path, **(TIMINGS | {"secret_key": SecretStr(SECRET_KEY)} | overrides)
+    )
 
 
 #: A fault injected into a stream: it runs while traffic flows and returns figures for the summary.

@@ -1,12 +1,15 @@
 """Fault 4 of issue 7: a misbehaving connector floods the bus, sends an oversized message and replays old
-messages; it is limited, rejected with a reason, or deduplicated, and a well-behaved connector's
-exchanges go on meanwhile.
+messages; it is limited, rejected with a reason, or refused as a replay (deduplicated once the replay
+window is over), and a well-behaved connector's exchanges go on meanwhile.
 
 The misbehaving connector (ROGUE) is a registered, granted system with an open session (its SDK connector
-said hello), which then writes to the bus with a plain producer, as a buggy or hostile integrator can.
+said hello), which then writes to the bus with a plain producer, as a buggy or hostile integrator can,
+signing what it writes with its own key (it has it). Replays are copies of other systems' messages taken
+off the bus, their signatures intact.
 """
 
 import asyncio
+import json
 import statistics
 import time
 from collections import Counter
@@ -69,6 +72,9 @@ FLOOD_RATE, FLOOD_BURST = 20.0, 40
 OVERSIZED = 2 * 1024 * 1024  # bytes of payload: over the bus's size limit (LGSP_MAX_MESSAGE_BYTES, 1 MB)
 GOOD_WHILE_OVERSIZED = 20.0  # seconds the well-behaved client keeps exchanging after the oversized one
 GOOD_LATENCY_BOUND = 5.0  # seconds: a round trip takes well under one on an idle hub
+#: The replay test's window (LGSP_BUS_REPLAY_WINDOW): long enough for its copies to arrive within it,
+#: short enough to wait for its end.
+REPLAY_WINDOW = 15.0
 DEAD_LETTERS: Codec[DeadLetter] = Codec(DeadLetter)
 
 
@@ -100,9 +106,18 @@ class Axis:
         )
 
     async def publish(self, topic: str, messages: list[Message], key: str) -> float:
-        """Write messages as fast as the producer takes them; returns how long that took."""
+        """Write messages, signed by the rogue, as fast as the producer takes them; returns how long
+        that took."""
+        return await self.write(topic, [self.rogue.signer.seal(m) for m in messages], key)
+
+    async def copy(self, topic: str, messages: list[Message], key: str) -> float:
+        """Write copies of messages read off the bus, signatures and all (a replay)."""
+        return await self.write(topic, [encode(m) for m in messages], key)
+
+    async def write(self, topic: str, values: list[bytes], key: str) -> float:
+        """Write records as fast as the producer takes them; returns how long that took."""
         started = time.perf_counter()
-        futures = [await self.producer.send(topic, encode(m), key=key.encode()) for m in messages]
+        futures = [await self.producer.send(topic, value, key=key.encode()) for value in values]
         await asyncio.gather(*futures)
         return time.perf_counter() - started
 
@@ -160,6 +175,13 @@ async def axis(
         for connector in connectors:
             await connector.stop()
         await delete_topics(broker.bootstrap, settings.topic_prefix)
+
+
+async def copy_all(axis: Axis, requests: list[ServiceRequest], reports: list[DossierReport]) -> None:
+    """Copy old requests and dossier reports to the bus again, keyed as their senders keyed them."""
+    await axis.copy(axis.topics.requests, list(requests), "MOT-CUA")
+    for old in reports:
+        await axis.copy(axis.topics.dossiers, [old], old.applicant)
 
 
 def consumed(worker: str) -> float:
@@ -261,7 +283,7 @@ async def test_an_oversized_message_is_rejected_with_a_reason(axis: Axis, databa
     good = ExchangeStream(axis.good, "HO-TICH", SERVICE, rate=5.0, timeout=10.0)
     try:
         big = axis.rogue_request(0, blob="x" * OVERSIZED)
-        size = len(encode(big))
+        size = len(axis.rogue.signer.seal(big))  # signatures are of one length
         await axis.publish(axis.topics.requests, [big], "ROGUE")
         stream = asyncio.create_task(good.run(stop))
         # Long enough to see a consumer that retries the record for ever (its backoff grows to 10 s).
@@ -317,17 +339,23 @@ async def test_an_oversized_message_is_rejected_with_a_reason(axis: Axis, databa
     assert max(good.latencies.values()) < GOOD_LATENCY_BOUND, f"the well-behaved client waited: {summary}"
 
 
-async def test_replayed_messages_are_deduplicated(axis: Axis, database_url: str, broker: Broker) -> None:
-    """Old requests and dossier reports are written to the bus again, twice, with their ids unchanged
-    (a replay: a buggy retry or a hostile copy). No second exchange record or dossier appears, none is
-    forwarded to the provider again (which would make a provider that restarted meanwhile serve it
-    twice), and the well-behaved client's new exchanges succeed."""
+@pytest.mark.parametrize("overrides", [{"bus_replay_window": REPLAY_WINDOW}])
+async def test_replayed_messages_are_refused_or_deduplicated(
+    axis: Axis, database_url: str, broker: Broker
+) -> None:
+    """Old requests and dossier reports are copied to the bus again, twice, with their ids and signatures
+    unchanged (a replay: a buggy retry or a hostile copy). Within the replay window a copy is refused
+    as `replayed` (dead-lettered); after it, a copy passes authentication (requests and dossiers are
+    durable) and is deduplicated by its id. Either way no second exchange record or dossier appears,
+    none is forwarded to the provider again (which would make a provider that restarted meanwhile serve
+    it twice), and the well-behaved client's new exchanges succeed."""
     began = time.perf_counter()
     catalogue = load_catalogue()
     taps = [
         await Tap(broker.bootstrap, [axis.topics.requests], REQUESTS).start(),
         await Tap(broker.bootstrap, [axis.topics.dossiers], DOSSIERS).start(),
         await Tap(broker.bootstrap, [axis.topics.inbox("HO-TICH")], INBOX).start(),
+        await Tap(broker.bootstrap, [axis.topics.dead_letters], DEAD_LETTERS).start(),
     ]
     try:
         first = ExchangeStream(axis.good, "HO-TICH", SERVICE, rate=10.0, timeout=10.0)
@@ -352,21 +380,39 @@ async def test_replayed_messages_are_deduplicated(axis: Axis, database_url: str,
 
         old_citizens = {m.payload["citizen_id"] for m in old_requests}
         served_before = {c: axis.served[c] for c in old_citizens}
+        old_ids = {str(m.message_id) for m in old_requests} | {str(m.message_id) for m in old_reports}
         consumed_requests, consumed_dossiers = consumed("requests"), consumed("dossiers")
-        for _ in range(2):
-            await axis.publish(axis.topics.requests, list(old_requests), "MOT-CUA")
-            for old in old_reports:
-                await axis.publish(axis.topics.dossiers, [old], old.applicant)
 
-        async def replays_consumed() -> bool:
-            return consumed("requests") >= consumed_requests + 2 * len(old_requests) and consumed(
+        def replayed_letters() -> Counter[str]:
+            """Dead letters refusing a copy as a replay, by message id."""
+            return Counter(
+                message_id
+                for letter in taps[3].of(DeadLetter)
+                if letter.reason == "replayed"
+                and (message_id := json.loads(letter.original).get("message_id")) in old_ids
+            )
+
+        async def replays_consumed(rounds: int) -> bool:
+            return consumed("requests") >= consumed_requests + rounds * len(old_requests) and consumed(
                 "dossiers"
-            ) >= consumed_dossiers + 2 * len(old_reports)
+            ) >= consumed_dossiers + rounds * len(old_reports)
 
         after = ExchangeStream(axis.good, "HO-TICH", SERVICE, rate=5.0, timeout=10.0, first=10_000)
         stop = asyncio.Event()
         run = asyncio.create_task(after.run(stop))
-        all_consumed = await eventually_true(replays_consumed, timeout=30)
+        # Within the window: every copy refused as a replay.
+        copied_at = time.perf_counter()
+        await copy_all(axis, old_requests, old_reports)
+
+        async def all_refused() -> bool:
+            return set(replayed_letters()) == old_ids
+
+        refused_in_window = await eventually_true(all_refused, timeout=30)
+        refused = replayed_letters()
+        # After it (the originals were seen before the copies): copies pass and are deduplicated by id.
+        await asyncio.sleep(max(0.0, REPLAY_WINDOW + 1.0 - (time.perf_counter() - copied_at)))
+        await copy_all(axis, old_requests, old_reports)
+        all_consumed = await eventually_true(lambda: replays_consumed(2), timeout=30)
         await asyncio.sleep(3.0)  # forwarded calls reach the provider, its answers come back
         stop.set()
         await run
@@ -378,7 +424,6 @@ async def test_replayed_messages_are_deduplicated(axis: Axis, database_url: str,
 
     records = await exchange_records(database_url)
     ledger = await dossier_rows(database_url)
-    old_ids = {str(m.message_id) for m in old_requests}
     calls = Counter(str(m.exchange_id) for m in taps[2].of(ServiceCall))
     forwarded_again = sum(calls[i] - calls_before[i] for i in old_ids)
     # The SDK also remembers what it served, so a replay forwarded to it would be refused there: what
@@ -388,6 +433,8 @@ async def test_replayed_messages_are_deduplicated(axis: Axis, database_url: str,
     summary = {
         "requests_replayed": 2 * len(old_requests),
         "dossiers_replayed": 2 * len(old_reports),
+        "refused_as_replays_in_window": sum(refused.values()),
+        "refused_as_replays_in_all": sum(replayed_letters().values()),
         "replays_consumed": all_consumed,
         "new_exchange_records": len(set(records) - set(records_before)) - after.started,
         "duplicated_records": duplicates(c for c, _, _ in records.values()),
@@ -401,6 +448,9 @@ async def test_replayed_messages_are_deduplicated(axis: Axis, database_url: str,
     }
     report("replayed messages", summary)
 
+    assert refused_in_window, f"copies within the window were not all refused as replays: {summary}"
+    assert refused == Counter(old_ids), f"each copy within the window is refused once: {summary}"
+    assert replayed_letters() == refused, f"copies after the window are not replays: {summary}"
     assert all_consumed, "the hub did not consume the replays within 30 s"
     assert summary["new_exchange_records"] == 0 and summary["duplicated_records"] == 0
     assert summary["new_dossier_rows"] == 0 and summary["duplicated_dossiers"] == 0

@@ -9,12 +9,14 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from buscore.signing import HUB
 from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.settings import Settings
 from schemas.messages import CONNECTIVITY, Heartbeat, Hello, ProbeReply
 from schemas.topics import Topics
 from tests.monitoring.tools import exported_names, promtool
 from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
+from tests.support.signing import authenticator, made_up_signer
 
 # the design (docs/architecture/design.md, section 8) and the monitoring rules depend on these.
 REQUIRED = {
@@ -111,9 +113,12 @@ async def test_longest_outage_counts_from_registration_and_ends_with_the_connect
 async def test_consumer_lag_is_what_the_broker_holds_beyond_the_workers_position(
     broker: Broker, settings: Settings
 ) -> None:
+    system = made_up_signer("HO-TICH")  # the heartbeats' sender, whose key the worker knows
     bus = Bus(
         broker.bootstrap,
         Topics(settings.topic_prefix),
+        signer=made_up_signer(HUB),
+        authenticate=authenticator(system),
         session_timeout_ms=settings.consumer_session_timeout_ms,
     )
     topic = f"{settings.topic_prefix}.lag"
@@ -134,7 +139,8 @@ async def test_consumer_lag_is_what_the_broker_holds_beyond_the_workers_position
         await bus.ensure_topics({topic: 1})
         # One send per record: the embedded broker's high watermark undercounts multi-record batches.
         for _ in range(5):
-            await bus.send(topic, Heartbeat(system="HO-TICH", session_id=uuid.uuid4()))
+            beat = Heartbeat(system="HO-TICH", session_id=uuid.uuid4())
+            await bus.send_all([(topic, system.seal(beat), "HO-TICH")])
         worker = Worker(bus, name, topic, CONNECTIVITY, slow, group=f"{topic}.group", max_batch=1)
         running = asyncio.create_task(worker.run())
         try:

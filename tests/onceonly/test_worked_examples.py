@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -207,7 +208,10 @@ async def test_a_report_that_contradicts_the_catalogue_is_dead_lettered(
         Filing("marital-status-confirmation-issuance", APPLICANT, DAY, {"birth-certificate": birth})
     )
     await recorded(office.hub, report)
-    wrong = report.model_copy(update={"dossier_id": report.message_id, "procedure": "marriage-registration"})
+    # A new message (its own id: the same one again would be refused as a replay, before the catalogue).
+    wrong = report.model_copy(
+        update={"message_id": uuid4(), "dossier_id": uuid4(), "procedure": "marriage-registration"}
+    )
     await office.shop.connector.report_dossier(wrong)
 
     def arrived(letters: list[Letter]) -> bool:

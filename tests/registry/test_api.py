@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from buscore.signing import HUB, NGSP, Trust
 from tests.support import Hub, make_agency, make_system
+from tests.support.signing import hub_signer_of, key_of, ngsp_signer_of
 
 SYSTEMS = "/api/v1/systems"
 KEYS = "/api/v1/keys"
@@ -91,11 +93,15 @@ async def test_register_answers_201_with_the_key_once(hub: Hub) -> None:
     assert {k: created[k] for k in expected} == expected
     assert created["created_at"] and created["updated_at"]
 
+    # With it, the trust anchor its connector checks the hub's and the NGSP's bus messages with.
+    assert_trust_anchor(hub, created["bus_trust"])
+    assert (await hub.client.get("/api/v1/bus/trust")).json()["anchor"] == created["bus_trust"]
+
     got = await hub.client.get(f"{SYSTEMS}/{created['id']}")
     assert got.status_code == 200, got.text
     assert "api_key" not in got.json()
     assert api_key not in got.text
-    assert {k: v for k, v in created.items() if k != "api_key"} == got.json()
+    assert {k: v for k, v in created.items() if k not in ("api_key", "bus_trust")} == got.json()
 
     listed = await hub.client.get(SYSTEMS)
     assert listed.status_code == 200
@@ -111,6 +117,14 @@ async def test_register_answers_201_with_the_key_once(hub: Hub) -> None:
     assert system_keys[0]["agency_code"] == "SO-TP"
     assert system_keys[0]["revoked_at"] is None
     assert not {"api_key", "digest", "lookup"} & set(system_keys[0])
+
+
+def assert_trust_anchor(hub: Hub, anchor: str) -> None:
+    """`anchor` holds the public keys of the hub and of the NGSP the hub trusts, and nothing else."""
+    trust = Trust.parse(anchor)
+    expected = {key_of(hub_signer_of(hub.settings)), key_of(ngsp_signer_of(hub.settings))}
+    assert set(trust.keys.values()) == expected
+    assert {key.owner for key in trust.keys.values()} == {HUB, NGSP}
 
 
 async def test_register_defaults(hub: Hub) -> None:
@@ -409,7 +423,8 @@ async def test_rotating_a_system_key(hub: Hub) -> None:
 
     response = await hub.client.post(f"{url}/key")
     assert response.status_code == 201, response.text
-    assert set(response.json()) == {"api_key"}
+    assert set(response.json()) == {"api_key", "bus_trust"}
+    assert_trust_anchor(hub, response.json()["bus_trust"])
     new = response.json()["api_key"]
     assert new.startswith("lgsp_")
     assert new != old

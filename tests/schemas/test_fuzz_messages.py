@@ -1,4 +1,5 @@
-"""Property-based tests of the wire contract: every codec survives any bytes, and every message round-trips.
+"""Property-based tests of the wire contract: every codec survives any bytes, every message round-trips,
+signed or not, and a signed one altered in any way no longer checks.
 
 Strategies for valid messages are derived from the pydantic models' own field declarations (types,
 patterns, lengths, bounds), so a new field is fuzzed without touching this file, and a new message
@@ -21,11 +22,12 @@ from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from buscore.signing import Signer, SignerKey, sender_of
 from lgsp.bus.redact import redact_record
 from schemas import messages
 from schemas.common import Link
@@ -34,6 +36,7 @@ from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
 from tests.bus.test_dead_letters import Letter, has_all, read_dead_letters, wait_heartbeat_after
 from tests.support import Broker, Hub, eventually, make_agency, make_system
+from tests.support.signing import key_of, made_up_signer, refusal, system_signer, unsigned
 
 #: Every codec of the bus, with the models it carries.
 CODECS: dict[str, tuple[Codec[Any], tuple[type[Message], ...]]] = {
@@ -61,6 +64,28 @@ CODECS: dict[str, tuple[Codec[Any], tuple[type[Message], ...]]] = {
 FUZZ = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 #: For properties that are cheaper to convince of: ten codecs times 200 examples add up.
 FUZZ_LIGHT = settings(FUZZ, max_examples=60)
+
+#: Why a receiver refuses a record for its signature (lgsp.bus.authentication): dead-letter reasons.
+AUTH_REASONS = (
+    "unsigned",
+    "unknown_signer",
+    "wrong_signer",
+    "revoked_key",
+    "bad_signature",
+    "stale",
+    "replayed",
+)
+
+
+def sealed(message: Message) -> bytes:
+    """`message` signed by a (made-up) key of the party it comes from, as that party sends it."""
+    return made_up_signer(sender_of(message)).seal(message)
+
+
+def sender_key(message: Message) -> SignerKey:
+    """The key a receiver knows the sender of `message` by (made-up, as in `sealed`)."""
+    return key_of(made_up_signer(sender_of(message)))
+
 
 # --- valid messages, derived from the models ---------------------------------------------------------
 
@@ -170,8 +195,14 @@ def strategy_for(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]
             max_size=max(low, min(found.get("max_length", 5), MAX_LIST)),
         )
     if origin is dict:
-        assert args == (str, Any), f"only JSON objects are supported, not {annotation}"
-        return json_objects
+        if args == (str, Any):
+            return json_objects
+        assert args[0] is str, f"only objects with string keys are supported, not {annotation}"
+        return st.dictionaries(  # e.g. a registration's bus keys, by key id
+            strategy_for(args[0], []),
+            strategy_for(args[1], []),
+            max_size=min(found.get("max_length", 5), MAX_LIST),
+        )
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return model_strategy(annotation)
@@ -261,6 +292,7 @@ def raw_records(name: str) -> st.SearchStrategy[bytes | None]:
         st.text(max_size=200).map(str.encode),
         any_json.map(lambda v: json.dumps(v).encode()),
         st.sampled_from([m for _, ms in CODECS.values() for m in ms]).flatmap(model_strategy).map(encode),
+        st.sampled_from([m for _, ms in CODECS.values() for m in ms]).flatmap(model_strategy).map(sealed),
         near_misses(name),
         near_misses(name).flatmap(lambda b: st.integers(0, len(b)).map(lambda n: b[:n])),  # truncated
         near_misses(name).map(lambda b: b.replace(b'"', b"\xff", 1)),  # invalid UTF-8 inside
@@ -307,6 +339,55 @@ def test_valid_messages_round_trip(name: str, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CODECS))
+@FUZZ
+@given(data=st.data())
+def test_signed_messages_round_trip_and_their_signature_checks(name: str, data: st.DataObject) -> None:
+    """Whatever a message holds, the statement its receiver recomputes from the record's JSON is the one
+    its sender signed."""
+    codec, _ = CODECS[name]
+    message = data.draw(codec_messages(name), label="message")
+    wire = sealed(message)
+    decoded = codec.decode(wire)
+    assert decoded.signature is not None
+    assert unsigned(decoded) == unsigned(message)
+    assert refusal(codec, wire, sender_key(message)) is None
+    # Only the sender's key checks it: another party's is not the one the message claims.
+    other = made_up_signer("KHONG-CO" if sender_of(message) != "KHONG-CO" else "HO-TICH")
+    assert refusal(codec, wire, key_of(other)) == "unknown_signer"
+
+
+@pytest.mark.parametrize("name", sorted(CODECS))
+@FUZZ
+@given(data=st.data())
+def test_a_signed_message_altered_in_any_field_no_longer_checks(name: str, data: st.DataObject) -> None:
+    """A field dropped, changed or added after signing (a personal field too: it is signed through its
+    hash) makes the signature fail, whenever the altered record is still a valid message."""
+    codec, _ = CODECS[name]
+    message = data.draw(codec_messages(name), label="message")
+    body = json.loads(sealed(message))
+    signed = dict(body)
+    key = data.draw(st.sampled_from(sorted(k for k in body if k != "signature")), label="field")
+    match data.draw(st.sampled_from(["drop", "replace", "add"]), label="change"):
+        case "drop":
+            del body[key]
+        case "replace":
+            body[key] = data.draw(any_json, label="value")
+        case _:
+            body[data.draw(st.text(max_size=12).filter(lambda k: k not in body), label="name")] = data.draw(
+                any_json
+            )
+    assume(body != signed)
+    try:
+        raw = json.dumps(body, allow_nan=False).encode()
+        decoded = codec.decode(raw)
+    except (ValueError, DecodeError):
+        return  # not a message any more: refused before its signature is looked at
+    assert refusal(codec, raw, sender_key(decoded)) in ("bad_signature", "unknown_signer")
+    if sender_of(decoded) == sender_of(message):
+        assert refusal(codec, raw, sender_key(message)) == "bad_signature"
+
+
+@pytest.mark.parametrize("name", sorted(CODECS))
 @FUZZ_LIGHT
 @given(data=st.data())
 def test_a_message_of_another_topic_is_refused_as_invalid(name: str, data: st.DataObject) -> None:
@@ -314,9 +395,10 @@ def test_a_message_of_another_topic_is_refused_as_invalid(name: str, data: st.Da
     codec, models = CODECS[name]
     others = [m for _, ms in CODECS.values() for m in ms if m not in models]
     message = data.draw(st.sampled_from(others).flatmap(model_strategy), label="message")
-    with pytest.raises(DecodeError) as refused:
-        codec.decode(encode(message))
-    assert refused.value.reason == "invalid"
+    for raw in (encode(message), sealed(message)):
+        with pytest.raises(DecodeError) as refused:
+            codec.decode(raw)
+        assert refused.value.reason == "invalid"
 
 
 # --- findings: the wire changes these values ----------------------------------------------------------
@@ -357,11 +439,17 @@ UNKNOWN = ("KHONG-CO-1", "KHONG-CO-2", "VN/KHONG-CO")
 
 
 class Storm:
-    """Random records for the hub's inbound topics, from a seeded `random.Random` (reproducible)."""
+    """Random records for the hub's inbound topics, from a seeded `random.Random` (reproducible).
 
-    def __init__(self, seed: int, session_id: UUID) -> None:
+    Valid messages are signed mostly by the known system's key (so some get past authentication and go
+    deep, those that claim another system as `wrong_signer`), else by a key the hub never issued, or
+    by the known system's key then altered (a new message id), or not at all."""
+
+    def __init__(self, seed: int, session_id: UUID, signer: Signer) -> None:
         self.rng = random.Random(seed)
         self.session_id = session_id  # the known system's open session, so some records go deep
+        self.signer = signer  # the known system's
+        self.stranger = made_up_signer(KNOWN)  # claims to be the known system, with a key never issued
         self.catalogue = load_catalogue()
 
     def text(self, high: int = 40) -> str:
@@ -406,9 +494,7 @@ class Storm:
         if topic == "connectivity":
             return rng.choice(
                 [
-                    messages.Hello(
-                        system=system, session_id=uuid4(), api_key="lgsp_" + "x" * rng.randint(3, 60)
-                    ),
+                    messages.Hello(system=system, session_id=uuid4(), sdk_version=self.text(40)),
                     messages.Heartbeat(system=system, session_id=self.session(system)),
                     messages.ProbeReply(
                         system=system,
@@ -462,6 +548,20 @@ class Storm:
             ],
         )
 
+    def signed(self, message: Message) -> bytes:
+        """`message` as some sender puts it on the bus: signed by the known system, a stranger, or no one."""
+        match self.rng.choice(["known", "known", "known", "stranger", "altered", "unsigned"]):
+            case "known":
+                return self.signer.seal(message)
+            case "stranger":
+                return self.stranger.seal(message)
+            case "altered":
+                body = json.loads(self.signer.seal(message))
+                body["message_id"] = str(UUID(int=self.rng.getrandbits(128), version=4))
+                return json.dumps(body).encode()
+            case _:
+                return encode(message)
+
     def record(self, topic: str) -> bytes | None:
         """One record for `topic`: random bytes, broken or wrong-shaped JSON, or a valid message."""
         rng = self.rng
@@ -469,18 +569,18 @@ class Storm:
             case "bytes":
                 return rng.randbytes(rng.choice([1, 7, 64, 500, 50_000]))
             case "truncated":
-                whole = encode(self.valid(topic))
+                whole = self.signed(self.valid(topic))
                 return whole[: rng.randrange(len(whole))]
             case "json":
                 return json.dumps(self.json_value()).encode()
             case "other":  # a valid message of another topic
-                return encode(self.valid(rng.choice([t for t in STORM_TOPICS if t != topic])))
-            case "broken":  # a valid message with one field wrong
-                body = json.loads(encode(self.valid(topic)))
+                return self.signed(self.valid(rng.choice([t for t in STORM_TOPICS if t != topic])))
+            case "broken":  # a valid (signed) message with one field wrong
+                body = json.loads(self.signed(self.valid(topic)))
                 body[rng.choice(sorted(body))] = self.json_value()
                 return json.dumps(body).encode()
             case "valid":
-                return encode(self.valid(topic))
+                return self.signed(self.valid(topic))
             case _:
                 return rng.choice([None, b"", b" ", b"{}", b"null"])
 
@@ -502,17 +602,20 @@ async def test_a_storm_of_random_records_is_dead_lettered_and_the_hub_carries_on
     topics = Topics(hub.settings.topic_prefix)
     await make_agency(hub.client)
     system = await make_system(hub.client, KNOWN)
+    signer = system_signer(system)
+    known_key = key_of(signer)
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", max_request_size=2_000_000)
     await producer.start()
     try:
         # The known system opens a session first, so the storm's valid records reach the handlers' depths.
         session_id = uuid4()
-        hello = messages.Hello(system=KNOWN, session_id=session_id, api_key=system["api_key"])
-        await producer.send_and_wait(topics.connectivity, encode(hello), key=KNOWN.encode())
+        hello = messages.Hello(system=KNOWN, session_id=session_id)
+        await producer.send_and_wait(topics.connectivity, signer.seal(hello), key=KNOWN.encode())
         opened = await wait_heartbeat_after(hub, system["id"], None)
 
-        storm = Storm(seed=20250601, session_id=session_id)
-        expected: Counter[tuple[str, bytes, str]] = Counter()
+        storm = Storm(seed=20250601, session_id=session_id, signer=signer)
+        expected: Counter[tuple[str, bytes, str]] = Counter()  # refused as undecodable
+        unauthentic: Counter[tuple[str, bytes, str]] = Counter()  # refused for their signature
         sent: list[asyncio.Future[Any]] = []
         for _ in range(STORM_SIZE):
             name = storm.rng.choice(sorted(STORM_TOPICS))
@@ -522,13 +625,20 @@ async def test_a_storm_of_random_records_is_dead_lettered_and_the_hub_carries_on
                 STORM_TOPICS[name].decode(value)
             except DecodeError as refused:
                 expected[(topic, redact_record(value or b""), refused.reason)] += 1  # as kept: keys redacted
+            else:
+                assert value is not None
+                reason = refusal(STORM_TOPICS[name], value, known_key)  # the hub knows the known key only
+                if reason is not None:
+                    unauthentic[(topic, redact_record(value), reason)] += 1
             key = storm.rng.choice([KNOWN, *UNKNOWN, None]) or (KNOWN if value is None else None)
             sent.append(await producer.send(topic, value, key=key.encode() if key else None))
         await asyncio.gather(*sent)
         assert len(expected) > STORM_SIZE // 3, "the storm is mostly bad records"
+        reasons = Counter(reason for _, _, reason in unauthentic)
+        assert {"unsigned", "unknown_signer", "wrong_signer", "bad_signature"} <= set(reasons), reasons
 
         def all_arrived(letters: list[Letter]) -> bool:
-            return not expected - Counter(
+            return not (expected + unauthentic) - Counter(
                 (x.letter.source_topic, x.letter.original, x.letter.reason) for x in letters
             )
 
@@ -546,6 +656,14 @@ async def test_a_storm_of_random_records_is_dead_lettered_and_the_hub_carries_on
             for topic, raw, reason in extra
         ), extra
         assert all(x.letter.detail for x in letters)
+        # Refused for its signature: exactly the records not signed by the party they claim, each once;
+        # nothing the known system signed (no replay, nothing stale).
+        refused = Counter(
+            (x.letter.source_topic, x.letter.original, x.letter.reason)
+            for x in letters
+            if x.letter.reason in AUTH_REASONS
+        )
+        assert refused == unauthentic, (refused - unauthentic, unauthentic - refused)
 
         # The consumers are alive: ready, no worker restarted, and a new session's hello and heartbeat apply.
         # (A worker that has had no record yet proves itself by a health check every couple of seconds.)
@@ -558,12 +676,12 @@ async def test_a_storm_of_random_records_is_dead_lettered_and_the_hub_carries_on
             w.name for w in runtime.workers if not w.healthy
         ]
         session_id = uuid4()
-        hello = messages.Hello(system=KNOWN, session_id=session_id, api_key=system["api_key"])
-        await producer.send_and_wait(topics.connectivity, encode(hello), key=KNOWN.encode())
+        hello = messages.Hello(system=KNOWN, session_id=session_id)
+        await producer.send_and_wait(topics.connectivity, signer.seal(hello), key=KNOWN.encode())
         after_hello = await wait_heartbeat_after(hub, system["id"], opened)
         await asyncio.sleep(0.01)
         beat = messages.Heartbeat(system=KNOWN, session_id=session_id)
-        await producer.send_and_wait(topics.connectivity, encode(beat), key=KNOWN.encode())
+        await producer.send_and_wait(topics.connectivity, signer.seal(beat), key=KNOWN.encode())
         await wait_heartbeat_after(hub, system["id"], after_hello)
     finally:
         await producer.stop()
@@ -598,36 +716,55 @@ def _poison_dossier(session_id: UUID) -> Message:
     )
 
 
-#: name -> (database, topic, the poison record given the known system's session). Each is a valid message.
-POISONS: dict[str, tuple[str, str, Callable[[UUID], Message]]] = {
-    # Unauthenticated: any sender can stop the hub's heartbeat processing for a partition.
-    "hello-with-nul-in-key": (
+def _signed(make: Callable[[UUID], Message]) -> Callable[[UUID, Signer], bytes]:
+    """A poison made from the known system's session, signed by the known system."""
+    return lambda session_id, signer: signer.seal(make(session_id))
+
+
+def _hello_signed_by_a_key_id_with_nul(_: UUID, signer: Signer) -> bytes:
+    """A hello signed under a key id holding a NUL, which PostgreSQL refuses in text: the keys are looked
+    up before any handler runs, so anyone can send this, without a key."""
+    forged = Signer(KNOWN, "\x00" + "A" * 11, signer.key)
+    return forged.seal(messages.Hello(system=KNOWN, session_id=uuid4()))
+
+
+#: name -> (database, topic, the poison record given the known system's session and signer, the reason
+#: it is dead-lettered with). Each is a valid message.
+POISONS: dict[str, tuple[str, str, Callable[[UUID, Signer], bytes], str]] = {
+    # Unauthenticated: any sender could stop the hub's heartbeat processing for a partition (it once did
+    # with a NUL in a hello's API key; the key id a signature names is what is looked up now).
+    "hello-signed-by-a-key-id-with-nul": (
         "postgresql",
         "connectivity",
-        lambda _: messages.Hello(
-            system=KNOWN, session_id=uuid4(), api_key="lgsp_\x00" + "A" * 11 + "_secret"
-        ),
+        _hello_signed_by_a_key_id_with_nul,
+        "unknown_signer",
     ),
     # probe_token() calls datetime.timestamp(), which raises ValueError for 0001-01-01 (naive).
     "probe-reply-sent-in-year-1": (
         "sqlite",
         "connectivity",
-        lambda _: messages.ProbeReply(
-            system=KNOWN, probe_id=uuid4(), token="t", probe_sent_at=datetime(1, 1, 1)
+        _signed(
+            lambda _: messages.ProbeReply(
+                system=KNOWN, probe_id=uuid4(), token="t", probe_sent_at=datetime(1, 1, 1)
+            )
         ),
+        "handler_failed",
     ),
     "response-with-nul-in-fault": (
         "postgresql",
         "responses",
-        lambda session_id: messages.ServiceResponse(
-            exchange_id=uuid4(),
-            provider=KNOWN,
-            session_id=session_id,
-            client=KNOWN,
-            fault=messages.Fault(code="server.oops", message="\x00"),
+        _signed(
+            lambda session_id: messages.ServiceResponse(
+                exchange_id=uuid4(),
+                provider=KNOWN,
+                session_id=session_id,
+                client=KNOWN,
+                fault=messages.Fault(code="server.oops", message="\x00"),
+            )
         ),
+        "handler_failed",
     ),
-    "dossier-with-nul-in-reason": ("postgresql", "dossiers", _poison_dossier),
+    "dossier-with-nul-in-reason": ("postgresql", "dossiers", _signed(_poison_dossier), "handler_failed"),
 }
 #: How long the poison and the record behind it may take to be dead-lettered (a second or so when all
 #: is well; the margin is for a busy machine).
@@ -636,29 +773,30 @@ JAM_WAIT = 15.0
 
 @pytest.mark.parametrize(
     ("poison", "database_url"),
-    [(name, database) for name, (database, _, _) in POISONS.items()],
+    [(name, database) for name, (database, _, _, _) in POISONS.items()],
     indirect=["database_url"],
 )
 async def test_a_poison_record_does_not_jam_its_consumer(
     poison: str, hub: Hub, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A record the handler cannot process is dead-lettered as handler_failed and does not stop the records
-    behind it (docs/architecture/design.md section 7). Each of these once made its worker retry the batch
-    for ever."""
+    """A record the hub cannot process is dead-lettered (as handler_failed when its handler fails) and does
+    not stop the records behind it (docs/architecture/design.md section 7). Each of these once made its
+    worker retry the batch for ever."""
     caplog.set_level(logging.WARNING, logger="lgsp")
-    _, topic_name, make = POISONS[poison]
+    _, topic_name, make, reason = POISONS[poison]
     topics = Topics(hub.settings.topic_prefix)
     await make_agency(hub.client)
     system = await make_system(hub.client, KNOWN)
+    signer = system_signer(system)
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     await producer.start()
     try:
         session_id = uuid4()
-        hello = messages.Hello(system=KNOWN, session_id=session_id, api_key=system["api_key"])
-        await producer.send_and_wait(topics.connectivity, encode(hello), key=KNOWN.encode())
+        hello = messages.Hello(system=KNOWN, session_id=session_id)
+        await producer.send_and_wait(topics.connectivity, signer.seal(hello), key=KNOWN.encode())
         await wait_heartbeat_after(hub, system["id"], None)
         topic = getattr(topics, topic_name)
-        poison_value, follow_up = encode(make(session_id)), f"not json {uuid4()}".encode()
+        poison_value, follow_up = make(session_id, signer), f"not json {uuid4()}".encode()
         await producer.send_and_wait(topic, poison_value, key=KNOWN.encode())
         await producer.send_and_wait(topic, follow_up, key=KNOWN.encode())  # same key: same partition
         try:
@@ -669,6 +807,6 @@ async def test_a_poison_record_does_not_jam_its_consumer(
             restarts = [r.getMessage()[:300] for r in caplog.records if "restarting" in r.getMessage()]
             raise AssertionError(f"{topic_name} consumer jammed by {poison}: {restarts}") from None
         reasons = {x.letter.original: x.letter.reason for x in letters}
-        assert (reasons[redact_record(poison_value)], reasons[follow_up]) == ("handler_failed", "malformed")
+        assert (reasons[redact_record(poison_value)], reasons[follow_up]) == (reason, "malformed")
     finally:
         await producer.stop()

@@ -6,13 +6,33 @@ import pytest
 
 from schemas.messages import CONNECTIVITY, INBOX, DecodeError, Heartbeat, Hello, Probe, SessionReset, encode
 from schemas.topics import Topics
+from tests.support.signing import key_of, made_up_signer, refusal, unsigned
+
+SIGNER = made_up_signer("HO-TICH")
 
 
 def test_every_connectivity_message_round_trips() -> None:
-    hello = Hello(system="HO-TICH", session_id=uuid4(), api_key="lgsp_0123456789ab_secret")
+    hello = Hello(system="HO-TICH", session_id=uuid4())
     beat = Heartbeat(system="HO-TICH", session_id=hello.session_id)
     assert CONNECTIVITY.decode(encode(hello)) == hello
     assert CONNECTIVITY.decode(encode(beat)) == beat
+    # Signed, as they travel: the same message plus its signature, which checks.
+    for message in (hello, beat):
+        wire = SIGNER.seal(message)
+        decoded = CONNECTIVITY.decode(wire)
+        assert decoded.signature is not None and decoded.signature.signer == SIGNER.kid
+        assert unsigned(decoded) == message
+        assert refusal(CONNECTIVITY, wire, key_of(SIGNER)) is None
+
+
+def test_a_hello_carries_no_api_key() -> None:
+    """The API key never travels: a hello as an SDK before 0.2 sent it (with `api_key`) is invalid."""
+    assert "api_key" not in Hello.model_fields
+    old = encode(Hello(system="HO-TICH", session_id=uuid4()))[:-1] + b',"api_key":"lgsp_0123456789ab_x"}'
+    with pytest.raises(DecodeError) as refused:
+        CONNECTIVITY.decode(old)
+    assert refused.value.reason == "invalid" and "api_key" in refused.value.detail
+    assert "lgsp_0123456789ab_x" not in refused.value.detail, "the refusal does not quote the key"
 
 
 def test_inbox_carries_probes_and_session_resets() -> None:

@@ -1,5 +1,7 @@
 """Values the wire cannot carry as they are: non-finite numbers in payloads are refused, and timestamps
-travel in UTC so every instant (even at an offset with seconds) round-trips exactly."""
+travel in UTC so every instant (even at an offset with seconds) round-trips exactly. What round-trips
+is signed as it travels, and its signature still checks at the receiver (the statement is recomputed
+from the record's JSON there)."""
 
 import json
 from collections.abc import Callable
@@ -10,9 +12,11 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
+from buscore.signing import Signer, sender_of
 from schemas import messages
 from schemas.common import finite_json
 from schemas.messages import Codec, DecodeError, encode
+from tests.support.signing import key_of, made_up_signer, refusal, unsigned
 
 SESSION = UUID(int=1)
 DEADLINE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -55,10 +59,20 @@ CODECS: dict[str, Codec[Any]] = {
 NON_FINITE_JSON = ["1e400", "-1e400", "NaN", "Infinity", "-Infinity"]
 
 
+def signer_of(message: messages.Message) -> Signer:
+    """A signer of the party `message` comes from (a system, the hub or the NGSP)."""
+    return made_up_signer(sender_of(message))
+
+
+def sealed(message: messages.Message) -> bytes:
+    """`message` as its sender puts it on the bus: signed."""
+    return signer_of(message).seal(message)
+
+
 @pytest.mark.parametrize("kind", sorted(PAYLOAD_CARRIERS))
 @pytest.mark.parametrize("number", NON_FINITE_JSON)
 def test_a_non_finite_number_on_the_wire_is_invalid(kind: str, number: str) -> None:
-    valid = encode(PAYLOAD_CARRIERS[kind]({"amounts": [1, {"x": 0.5}]}))
+    valid = sealed(PAYLOAD_CARRIERS[kind]({"amounts": [1, {"x": 0.5}]}))
     raw = valid.replace(b'{"x":0.5}', b'{"x":' + number.encode() + b"}")
     assert raw != valid
     with pytest.raises(DecodeError) as refused:
@@ -85,8 +99,11 @@ def test_finite_payloads_round_trip_exactly(kind: str) -> None:
         "s": "ă",
     }
     message = PAYLOAD_CARRIERS[kind](payload)
-    decoded = CODECS[kind].decode(encode(message))
+    wire = sealed(message)
+    decoded = CODECS[kind].decode(wire)
     assert json.dumps(decoded.payload) == json.dumps(payload)
+    assert unsigned(decoded) == message
+    assert refusal(CODECS[kind], wire, key_of(signer_of(message))) is None, "the signature still checks"
 
 
 def test_the_finiteness_check_survives_payloads_json_cannot_write() -> None:
@@ -118,9 +135,11 @@ def test_every_aware_instant_round_trips_exactly(offset: timedelta) -> None:
     for message, field in ((beat, "sent_at"), (reply, "probe_sent_at"), (call, "deadline")):
         value = getattr(message, field)
         assert value == at and value.utcoffset() == timedelta(0), "held in UTC"
-        wire = encode(message)
+        wire = sealed(message)
         assert json.loads(wire)[field].endswith("Z")
-        assert type(message).model_validate_json(wire) == message
+        assert unsigned(type(message).model_validate_json(wire)) == message
+        codec = messages.INBOX if isinstance(message, messages.ServiceCall) else messages.CONNECTIVITY
+        assert refusal(codec, wire, key_of(signer_of(message))) is None
 
 
 def test_a_naive_time_is_left_as_it_is() -> None:

@@ -6,7 +6,9 @@ The expected answers follow docs/architecture/design.md (sections 7 and 8) and t
 Admins do everything; integrators change only their own agency's systems and read the registry;
 operators and auditors only read; a system key reads only its own system, reads the catalogue, and is the
 only key that makes exchanges. An allowed caller gets the endpoint's own answer (a 404 for the random
-dossier id), never 401/403 nor a 422 that would hide the decision.
+dossier id), never 401/403 nor a 422 that would hide the decision. Where an endpoint hides what a caller
+may not see (another party's exchange evidence), that caller gets a 404, as if it did not exist. The bus
+trust anchor (the platform's public keys) is public.
 
 A route the application serves without a row here fails the test, so no new endpoint escapes the matrix.
 Every test runs against SQLite and PostgreSQL (see the `database_url` fixture).
@@ -158,6 +160,7 @@ class Rule:
     check: Check | None = None  # what a 2xx answer must look like
     body: Body | None = None
     fresh: bool = False  # destructive: each allowed caller acts on objects made for it alone
+    hidden: frozenset[str] = frozenset()  # callers told 404 (not 403): the object is not theirs to see
 
 
 def rule(
@@ -166,8 +169,10 @@ def rule(
     check: Check | None = None,
     body: Body | None = None,
     fresh: bool = False,
+    hidden: frozenset[str] = frozenset(),
 ) -> Rule:
-    return Rule(allowed, frozenset(ok or (200,)), check, body, fresh)
+    assert not allowed & hidden, "a caller is either allowed or hidden from"
+    return Rule(allowed, frozenset(ok or (200,)), check, body, fresh, hidden)
 
 
 SYS = "/api/v1/systems/{system_id}"
@@ -240,6 +245,15 @@ MATRIX: dict[tuple[str, str], Rule] = {
         body=lambda p, n: {"provider": "LGSP", "service": "systems.list", "payload": {}},
     ),
     ("GET", "/api/v1/exchanges"): rule(ANY_KEY, check=scoped_exchanges),
+    # The signatures behind an exchange of SYS-A (made over REST by SYS-A, answered by the hub): any key
+    # of one of its parties or of oversight; another agency's integrator or another system is told 404.
+    ("GET", "/api/v1/exchanges/{exchange_id}/evidence"): rule(
+        ANY_KEY - {"integrator_other", "system_other"},
+        check=obj("exchange_id", "client", "provider", "request", "response", "verified"),
+        hidden=frozenset({"integrator_other", "system_other"}),
+    ),
+    # The platform's public keys, which connectors check the hub's and the NGSP's messages with: public.
+    ("GET", "/api/v1/bus/trust"): rule(EVERYONE, check=obj("anchor", "keys")),
     # Once-only dossiers, the reports and the audit chain: admins, operators and auditors.
     ("GET", "/api/v1/dossiers"): rule(OVERSIGHT, check=page("id", "procedure")),
     ("GET", "/api/v1/dossiers/{dossier_id}"): rule(OVERSIGHT, 404),  # a random id: found by nobody
@@ -341,12 +355,19 @@ async def build_world(hub: Hub) -> World:
         "malformed": "not-an-lgsp-key",
         "forged": f"lgsp_{lookup}_{'x' * 43}",
     }
+    exchange = await hub.client.post(
+        "/api/v1/exchange",
+        json={"provider": "LGSP", "service": "systems.list", "payload": {}},
+        headers={"Authorization": f"Bearer {sys_a['api_key']}"},
+    )
+    assert exchange.status_code == 200, exchange.text
     world.params = {
         "system_id": str(sys_a["id"]),
         "code": "matrix.echo",
         "grant_id": str(grant["id"]),
         "key_id": str(victim["id"]),
         "dossier_id": str(uuid.uuid4()),
+        "exchange_id": str(exchange.json()["exchange_id"]),
     }
     return world
 
@@ -388,6 +409,11 @@ async def call(world: World, method: str, template: str, role: str, spec: Rule) 
 def judge(response: httpx.Response, world: World, role: str, spec: Rule) -> tuple[str, str | None]:
     """What `role` should have got, and what is wrong with `response` (None: as expected)."""
     status = response.status_code
+    if role in spec.hidden:
+        expected = "hidden 404"
+        if status != 404 or (_json(response) or {}).get("error", {}).get("code") != "client.not_found":
+            return expected, response.text[:160]
+        return expected, None
     if role in spec.allowed:
         expected = "allowed " + "/".join(str(s) for s in sorted(spec.ok))
         if status not in spec.ok:
