@@ -5,6 +5,7 @@ import ast
 import shutil
 import ssl
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr, ValidationError
 
-from lgsp.bus import Bus
+from buscore.principals import kafka_password
+from buscore.signing import HUB, Signer, Trust
+from lgsp.bus import Bus, Delivery, Rejection
 from lgsp.settings import Settings
 from sandbox.demo import tuned_connector
+
+SIGNER = Signer.platform(HUB, bytes(32))
+TRUST = Trust.of(SIGNER).anchor()
+
+
+async def refuse_all(deliveries: Sequence[Delivery[Any]]) -> tuple[list[Delivery[Any]], list[Rejection]]:
+    """An authenticator for a bus that never consumes here."""
+    return [], []
+
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "kafka-1.tinh.gov.vn:9093"
@@ -182,7 +194,7 @@ def client_security(client: Any) -> dict[str, Any]:
 
 async def test_every_client_the_bus_makes_gets_the_options() -> None:
     settings = secure(**SASL_SCRAM | {"kafka_security_protocol": "SASL_SSL"})
-    bus = Bus.from_settings(settings, CLUSTER, client_id="lgsp-hub")
+    bus = Bus.from_settings(settings, CLUSTER, "lgsp-hub", SIGNER, refuse_all)
     clients = [
         bus.new_producer(acks="all"),
         bus.new_consumer("lgsp.connectivity", group_id="g"),
@@ -207,8 +219,20 @@ async def test_every_client_the_bus_makes_gets_the_options() -> None:
 
 async def test_connectors_started_by_the_hub_tools_get_the_hub_options() -> None:
     settings = secure(**SASL_SCRAM)
-    connector = tuned_connector(settings, "HO-TICH", "lgsp_0123456789ab_x", CLUSTER)
+    connector = tuned_connector(settings, "HO-TICH", "lgsp_0123456789ab_x", CLUSTER, TRUST)
     assert connector.kafka_options == settings.kafka_options()
+
+
+async def test_with_principals_a_connector_logs_in_as_its_system_not_as_the_hub() -> None:
+    settings = secure(**SASL_SCRAM | {"kafka_principals": True})
+    key = "lgsp_0123456789ab_x"
+    connector = tuned_connector(settings, "HO-TICH", key, CLUSTER, TRUST)
+    options = connector.kafka_options
+    assert options["sasl_plain_username"] == "HO-TICH"
+    assert options["sasl_plain_password"] == kafka_password(key)
+    hub_password = settings.kafka_sasl_plain_password
+    assert hub_password is not None and hub_password.get_secret_value() not in options.values()
+    assert options["security_protocol"] == settings.kafka_options()["security_protocol"]
 
 
 def _client_calls(path: Path) -> list[ast.Call]:
