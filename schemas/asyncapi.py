@@ -66,7 +66,7 @@ from schemas.topics import Topics
 
 CONTRACT = Path(__file__).resolve().parent / "contract"
 #: The contract's version (AsyncAPI `info.version`): bump it when a message or a topic changes.
-VERSION = "2.1.0"
+VERSION = "2.1.1"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://lgsp.invalid/contract/json/{name}.json"
 KAFKA_BINDING = "0.5.0"

@@ -29,16 +29,18 @@ class Signature(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    signer: str = Field(min_length=1, max_length=80)
-    nonce: str = Field(min_length=1, max_length=64, description="Base64 of 16 random bytes")
-    value: str = Field(min_length=1, max_length=128, description="Base64 of the 64-byte signature")
+    # Shapes checked at decoding, so a key id a database would refuse (a NUL) never reaches a lookup.
+    signer: str = Field(pattern=r"^(?:[0-9a-f]{12}|@(?:hub|ngsp):[0-9a-f]{16})$")
+    nonce: str = Field(pattern=r"^[A-Za-z0-9+/]{22}==$", description="Base64 of 16 random bytes")
+    value: str = Field(pattern=r"^[A-Za-z0-9+/]{86}==$", description="Base64 of the 64-byte signature")
 
 
 class Message(BaseModel):
     """Fields every message carries: a unique id (the key of idempotent consumers), a send time, and
     the sender's signature (receivers refuse a message without a valid one)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A validation error's text never quotes the input: a record may carry a key or personal data.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     message_id: UUID = Field(default_factory=uuid4)
     sent_at: Instant = Field(default_factory=utcnow)

@@ -274,7 +274,7 @@ class Worker(Generic[M]):
             # (even alone, to isolate a failure) only once its signature has been checked.
             refused: list[Rejection] = []
             if deliveries:
-                deliveries, refused = await self.authenticate(deliveries)
+                deliveries, refused = await self._authenticated(deliveries)
             try:
                 if too_large and self.oversized is not None:
                     readable, _ = await self.authenticate(self._readable(too_large, received_at))
@@ -326,6 +326,30 @@ class Worker(Generic[M]):
             with contextlib.suppress(DecodeError):
                 readable.append(self._decode(record, received_at))
         return readable
+
+    async def _authenticated(
+        self, deliveries: list[Delivery[M]]
+    ) -> tuple[list[Delivery[Any]], list[Rejection]]:
+        """The authentic deliveries and the refusals; a record whose check fails for a reason that will
+        not pass (not the database or the broker away) is refused alone, so it cannot jam the batch."""
+        try:
+            return await self.authenticate(deliveries)
+        except Exception as exc:
+            if transient(exc):
+                raise
+        accepted: list[Delivery[Any]] = []
+        refused: list[Rejection] = []
+        for delivery in deliveries:
+            try:
+                ok, no = await self.authenticate([delivery])
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                no = [Rejection(delivery, "handler_failed", f"{type(exc).__name__}: {exc}"[:1000])]
+                ok = []
+            accepted += ok
+            refused += no
+        return accepted, refused
 
     async def _isolate(self, deliveries: Sequence[Delivery[M]]) -> list[Rejection]:
         """Handle each delivery alone; those that fail for a reason that will not pass are rejected."""

@@ -139,3 +139,48 @@ def test_a_record_refused_for_its_size_is_not_retried() -> None:
     batch would block its partition for good."""
     assert not transient(MessageSizeTooLargeError("too big"))
     assert transient(KafkaConnectionError("broker away"))
+
+
+async def test_a_record_whose_check_fails_is_refused_alone(bus: Bus, broker: Broker) -> None:
+    """A key source that fails for one record (a database refusing its key id, say) must not jam the
+    batch: that record is dead-lettered, the others are handled."""
+    topic = bus.topics.requests
+    poison, good = request(n=1), request(n=2)
+    checks = bus.authenticate
+
+    async def fragile(deliveries: Sequence[Delivery[Any]]) -> tuple[list[Delivery[Any]], list[Rejection]]:
+        if any(d.message.message_id == poison.message_id for d in deliveries):
+            raise ValueError("the key source cannot look this key up")
+        return await checks(deliveries)
+
+    bus.authenticate = fragile
+    handled: list[ServiceRequest] = []
+
+    async def handler(deliveries: Sequence[Delivery[ServiceRequest]]) -> list[Rejection]:
+        handled.extend(d.message for d in deliveries)
+        return []
+
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for message in (poison, good):
+            await producer.send_and_wait(topic, CLIENT.seal(message), key=b"MOT-CUA")
+    finally:
+        await producer.stop()
+    name = f"fragile-{uuid.uuid4().hex[:8]}"
+    worker = Worker(bus, name, topic, REQUESTS, handler, group=f"{topic}.{name}")
+    running = asyncio.create_task(worker.run())
+    try:
+        letters = await read_dead_letters(broker.bootstrap, bus.topics, lambda ls: len(ls) >= 1)
+
+        async def handled_good() -> bool:
+            return [m.message_id for m in handled] == [good.message_id]
+
+        await eventually(handled_good, timeout=15, what="the record behind the poison to be handled")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    (letter,) = [x.letter for x in letters]
+    assert letter.reason == "handler_failed" and "cannot look this key up" in letter.detail
+    assert str(poison.message_id).encode() in letter.original
