@@ -189,9 +189,10 @@ class SignerKey:
     public_key: bytes
     revoked: bool = False
 
-    def verifies(self, statement_bytes: bytes, signature: Signature) -> bool:
-        """Whether `signature` is this key's signature of `statement_bytes`."""
-        value = unb64(signature.value)
+    def verifies(self, statement_bytes: bytes, signature: Signature | str) -> bool:
+        """Whether `signature` (a message's, or the base64 of one as evidence keeps it) is this key's
+        signature of `statement_bytes`."""
+        value = unb64(signature if isinstance(signature, str) else signature.value)
         if value is None or len(value) != 64:
             return False
         try:

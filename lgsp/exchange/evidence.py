@@ -14,7 +14,6 @@ from buscore.signing import NGSP, SignerKey, Trust, unb64
 from lgsp.bus import Delivery
 from lgsp.exchange.models import ExchangeRecord, Outcome
 from lgsp.registry.models import ApiKey, System
-from schemas.messages import Signature
 
 
 def evidence_of(delivery: Delivery[Any]) -> str | None:
@@ -78,13 +77,12 @@ def _check(kept: str, keys: dict[str, SignerKey], owner: str, expected: dict[str
     evidence = json.loads(kept)
     statement = json.loads(evidence["statement"])
     key = keys.get(evidence["signer"])
-    signature = Signature(signer=evidence["signer"], nonce="-", value=evidence["signature"])
     problem = None
     if key is None:
         problem = "the signing key is unknown"
     elif key.owner != owner:
         problem = f"the key is {key.owner}'s, not {owner}'s"
-    elif not key.verifies(evidence["statement"].encode(), signature):
+    elif not key.verifies(evidence["statement"].encode(), evidence["signature"]):
         problem = "the signature does not verify: the statement was altered"
     else:
         wrong = [name for name, value in expected.items() if statement.get(name) != value]
