@@ -1,11 +1,12 @@
 """Per-system Kafka identities and ACLs, enforced by a real Apache Kafka broker (make test-kafka).
 
-A 1-node cluster with SASL/SCRAM-SHA-512, the StandardAuthorizer and no access without an ACL is
-started once for the module. Systems, the hub and the NGSP stub get their principals through
-`lgsp.bus.principals.Principals`, as the hub's super user; each test then connects as them with
-aiokafka and the passwords a connector derives from its API key, and the broker itself must refuse
-what the model does not allow: a system reading or writing another's inbox, joining another's group,
-writing what only the hub or the NGSP send, or logging in with a retired or rotated key.
+The module's own 1-node cluster with SASL/SCRAM-SHA-512, the StandardAuthorizer and no access without
+an ACL (`sasl_cluster`, tests/kafka/conftest.py). Systems, the hub and the NGSP stub get their
+principals through `lgsp.bus.principals.Principals`, as the hub's super user; each test then connects
+as them with aiokafka and the passwords a connector derives from its API key, and the broker itself
+must refuse what the model does not allow: a system reading or writing another's inbox, joining
+another's group, writing what only the hub or the NGSP send, or logging in with a retired or rotated
+key. tests/kafka/test_principals_hub.py checks the same through the hub and its connectors.
 """
 
 import asyncio
@@ -15,37 +16,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.conn import create_conn
-from aiokafka.errors import (
-    GroupAuthorizationFailedError,
-    SaslAuthenticationFailed,
-    TopicAuthorizationFailedError,
-)
+from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from buscore.principals import kafka_password
 from lgsp.bus.client import shared_topics
 from lgsp.bus.principals import Principals, hub_rules, system_rules
-from lgsp.settings import Settings
 from sandbox.kafka import KafkaCluster
 from schemas.topics import Topics
+from tests.support.sasl import REAUTH_MS, admin_settings, log_in, producer_as, read_one, refused_login
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.kafka
-
-#: connections.max.reauth.ms of the module's cluster: a session opened with a password that has since
-#: changed ends within this time (short here, so a test can see it; a minute by default).
-REAUTH_MS = 3000
-#: How long one client operation may take before the test calls it refused or hung.
-PATIENCE = 10.0
-
-
-@pytest.fixture(scope="module")
-async def cluster() -> AsyncIterator[KafkaCluster]:
-    """The module's SASL cluster, its own: the session's cluster has no authentication."""
-    async with KafkaCluster(1, sasl=True, reauth_ms=REAUTH_MS) as running:
-        yield running
 
 
 @dataclass
@@ -58,38 +41,13 @@ class World:
     a: str
     b: str
 
-    def options(self, user: str, password: str) -> dict[str, str]:
-        """aiokafka's keyword arguments for a client logged in as `user`."""
-        return {"bootstrap_servers": self.cluster.bootstrap, **self.cluster.client_options(user, password)}
-
-    @contextlib.asynccontextmanager
-    async def producer(self, user: str, password: str) -> AsyncIterator[AIOKafkaProducer]:
+    def producer(self, user: str, password: str) -> contextlib.AbstractAsyncContextManager[AIOKafkaProducer]:
         """A started producer logged in as `user`, stopped afterwards."""
-        producer = AIOKafkaProducer(**self.options(user, password), acks="all", request_timeout_ms=5000)
-        await producer.start()
-        try:
-            yield producer
-        finally:
-            await producer.stop()
+        return producer_as(self.cluster, user, password)
 
     async def read_one(self, user: str, password: str, topic: str, group: str) -> bytes | None:
         """The first record of `topic`, read as `user` in consumer group `group`."""
-        consumer = AIOKafkaConsumer(
-            topic,
-            **self.options(user, password),
-            group_id=group,
-            auto_offset_reset="earliest",
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
-        )
-        try:  # start too: a refused join leaves the client's tasks running until it is stopped
-            await consumer.start()
-            async with asyncio.timeout(PATIENCE):
-                record = await consumer.getone()
-            value: bytes | None = record.value
-            return value
-        finally:
-            await consumer.stop()
+        return await read_one(self.cluster, user, password, topic, group)
 
     async def write_as_admin(self, topic: str, value: bytes) -> None:
         """One record in `topic`, written by the super user."""
@@ -97,26 +55,14 @@ class World:
             await producer.send_and_wait(topic, value)
 
 
-def hub_settings(cluster: KafkaCluster, prefix: str, user: str = "", password: str = "") -> Settings:
-    """The hub's settings on the cluster, as `user` (the super user by default)."""
-    return Settings(
-        kafka_bootstrap=cluster.bootstrap,
-        kafka_security_protocol="SASL_PLAINTEXT",
-        kafka_sasl_mechanism="SCRAM-SHA-512",
-        kafka_sasl_plain_username=user or cluster.admin,
-        kafka_sasl_plain_password=password or cluster.admin_password,
-        topic_prefix=prefix,
-        kafka_principals=True,
-    )
-
-
 @pytest.fixture
-async def world(cluster: KafkaCluster) -> AsyncIterator[World]:
+async def world(sasl_cluster: KafkaCluster) -> AsyncIterator[World]:
     """A fresh topic prefix with the shared topics and two inboxes, and two system codes no other test
     uses (system codes are cluster-wide user names)."""
     tag = secrets.token_hex(3)
     topics = Topics(f"acl-{tag}")
     a, b = f"A-{tag}", f"B-{tag}"
+    cluster = sasl_cluster
     admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap, **cluster.client_options())
     await admin.start()
     try:
@@ -124,27 +70,11 @@ async def world(cluster: KafkaCluster) -> AsyncIterator[World]:
         await admin.create_topics([NewTopic(name, 1, 1) for name in names])
     finally:
         await admin.close()
-    principals = Principals(hub_settings(cluster, topics.prefix), cluster.bootstrap)
+    principals = Principals(admin_settings(cluster, topics.prefix), cluster.bootstrap)
     try:
         yield World(cluster, topics, principals, a, b)
     finally:
         await principals.close()
-
-
-async def log_in(cluster: KafkaCluster, user: str, password: str) -> None:
-    """Open one connection to the broker and authenticate as `user`; raises what the broker answers."""
-    host, port = cluster.bootstrap.split(",")[0].rsplit(":", 1)
-    conn = await create_conn(host, int(port), **cluster.client_options(user, password))
-    conn.close()
-
-
-async def refused_login(cluster: KafkaCluster, user: str, password: str) -> bool:
-    """Whether the broker refuses `user`'s password (and says so: not a network failure)."""
-    try:
-        await log_in(cluster, user, password)
-    except SaslAuthenticationFailed:
-        return True
-    return False
 
 
 # --- what a system may do -----------------------------------------------------------------------------
@@ -319,7 +249,7 @@ async def test_a_hub_that_is_no_super_user_manages_system_principals(world: Worl
     assert await world.principals.acls("User:lgsp.hub-test") == {
         rule.binding("User:lgsp.hub-test") for rule in hub_rules(world.topics)
     }
-    settings = hub_settings(world.cluster, world.topics.prefix, "lgsp.hub-test", password)
+    settings = admin_settings(world.cluster, world.topics.prefix, "lgsp.hub-test", password)
     hub = Principals(settings, world.cluster.bootstrap)
     try:
         key = "lgsp_a_" + secrets.token_urlsafe(16)
