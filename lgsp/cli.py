@@ -116,26 +116,73 @@ audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: a hash chai
 app.add_typer(audit_app, name="audit")
 
 
+AnchorsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--anchors",
+        dir_okay=False,
+        help="Anchor file (JSON Lines of signed anchors) to check the chain against; default:"
+        " LGSP_AUDIT_ANCHOR_FILE",
+    ),
+]
+HubKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--hub-key",
+        help="The hub's public key the anchors are signed with: the `anchor` of GET /api/v1/bus/trust, or"
+        " the base64 key; default: derived from the settings, as the hub does",
+    ),
+]
+
+
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the hash chain in LGSP_DATABASE_URL; exit 1 at the first broken link, saying what broke."""
+def audit_verify(anchors: AnchorsOption = None, hub_key: HubKeyOption = None) -> None:
+    """Walk the hash chain in LGSP_DATABASE_URL and check it against the hub's signed anchors; exit 1 at
+    the first broken link, saying what broke."""
+    from lgsp.audit.anchors import derived_hub_trust, hub_trust, read_anchor_file
     from lgsp.audit.service import verify
     from lgsp.db import Database
 
+    settings = Settings()
+    if anchors is not None and not anchors.is_file():
+        raise typer.BadParameter(f"no file {anchors}", param_hint="--anchors")
+    try:
+        trust = hub_trust(hub_key) if hub_key is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--hub-key") from None
+    path = anchors or settings.audit_anchor_file
+
     async def main() -> Any:
-        database = Database(Settings().database_url)
+        database = Database(settings.database_url)
         try:
             with console.status("verifying the audit chain..."):
-                return await verify(database)
+                keys = trust or (await derived_hub_trust(settings, database) if path is not None else None)
+                found = read_anchor_file(path, keys) if path is not None and keys is not None else None
+                return await verify(database, found)
         finally:
             await database.dispose()
 
     result = run(main())
+    if result is None:
+        raise typer.Exit(130)
+    if result.anchors_refused:
+        console.print(
+            f"[yellow]{path}: {result.anchors_refused:,} line(s) ignored, not signed by the hub's key[/]"
+        )
+    anchor = (
+        f"the anchor of link {result.anchor_links:,} signed {result.anchor_at:%Y-%m-%d %H:%M:%S} UTC"
+        if result.anchor_links is not None
+        else None
+    )
     if result.ok:
-        console.print(f"[green]audit chain intact[/]: {result.links:,} links, last hash {result.last_hash}")
+        console.print(
+            f"[green]audit chain intact[/]: {result.links:,} links, last hash {result.last_hash}; "
+            + (f"it holds {anchor}" if anchor else "no anchor checked: links cut off its end would not show")
+        )
         return
+    where = f" ({result.kind} {result.ref})" if result.ref else (f" ({anchor})" if anchor else "")
     console.print(
-        f"[red]audit chain broken at link {result.broken_at}[/] ({result.kind} {result.ref}): "
+        f"[red]audit chain broken at link {result.broken_at}[/]{where}: "
         f"{result.problem}; {result.links:,} links verified before it"
     )
     raise typer.Exit(1)

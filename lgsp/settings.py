@@ -174,6 +174,17 @@ class Settings(BaseSettings):
     audit_snapshot_interval: float = Field(
         default=900.0, gt=0, description="Seconds between indicator snapshots kept in the audit trail"
     )
+    audit_anchor_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between signed anchors of the audit chain's head (to the NGSP and the anchor"
+        " file): a tail cut off or re-sealed later than the last anchor cannot be told",
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="File each hub process appends its signed anchors to (JSON Lines), for the operator to"
+        " ship elsewhere; `lgsp audit verify` and the API check the chain against it; unset: NGSP only",
+    )
 
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body the API accepts (413 beyond)"

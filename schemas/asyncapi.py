@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from schemas.messages import (
+    AuditAnchor,
     ConnectivityMessage,
     DeadLetter,
     DossierComponent,
@@ -66,7 +67,7 @@ from schemas.topics import Topics
 
 CONTRACT = Path(__file__).resolve().parent / "contract"
 #: The contract's version (AsyncAPI `info.version`): bump it when a message or a topic changes.
-VERSION = "2.1.1"
+VERSION = "2.2.0"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://lgsp.invalid/contract/json/{name}.json"
 KAFKA_BINDING = "0.5.0"
@@ -169,7 +170,8 @@ CHANNELS = (
     Channel(
         "ngspRequests",
         ADDRESSES.ngsp_requests,
-        "Hub to NGSP: national-catalogue registrations, probe requests, service calls beyond the province.",
+        "Hub to NGSP: national-catalogue registrations, probe requests, service calls beyond the province,"
+        " and the hub's signed audit anchors (the NGSP keeps them).",
         members(NgspRequest),
         ("hub",),
         ("ngsp",),
@@ -237,6 +239,7 @@ KEYS: dict[type[Message], tuple[str, str]] = {
     NgspAck: ("system", "The registered system's code."),
     NgspProbeResult: ("system", "The probed system's code."),
     NgspServiceResult: ("client", "The client's code."),
+    AuditAnchor: ("province", "The hub's province: its anchors stay in order."),
 }
 DEAD_LETTER_KEY = "The rejected record's key as it was received (none if it had none)."
 
@@ -499,6 +502,13 @@ def examples() -> dict[type[Message], Message]:
             reason="invalid",
             detail="heartbeat.session_id: Field required",
             original_b64=base64.b64encode(bad_record).decode(),
+        ),
+        AuditAnchor(
+            message_id=_id(18),
+            sent_at=_AT,
+            province="HCM",
+            links=1042,
+            head="5d2c8f0e4b7a9163c2e8d1f0a6b3c9e7d4f1a8b2c5e9d0f3a7b6c1e4d8f2a0b9",
         ),
     ]
     return {type(m): m for m in messages}

@@ -282,9 +282,26 @@ class DeadLetter(Message):
         return base64.b64decode(self.original_b64)
 
 
+class AuditAnchor(Message):
+    """Hub -> NGSP (and the hub's anchor file): the head of the hub's audit chain, signed by the hub.
+
+    Kept outside the hub's database, it lets an auditor tell a chain whose last links were removed, or
+    sealed again differently, from the chain the hub had when it signed (docs/auditors/audit-trail.md).
+    """
+
+    type: Literal["audit_anchor"] = "audit_anchor"
+    province: str = Field(min_length=1, max_length=64, description="The province whose hub keeps the chain")
+    links: int = Field(ge=0, description="How many links the chain had: the sequence number of its last")
+    head: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="The hash of that last link (64 zeros for an empty chain)"
+    )
+
+
 ConnectivityMessage = Annotated[Hello | Heartbeat | ProbeReply, Field(discriminator="type")]
 InboxMessage = Annotated[Probe | SessionReset | ServiceCall | ServiceResult, Field(discriminator="type")]
-NgspRequest = Annotated[NgspRegistration | NgspProbeRequest | NgspServiceCall, Field(discriminator="type")]
+NgspRequest = Annotated[
+    NgspRegistration | NgspProbeRequest | NgspServiceCall | AuditAnchor, Field(discriminator="type")
+]
 NgspEvent = Annotated[NgspAck | NgspProbeResult, Field(discriminator="type")]
 
 
@@ -329,7 +346,7 @@ CONNECTIVITY: Codec[Hello | Heartbeat | ProbeReply] = Codec(ConnectivityMessage)
 INBOX: Codec[Probe | SessionReset | ServiceCall | ServiceResult] = Codec(InboxMessage)
 REQUESTS: Codec[ServiceRequest] = Codec(ServiceRequest)
 RESPONSES: Codec[ServiceResponse] = Codec(ServiceResponse)
-NGSP_REQUESTS: Codec[NgspRegistration | NgspProbeRequest | NgspServiceCall] = Codec(NgspRequest)
+NGSP_REQUESTS: Codec[NgspRegistration | NgspProbeRequest | NgspServiceCall | AuditAnchor] = Codec(NgspRequest)
 NGSP_RESULTS: Codec[NgspServiceResult] = Codec(NgspServiceResult)
 NGSP_EVENTS: Codec[NgspAck | NgspProbeResult] = Codec(NgspEvent)
 PROBE_REPLIES: Codec[ProbeReply] = Codec(ProbeReply)

@@ -23,13 +23,15 @@ def plain(value: Any) -> Any:
 def record_event(session: AsyncSession, caller: Caller, action: str, entity: str, **data: Any) -> None:
     """Log a registry change in the caller's transaction; the sealer chains it once committed.
 
-    Never pass secrets: `data` is kept as it is.
+    Never pass secrets: `data` is kept as it is. Who did it: the caller's role and agency, and the key
+    they used (its id, not the key), so an auditor can tell two integrators of one agency apart.
     """
     actor = caller.role.value + (f":{caller.agency_code}" if caller.agency_code else "")
     session.add(
         RegistryEvent(
             at=utcnow(),
             actor=actor,
+            actor_key=caller.credential,
             action=action,
             entity=str(entity),
             data={k: plain(v) for k, v in data.items()},

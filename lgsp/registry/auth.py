@@ -25,7 +25,7 @@ async def authenticate(
         raise Unauthenticated("missing bearer key: send 'Authorization: Bearer <key>'")
     token = credentials.credentials
     if settings.accepts_admin_token(token):  # the bootstrap token, or the previous one mid-rotation
-        return Caller(Role.ADMIN)
+        return Caller(Role.ADMIN, key_id=None)  # no key id: the audit trail says "bootstrap token"
     lookup = split_key(token)
     key = None
     if lookup is not None:

@@ -16,7 +16,13 @@ class Caller:
     role: Role
     agency_code: str | None = None
     system_id: int | None = None
-    key_id: int | None = None
+    key_id: int | None = None  # None: the bootstrap admin token of the settings, which is no key
+
+    @property
+    def credential(self) -> str:
+        """What the caller authenticated with, as the audit trail records it: `key <id>` (the id the keys'
+        API lists, never the key), or `bootstrap token`."""
+        return "bootstrap token" if self.key_id is None else f"key {self.key_id}"
 
     def require(self, *roles: Role) -> None:
         """Raise 403 unless the caller has one of `roles`."""

@@ -29,6 +29,7 @@ from schemas.common import Link, utcnow
 from schemas.messages import (
     NGSP_REQUESTS,
     PROBE_REPLIES,
+    AuditAnchor,
     Fault,
     Message,
     NgspAck,
@@ -55,6 +56,20 @@ national_catalogue = sa.Table(
     # The system's bus public keys (JSON: key id -> base64), from its registration: its probe replies
     # to the NGSP must be signed with one of them.
     sa.Column("bus_keys", sa.Text, nullable=False, server_default="{}"),
+)
+#: The hub's signed audit anchors, kept as the national side received them: what was signed and the
+#: signature, so anyone with the hub's public key can check them again (docs/auditors/audit-trail.md).
+audit_anchors = sa.Table(
+    "audit_anchor",
+    national_metadata,
+    sa.Column("message_id", sa.String(36), primary_key=True),
+    sa.Column("province", sa.String(64), nullable=False),
+    sa.Column("links", sa.BigInteger, nullable=False),
+    sa.Column("head", sa.String(64), nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("statement", sa.Text, nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),  # the Signature as JSON: signer, nonce, value
 )
 
 
@@ -94,7 +109,7 @@ class NationalGateway(Component):
         self.topics = bus.topics
         self._key = secrets.token_bytes(32)
         group = f"{self.topics.prefix}.ngsp"
-        self.requests: Worker[NgspRegistration | NgspProbeRequest | NgspServiceCall] = Worker(
+        self.requests: Worker[NgspRegistration | NgspProbeRequest | NgspServiceCall | AuditAnchor] = Worker(
             bus,
             "ngsp-requests",
             self.topics.ngsp_requests,
@@ -127,18 +142,22 @@ class NationalGateway(Component):
             return {r.system: r.registered for r in rows}
 
     async def on_requests(
-        self, deliveries: Sequence[Delivery[NgspRegistration | NgspProbeRequest | NgspServiceCall]]
+        self,
+        deliveries: Sequence[Delivery[NgspRegistration | NgspProbeRequest | NgspServiceCall | AuditAnchor]],
     ) -> list[Rejection]:
-        """Record registrations (idempotent upserts), then acknowledge them, send the asked-for probes and
-        answer the service calls."""
+        """Record registrations (idempotent upserts) and keep the hub's audit anchors, then acknowledge the
+        registrations, send the asked-for probes and answer the service calls."""
         registrations = [d.message for d in deliveries if isinstance(d.message, NgspRegistration)]
         if registrations:
             await self._upsert(registrations)
+        await self._keep_anchors([d for d in deliveries if isinstance(d.message, AuditAnchor)])
         catalogue = await self.registered()
         out: list[tuple[str, bytes, str | None]] = []
         for delivery in deliveries:
             message = delivery.message
             reply: Message
+            if isinstance(message, AuditAnchor):
+                continue  # kept above; nothing to answer
             if isinstance(message, NgspRegistration):
                 reply = NgspAck(system=message.system, registered=not message.withdraw)
                 out.append((self.topics.ngsp_events, self.bus.seal(reply), message.system))
@@ -206,6 +225,36 @@ class NationalGateway(Component):
         )
         async with self.database.engine.begin() as conn:
             await conn.execute(statement, values)
+
+    async def _keep_anchors(self, deliveries: Sequence[Delivery[Any]]) -> None:
+        """Keep each anchor once (the worker checked the hub's signature; a redelivery adds nothing)."""
+        values = [
+            {
+                "message_id": str(d.message.message_id),
+                "province": d.message.province,
+                "links": d.message.links,
+                "head": d.message.head,
+                "sent_at": d.message.sent_at,
+                "received_at": d.received_at,
+                "statement": d.statement.decode(),
+                "signature": d.message.signature.model_dump_json(),
+            }
+            for d in deliveries
+            if d.statement is not None and d.message.signature is not None
+        ]
+        if not values:
+            return
+        insert = (postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert)(
+            audit_anchors
+        )
+        async with self.database.engine.begin() as conn:
+            await conn.execute(insert.on_conflict_do_nothing(index_elements=["message_id"]), values)
+
+    async def anchors(self) -> list[dict[str, Any]]:
+        """The hub's audit anchors kept, oldest first."""
+        async with self.database.engine.connect() as conn:
+            rows = await conn.execute(sa.select(audit_anchors).order_by(audit_anchors.c.sent_at))
+            return [dict(row._mapping) for row in rows]
 
     async def on_probe_replies(self, deliveries: Sequence[Delivery[ProbeReply]]) -> list[Rejection]:
         """Turn systems' replies to NGSP probes into results for the hub."""

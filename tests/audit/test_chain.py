@@ -1,80 +1,14 @@
 """The audit trail on both databases: records get sealed into a chain, and verify finds any tampering."""
 
-import asyncio
-import os
-import sys
-from collections.abc import AsyncIterator
-from datetime import timedelta
-from pathlib import Path
-from typing import Any
-from uuid import uuid4
-
-import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import col
 
-from lgsp.audit.models import AuditEntry, IndicatorSnapshot, RegistryEvent
+from lgsp.audit.models import AuditEntry, RegistryEvent
 from lgsp.audit.service import Verification, verify
 from lgsp.db import Database
 from lgsp.exchange.models import ExchangeRecord
-from schemas.common import utcnow
-from tests.support import Hub, eventually, make_agency, make_system
-
-EXCHANGES = 5
-
-
-@pytest.fixture
-async def sealed(hub: Hub) -> AsyncIterator[Database]:
-    """A hub whose registry changes, five final exchange records and a snapshot are all sealed."""
-    await make_agency(hub.client, "SO-TP")
-    await make_system(hub.client, "HO-TICH", "SO-TP")
-    await make_system(hub.client, "DAT-DAI", "SO-TP")
-    database = Database(hub.settings.database_url)
-    now = utcnow()
-    rows: list[dict[str, Any]] = [
-        {
-            "id": str(uuid4()),
-            "client": "DAT-DAI",
-            "provider": "HO-TICH",
-            "service": "birth-record.get",
-            "request_in_at": now + timedelta(milliseconds=i),
-            "request_out_at": now,
-            "response_in_at": now,
-            "response_out_at": now,
-            "request_size": 100 + i,
-            "response_size": 300,
-            "outcome": "success",
-            "crossed_ngsp": False,
-            "deadline": now + timedelta(seconds=5),
-        }
-        for i in range(EXCHANGES)
-    ]
-    async with database.engine.begin() as conn:
-        await conn.execute(ExchangeRecord.__table__.insert(), rows)  # type: ignore[attr-defined]
-
-    async def all_sealed() -> bool:
-        async with database.engine.connect() as conn:
-            unsealed = 0
-            for table in (ExchangeRecord, RegistryEvent, IndicatorSnapshot):
-                unsealed += (
-                    await conn.scalar(
-                        select(func.count()).select_from(table).where(col(table.audit_seq).is_(None))
-                    )
-                    or 0
-                )
-            snapshots = await conn.scalar(select(func.count()).select_from(IndicatorSnapshot)) or 0
-        return unsealed == 0 and snapshots > 0
-
-    await eventually(all_sealed, timeout=15, what="every record sealed")
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-async def entries(database: Database) -> list[AuditEntry]:
-    async with database.sessions() as session:
-        return list((await session.exec(select(AuditEntry).order_by(col(AuditEntry.seq)))).scalars())
+from tests.audit.support import EXCHANGES, entries, lgsp_audit_verify
+from tests.support import Hub
 
 
 async def test_an_untouched_chain_verifies_over_rest(hub: Hub, sealed: Database) -> None:
@@ -153,20 +87,6 @@ async def test_links_cut_off_the_end_are_found(sealed: Database) -> None:
         len(links) - 2,
         "links at the end of the chain were removed",
     )
-
-
-async def lgsp_audit_verify(database_url: str) -> tuple[int, str]:
-    """Run the installed `lgsp audit verify` command against `database_url`; its exit code and output."""
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("lgsp")),
-        "audit",
-        "verify",
-        env=os.environ | {"LGSP_DATABASE_URL": database_url, "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    return process.returncode or 0, output.decode()
 
 
 async def test_the_cli_exits_1_on_a_broken_chain(hub: Hub, sealed: Database) -> None:
