@@ -101,14 +101,18 @@ def _shared(topics: Topics) -> list[str]:
 
 def system_rules(topics: Topics, code: str) -> set[Rule]:
     """A system's ACLs: write what systems send (requests, responses, hellos and heartbeats, dossiers,
-    replies to the NGSP's probes), read its own inbox in its own consumer group (the SDK's), nothing
-    else. DESCRIBE is implied by READ and WRITE; it is granted explicitly so listings say it."""
+    replies to the NGSP's probes, and the dead letters of the inbox records its connector refused), read
+    its own inbox in its own consumer group (the SDK's), nothing else. DESCRIBE is implied by READ and
+    WRITE; it is granted explicitly so listings say it."""
     sends = [
         topics.requests,
         topics.responses,
         topics.connectivity,
         topics.dossiers,
         topics.ngsp_probe_replies,
+        # A connector tells the operators what it refused (a forged call, say); no one acts on a dead
+        # letter, so one a system makes up misleads at most, and it is signed by that system.
+        topics.dead_letters,
     ]
     return (
         _rules(TOPIC, sends, LITERAL, WRITE, DESCRIBE)

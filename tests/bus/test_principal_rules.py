@@ -88,6 +88,7 @@ def test_a_system_writes_the_shared_topics_and_reads_only_its_inbox_in_its_group
         "lgsp.connectivity",
         "lgsp.dossiers",
         "lgsp.ngsp.probe-replies",
+        "lgsp.dead-letters",  # what its connector refused
     ]
     assert system_rules(TOPICS, "HO-TICH") == {
         *(Rule(TOPIC, topic, LITERAL, op) for topic in sends for op in (WRITE, DESCRIBE)),
