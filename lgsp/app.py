@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from buscore.signing import Trust
 from lgsp import __version__
 from lgsp.api import health
+from lgsp.api.addresses import install_address_limits
 from lgsp.api.errors import install_error_handlers
 from lgsp.api.json_body import JsonBodyCheck
 from lgsp.api.limits import BodyLimit
@@ -122,9 +123,11 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
         description="Provincial data-sharing axis (LGSP) with its link to the national gateway (NGSP).",
         lifespan=lifespan,
     )
-    # The last added runs first: BodyLimit stops an oversized body before JsonBodyCheck buffers it.
+    # The last added runs first: BodyLimit stops an oversized body before JsonBodyCheck buffers it, and
+    # the per-address limits (after the trusted proxies' X-Forwarded-For) refuse a request before either.
     app.add_middleware(JsonBodyCheck)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_address_limits(app, settings)
     install_error_handlers(app)
     for routes in ROUTERS:
         app.include_router(routes)

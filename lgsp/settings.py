@@ -214,6 +214,15 @@ class Settings(BaseSettings):
     exchange_burst_per_client: int = Field(
         default=1000, ge=1, description="Requests a client system may make at once (its bucket's size)"
     )
+    public_rate_per_address: float = Field(
+        default=100.0, gt=0, description="Requests/s an address may make to routes without a key (burst: 5 s)"
+    )
+    auth_failures_per_address: int = Field(
+        default=20, ge=1, description="Bad keys (401) an address may send a minute, then 429 for a minute"
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1", description="Comma-separated IPs/CIDRs of proxies trusted for X-Forwarded-For"
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

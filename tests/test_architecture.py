@@ -51,7 +51,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     # Domain services, in the order they may use one another.
     ("registry", ["lgsp.registry.service", "lgsp.registry.keys", "lgsp.registry.keyring"]),
-    ("catalogue", ["lgsp.catalogue.service"]),
+    # Scope changes: asked for and decided around the registry's own changes.
+    ("registry scope", ["lgsp.registry.scope"]),
+    ("catalogue", ["lgsp.catalogue.service", "lgsp.catalogue.national"]),
     ("connectivity", ["lgsp.connectivity.*"]),
     ("exchange", ["lgsp.exchange.*"]),
     ("once-only", ["lgsp.onceonly.*"]),
@@ -63,6 +65,8 @@ LAYERS: list[tuple[str, list[str]]] = [
         "http plumbing",
         [
             "lgsp.api",
+            "lgsp.api.addresses",
+            "lgsp.api.counting",
             "lgsp.api.errors",
             "lgsp.api.json_body",
             "lgsp.api.limits",

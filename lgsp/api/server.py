@@ -11,7 +11,11 @@ from fastapi import FastAPI
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[uvicorn.Server]:
     """Serve `app` until the context exits; raises if the server fails to start (e.g. port in use)."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    # No proxy headers here: the application believes X-Forwarded-For from LGSP_TRUSTED_PROXIES only
+    # (lgsp/api/addresses.py); uvicorn's default would also believe any local process.
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", proxy_headers=False)
+    )
     # Signals belong to the program running us (it cancels us on Ctrl-C); uvicorn must not take them.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve(), name="uvicorn")

@@ -7,10 +7,10 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy import func
 from sqlmodel import col, select
 
-from lgsp.api.paging import Limit, Offset, Page
+from lgsp.api.counting import CountedPage, counted_page
+from lgsp.api.paging import Limit, Offset
 from lgsp.errors import BadRequest, ErrorBody, Forbidden, NotFound, error_responses
 from lgsp.exchange.evidence import ExchangeEvidence, exchange_evidence
 from lgsp.exchange.models import ExchangeRecord, ExchangeRecordPublic, Outcome
@@ -123,7 +123,7 @@ async def exchange(
     )
 
 
-@router.get("/exchanges", response_model=Page[ExchangeRecordPublic])
+@router.get("/exchanges", response_model=CountedPage[ExchangeRecordPublic])
 async def list_exchanges(
     session: SessionDep,
     caller: CallerDep,
@@ -135,8 +135,10 @@ async def list_exchanges(
     outcome: Outcome | None = None,
     since: Annotated[Instant | None, Query(alias="from", description="From this instant (inclusive)")] = None,
     until: Annotated[Instant | None, Query(alias="to", description="Until this instant (exclusive)")] = None,
-) -> Page[ExchangeRecordPublic]:
-    """Operational-monitoring records, newest first. Integrators and systems see their own exchanges."""
+) -> CountedPage[ExchangeRecordPublic]:
+    """Operational-monitoring records, newest first. Integrators and systems see their own exchanges.
+
+    `total` counts up to 10,000 matching records; beyond, it is a lower bound and `total_exact` is false."""
     query = select(ExchangeRecord)
     if caller.role in (Role.INTEGRATOR, Role.SYSTEM):
         own = select(System.code).where(
@@ -154,15 +156,13 @@ async def list_exchanges(
         query = query.where(col(ExchangeRecord.request_in_at) >= since)
     if until is not None:
         query = query.where(col(ExchangeRecord.request_in_at) < until)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.exec(
-        query.order_by(col(ExchangeRecord.request_in_at).desc(), col(ExchangeRecord.id))
-        .limit(limit)
-        .offset(offset)
-    )
-    return Page(
+    # Counted up to a cap (lgsp/api/counting.py): the records grow with every exchange of the province.
+    newest_first = query.order_by(col(ExchangeRecord.request_in_at).desc(), col(ExchangeRecord.id))
+    rows, total, exact = await counted_page(session, newest_first, limit, offset)
+    return CountedPage(
         items=[ExchangeRecordPublic.model_validate(r) for r in rows],
-        total=int(total or 0),
+        total=total,
+        total_exact=exact,
         limit=limit,
         offset=offset,
     )

@@ -1,15 +1,13 @@
 """Computes the published indicators from the stored state, and serves them from a short cache."""
 
-import asyncio
-import logging
 import weakref
-from dataclasses import dataclass
 from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.connectivity.queries import current_counts
 from lgsp.db import Database
+from lgsp.indicators.cache import SharedCache
 from lgsp.indicators.models import (
     ConnectivityIndicators,
     Indicators,
@@ -23,8 +21,6 @@ from lgsp.indicators.models import (
 from lgsp.onceonly.service import once_only_counts
 from lgsp.settings import Settings
 from schemas.common import utcnow
-
-log = logging.getLogger(__name__)
 
 #: Longest time a published answer is served from the cache, in seconds (shorter if the evaluator runs
 #: more often); a background refresh starts once an answer is half that old.
@@ -91,11 +87,10 @@ async def current_indicators(
 
 Period = tuple[date | None, date | None]
 
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    indicators: Indicators
-    computed_at: float  # event-loop time
+#: Periods whose indicators are kept (the least recently read dropped first): the default period and the
+#: few a dashboard or a report shows, with room to spare; a reader asking for a new period each time
+#: costs one computation per request (and their rate limit), never the other readers' cached answers.
+MAX_PERIODS = 32
 
 
 class IndicatorCache:
@@ -107,53 +102,28 @@ class IndicatorCache:
     Under steady traffic no request waits for the database: once an answer is half `max_age` old the next
     request gets it and starts one refresh in the background. A request finding no answer younger than
     `max_age` computes one (concurrent ones share it), so a reader who waits `max_age` after a change
-    always sees it.
+    always sees it. At most MAX_PERIODS periods are kept (lgsp/indicators/cache.py).
     """
 
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
         self.settings = settings
         self.max_age = min(MAX_AGE, settings.evaluate_interval)
-        self._entries: dict[Period, _Entry] = {}
-        self._computing: dict[Period, asyncio.Task[_Entry]] = {}
+        self._cache: SharedCache[Period, Indicators] = SharedCache(
+            self._compute, max_age=self.max_age, max_entries=MAX_PERIODS
+        )
+
+    def __len__(self) -> int:
+        """How many periods have their indicators kept."""
+        return len(self._cache)
 
     async def get(self, start: date | None = None, end: date | None = None) -> Indicators:
         """The indicators for dossiers received in [start, end), at most `max_age` seconds old."""
-        period = (start, end)
-        now = asyncio.get_running_loop().time()
-        entry = self._entries.get(period)
-        if entry is not None and now - entry.computed_at < self.max_age:
-            if now - entry.computed_at >= self.max_age / 2:
-                self._refresh(period)
-            return entry.indicators
-        return (await asyncio.shield(self._refresh(period))).indicators
+        return await self._cache.get((start, end))
 
-    def _refresh(self, period: Period) -> "asyncio.Task[_Entry]":
-        task = self._computing.get(period)
-        if task is None:
-            task = self._computing[period] = asyncio.create_task(self._compute(period))
-            task.add_done_callback(lambda done: self._computed(period, done))
-        return task
-
-    async def _compute(self, period: Period) -> _Entry:
-        started = asyncio.get_running_loop().time()
+    async def _compute(self, period: Period) -> Indicators:
         async with self.database.sessions() as session:
-            indicators = await current_indicators(session, self.settings, *period)
-        return _Entry(indicators, started)
-
-    def _computed(self, period: Period, task: "asyncio.Task[_Entry]") -> None:
-        self._computing.pop(period, None)
-        if task.cancelled():
-            return
-        if (error := task.exception()) is not None:
-            log.debug("indicators not refreshed: %s", error)  # the request that waited raises it
-            return
-        entry = task.result()
-        current = self._entries.get(period)
-        if current is None or entry.computed_at >= current.computed_at:
-            if len(self._entries) >= 64 and period not in self._entries:
-                self._entries.clear()  # many distinct periods asked: keep the cache small
-            self._entries[period] = entry
+            return await current_indicators(session, self.settings, *period)
 
 
 _caches: "weakref.WeakKeyDictionary[Database, IndicatorCache]" = weakref.WeakKeyDictionary()

@@ -40,6 +40,11 @@ def fast_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "evaluate_interval": 0.2,
         "connectivity_partitions": 2,
         "consumer_session_timeout_ms": 2000,
+        # Every test client calls from one address (127.0.0.1, the ASGI test client's), many times a
+        # second and with bad keys on purpose: the per-address limits are tested with their defaults in
+        # tests/api/test_address_limits.py, and out of every other test's way here.
+        "public_rate_per_address": 1_000_000.0,
+        "auth_failures_per_address": 1_000_000,
     }
     return Settings(**(values | overrides))
 
