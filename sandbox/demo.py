@@ -37,7 +37,7 @@ from sandbox.ngsp.gateway import NationalGateway
 from sandbox.ngsp.service import running_gateway
 from sandbox.simulation import Simulation, SimulationOptions, prepare, provincial
 from schemas.common import utcnow
-from schemas.onceonly import load_catalogue
+from schemas.onceonly import EVIDENCE_GET, EVIDENCE_REGISTER, load_catalogue
 
 
 @dataclass
@@ -308,7 +308,20 @@ async def running_world(base: Settings, options: DemoOptions, console: Console) 
             fleet, ids = await stack.enter_async_context(
                 running_fleet(client, settings, bootstrap, options, datasets, console)
             )
+            await _grant_national(client, gateway)
             yield World(settings, client, fleet, datasets, gateway, url, ids)
+
+
+async def _grant_national(client: httpx.AsyncClient, gateway: NationalGateway) -> None:
+    """Grant the one-stop shop's agency every service the NGSP stub serves: the hub forwards nothing else
+    beyond the province (lgsp.catalogue.national), and `client` is an admin, whose grants hold at once."""
+    side = gateway.national
+    if side is None:
+        return
+    evidence = {(holder, code) for holder in side.holders for code in (EVIDENCE_GET, EVIDENCE_REGISTER)}
+    for provider, service in sorted(set(side.services) | evidence):
+        body = {"client_agency": "VP-UBND", "provider": provider, "service": service, "reason": "the demo"}
+        (await client.post("/api/v1/national-grants", json=body)).raise_for_status()
 
 
 @contextlib.asynccontextmanager

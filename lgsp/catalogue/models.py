@@ -8,8 +8,8 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from lgsp.db import UTCDateTime
-from lgsp.registry.models import AGENCY_PATTERN, CODE_PATTERN
+from lgsp.db import UTCDateTime, enum_type
+from lgsp.registry.models import AGENCY_PATTERN, CODE_PATTERN, RequestStatus
 from schemas.common import utcnow
 
 SERVICE_PATTERN = r"^[a-z][a-z0-9_.-]{1,63}$"
@@ -78,3 +78,66 @@ class GrantPublic(SQLModel):
     client_system: str | None
     client_agency: str | None
     created_at: datetime
+
+
+# -- national services: beyond the province, through the NGSP ---------------------------------------------
+
+#: A provider beyond the province: `AREA/CODE` (VN for the national databases, or another province).
+NATIONAL_PATTERN = r"^[A-Z0-9]{2,8}/[A-Za-z0-9][A-Za-z0-9_-]{1,63}$"
+
+
+class NationalGrantBase(SQLModel):
+    provider: str = Field(
+        max_length=73,
+        schema_extra={"pattern": NATIONAL_PATTERN},
+        description="A provider beyond the province, `AREA/CODE` (e.g. VN/DAN-CU)",
+    )
+    service: str = Field(max_length=64, schema_extra={"pattern": SERVICE_PATTERN})
+    reason: str = Field(default="", max_length=500, description="Why the client needs it")
+
+
+class NationalGrant(NationalGrantBase, table=True):
+    """The hub's own permission for one client system, or every system of one agency, to call one service
+    beyond the province (lgsp/catalogue/national.py). The NGSP decides again on its side. An admin's is
+    approved as it is made; an integrator's waits for an admin's decision. Who is written as the audit
+    trail writes it."""
+
+    __tablename__ = "national_grant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # One of the two is set, as for a provider's grants.
+    client_system_id: int | None = Field(default=None, foreign_key="system.id", index=True)
+    client_agency_code: str | None = Field(default=None, foreign_key="agency.code", max_length=64)
+    status: RequestStatus = Field(default=RequestStatus.PENDING, sa_type=enum_type(RequestStatus))
+    requested_by: str = Field(max_length=100)
+    requested_key: str = Field(max_length=40)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=100)
+    decided_key: str | None = Field(default=None, max_length=40)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_note: str = Field(default="", max_length=500)
+
+
+class NationalGrantCreate(NationalGrantBase):
+    client_system: str | None = Field(default=None, max_length=64, schema_extra={"pattern": CODE_PATTERN})
+    client_agency: str | None = Field(default=None, max_length=64, schema_extra={"pattern": AGENCY_PATTERN})
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "NationalGrantCreate":
+        if (self.client_system is None) == (self.client_agency is None):
+            raise PydanticCustomError("grant_target", "give exactly one of client_system or client_agency")
+        return self
+
+
+class NationalGrantPublic(NationalGrantBase):
+    id: int
+    client_system: str | None
+    client_agency: str | None
+    status: RequestStatus
+    requested_by: str = Field(description="role[:agency] of who asked")
+    requested_key: str = Field(description="`key <id>` they used, or `bootstrap token`")
+    requested_at: datetime
+    decided_by: str | None
+    decided_key: str | None
+    decided_at: datetime | None
+    decision_note: str

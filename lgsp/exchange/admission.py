@@ -114,9 +114,22 @@ def unauthenticated(request: ServiceRequest, directory: Directory) -> Refuse | N
     return refuse(UNAUTHENTICATED, f"{request.client} is not a live system")
 
 
-def beyond_the_province(request: ServiceRequest) -> Forward | None:
-    """A provider beyond the province goes through the NGSP, which decides access; its provider validates."""
-    return Forward(national=True) if national(request.provider) else None
+def beyond_the_province(request: ServiceRequest, directory: Directory) -> Refuse | Forward | None:
+    """A provider beyond the province goes through the NGSP, which decides access on its side and whose
+    provider validates; but only for a client the hub granted the service too, by a grant an admin
+    approved (lgsp.catalogue.national; after `unauthenticated`). Otherwise any system an integrator
+    registers could ask the national databases about anyone."""
+    if not national(request.provider):
+        return None
+    client = directory.members[request.client]
+    granted = directory.national.get((request.provider, request.service))
+    if granted is not None and (client.id in granted.clients or client.agency in granted.agencies):
+        return Forward(national=True)
+    return refuse(
+        "client.access_denied",
+        f"{request.client} is not granted {request.provider}/{request.service}: a service beyond the"
+        " province needs a grant an admin of the hub approved",
+    )
 
 
 def unknown_metaservice(request: ServiceRequest) -> Refuse | None:
@@ -190,7 +203,7 @@ def examine(admission: Admission, directory: Directory, max_bytes: int) -> Decis
     return (
         oversized(admission, max_bytes)
         or unauthenticated(request, directory)
-        or beyond_the_province(request)
+        or beyond_the_province(request, directory)
         or unknown_metaservice(request)
         or metaservice(request, directory)
         or unknown_service(request, directory)

@@ -9,10 +9,10 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lgsp.catalogue.models import Grant, Service
+from lgsp.catalogue.models import Grant, NationalGrant, Service
 from lgsp.catalogue.validation import PayloadValidator, payload_validator
 from lgsp.connectivity.models import SystemStatus
-from lgsp.registry.models import System
+from lgsp.registry.models import RequestStatus, System
 from schemas.messages import ServiceRequest
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ class Directory:
     members: dict[str, Member]
     offers: dict[tuple[str, str], Offer]
     codes: dict[int, str] = field(default_factory=dict)  # live system id -> code
+    #: Services beyond the province by (AREA/CODE, service), with whom an admin approved them for
+    #: (lgsp.catalogue.national): the hub forwards nothing else to the NGSP.
+    national: dict[tuple[str, str], Offer] = field(default_factory=dict)
 
     def code_of(self, system_id: int) -> str | None:
         """A live system's code from its id."""
@@ -125,4 +128,12 @@ async def load_directory(session: AsyncSession) -> Directory:
             granted.clients.add(grant.client_system_id)
         if grant.client_agency_code is not None:
             granted.agencies.add(grant.client_agency_code)
-    return Directory(members, offers, ids)
+    national: dict[tuple[str, str], Offer] = {}
+    approved = select(NationalGrant).where(NationalGrant.status == RequestStatus.APPROVED)
+    for beyond in await session.exec(approved):
+        allowed = national.setdefault((beyond.provider, beyond.service), Offer(None))
+        if beyond.client_system_id is not None:
+            allowed.clients.add(beyond.client_system_id)
+        if beyond.client_agency_code is not None:
+            allowed.agencies.add(beyond.client_agency_code)
+    return Directory(members, offers, ids, national)

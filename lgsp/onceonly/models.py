@@ -3,10 +3,11 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index, text
+from sqlmodel import Field, SQLModel, col
 
 from lgsp.db import UTCDateTime, enum_type
+from lgsp.exchange.models import ExchangeRecord
 
 
 class ComponentOutcome(StrEnum):
@@ -15,6 +16,9 @@ class ComponentOutcome(StrEnum):
     REUSED = "reused"  # fetched from its holder: nothing asked of the applicant
     FIRST_SUBMISSION = "first_submission"  # the applicant provided it and the ledger held no valid copy
     RESUBMISSION = "resubmission"  # the applicant provided again a document accepted earlier, still valid
+    #: claimed reused, but no successful evidence lookup of the office backs it: neither reuse nor
+    #: re-submission (lgsp/onceonly/claims.py)
+    UNVERIFIED = "unverified_reuse"
 
 
 class DossierBase(SQLModel):
@@ -22,11 +26,21 @@ class DossierBase(SQLModel):
     office: str = Field(max_length=64, description="The one-stop shop that received it")
     procedure: str = Field(max_length=64, index=True)
     applicant_hash: str = Field(max_length=64, index=True, description="Keyed hash of the applicant's id")
-    received_on: date = Field(index=True)
+    received_on: date = Field(
+        index=True, description="The day it was received, within the bounds the report's time sets"
+    )
     components: int = Field(description="Required documents")
-    reused: int
+    reused: int = Field(description="Documents reused, each backed by an evidence lookup on record")
     first_submissions: int
     resubmissions: int
+    # Nullable, with no default of the database's: rows written before claims were checked (migration
+    # 0010) keep no value (their reuses were taken on trust), and so keep their sealed digest.
+    unverified: int | None = Field(
+        default=None, description="Documents claimed reused with no lookup on record (null: not checked)"
+    )
+    claimed_received_on: date | None = Field(
+        default=None, description="The day the office reported, when it lay outside the bounds (else null)"
+    )
 
 
 class Dossier(DossierBase, table=True):
@@ -49,6 +63,12 @@ class DossierComponentRecordBase(SQLModel):
     reason: str = Field(default="", max_length=200, description="The holder's reason or the fault code")
     cause: str | None = Field(
         default=None, max_length=32, description="For a re-submission: why the copy held was not reused"
+    )
+    evidence: str | None = Field(
+        default=None,
+        max_length=36,
+        index=True,
+        description="For a reuse: the evidence.get exchange that backs it (each backs one document)",
     )
 
 
@@ -83,3 +103,15 @@ class AcceptedDocument(SQLModel, table=True):
     valid_until: date | None = None
     accepted_on: date
     dossier_id: str = Field(max_length=36)
+
+
+#: The ledger looks for the office's evidence lookups about a dossier's applicant: by subject, among the
+#: `evidence.get` exchanges only, so the index costs nothing to the other exchanges. The condition is a
+#: literal, which the lookup repeats word for word: a partial index serves only a query that implies it.
+EVIDENCE_ONLY = "service = 'evidence.get'"
+Index(
+    "ix_exchange_record_evidence_subject",
+    col(ExchangeRecord.subject_hash),
+    sqlite_where=text(EVIDENCE_ONLY),
+    postgresql_where=text(EVIDENCE_ONLY),
+)

@@ -4,7 +4,9 @@ A one-stop shop reports every completed dossier on the dossiers topic. For each 
 had to submit, the ledger asks whether it already accepted the same document (type, subject, content
 hash) in an earlier dossier, still valid on the day this one was received: then it is a re-submission,
 and its cause is what the evidence lookup said (the holder was unreachable, or did not find it).
-Everything a completed dossier took in or issued becomes an accepted document.
+Everything a completed dossier took in or issued becomes an accepted document. What the office claims
+is checked first (`lgsp.onceonly.claims`): a reuse needs an evidence lookup on record, and the day the
+dossier was received is bounded by the report's time.
 
 A batch is classified in memory against one query of the ledger, in delivery order (the topic is keyed
 by applicant, so one applicant's dossiers arrive in order), and written in one transaction keyed by
@@ -15,7 +17,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, select, true
@@ -26,6 +28,7 @@ from lgsp.background import Background, Component, Every
 from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.db import Database
 from lgsp.exchange.directory import Directory
+from lgsp.onceonly.claims import Claim, Evidence, lookups_from, received_day
 from lgsp.onceonly.models import AcceptedDocument, ComponentOutcome, Dossier, DossierComponentRecord
 from lgsp.security import subject_hash
 from lgsp.settings import Settings
@@ -185,7 +188,16 @@ class Ledger(Component):
                 subject_hash(self.key, o.subject) for r in fresh for o in r.outputs
             }
             ledger = await self._ledger(conn, subjects)
-            dossiers, components, documents = self._classify(fresh, ledger)
+            now = utcnow()
+            days = {r.dossier_id: received_day(r, now) for r in fresh}
+            claims = [(r, c) for r in fresh for c in r.components if c.source == "reused"]
+            evidence = await Evidence.load(
+                conn,
+                (self._claim(r, c.document_type) for r, c in claims),
+                min((lookups_from(days[r.dossier_id][0]) for r, _ in claims), default=now),
+                now,
+            )
+            dossiers, components, documents = self._classify(fresh, ledger, days, evidence, now)
             await conn.execute(Dossier.__table__.insert(), dossiers)  # type: ignore[attr-defined]
             await conn.execute(DossierComponentRecord.__table__.insert(), components)  # type: ignore[attr-defined]
             insert = postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert
@@ -210,23 +222,36 @@ class Ledger(Component):
         )
         return {(t, s, h): Validity(on, until) for t, s, h, on, until in rows}
 
+    def _claim(self, report: DossierReport, document_type: str) -> Claim:
+        """Whose lookup backs a document claimed reused: the office's, at the type's holder in the
+        catalogue (not the holder the office names), about the applicant."""
+        holder = self.catalogue.document_type(document_type).holder
+        return report.office, holder, subject_hash(self.key, report.applicant)
+
     def _classify(
-        self, reports: Sequence[DossierReport], ledger: dict[DocumentKey, Validity]
+        self,
+        reports: Sequence[DossierReport],
+        ledger: dict[DocumentKey, Validity],
+        days: dict[Any, tuple[date, date | None]],
+        evidence: Evidence,
+        now: datetime,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        now = utcnow()
         dossiers: list[dict[str, Any]] = []
         components: list[dict[str, Any]] = []
         documents: list[dict[str, Any]] = []
         for report in reports:
             applicant = subject_hash(self.key, report.applicant)
+            day, claimed = days[report.dossier_id]
             outcomes: list[ComponentOutcome] = []
             mine: list[dict[str, Any]] = []
             for component in report.components:
                 key = (component.document_type, applicant, component.content_hash)
                 held = ledger.get(key)
+                backing = None
                 if component.source == "reused":
-                    outcome = ComponentOutcome.REUSED
-                elif held is not None and held.covers(report.received_on):
+                    backing = evidence.take(self._claim(report, component.document_type), lookups_from(day))
+                    outcome = ComponentOutcome.REUSED if backing else ComponentOutcome.UNVERIFIED
+                elif held is not None and held.covers(day):
                     outcome = ComponentOutcome.RESUBMISSION
                 else:
                     outcome = ComponentOutcome.FIRST_SUBMISSION
@@ -241,15 +266,18 @@ class Ledger(Component):
                         "lookup": component.lookup,
                         "reason": component.reason,
                         "cause": component.lookup if resubmitted else None,
+                        "evidence": backing,
                     }
                 )
                 mine.append(
-                    self._accept(report, key, component.holder, component.issued_on, component.valid_until)
+                    self._accept(
+                        report, day, key, component.holder, component.issued_on, component.valid_until
+                    )
                 )
             for output in report.outputs:
                 key = (output.document_type, subject_hash(self.key, output.subject), output.content_hash)
                 holder = self.catalogue.document_type(output.document_type).holder
-                mine.append(self._accept(report, key, holder, output.issued_on, output.valid_until))
+                mine.append(self._accept(report, day, key, holder, output.issued_on, output.valid_until))
             for document in mine:  # later dossiers of this batch see this one's documents
                 key = (document["document_type"], document["subject_hash"], document["content_hash"])
                 ledger.setdefault(key, Validity(document["accepted_on"], document["valid_until"]))
@@ -260,11 +288,13 @@ class Ledger(Component):
                     "office": report.office,
                     "procedure": report.procedure,
                     "applicant_hash": applicant,
-                    "received_on": report.received_on,
+                    "received_on": day,
+                    "claimed_received_on": claimed,
                     "components": len(outcomes),
                     "reused": outcomes.count(ComponentOutcome.REUSED),
                     "first_submissions": outcomes.count(ComponentOutcome.FIRST_SUBMISSION),
                     "resubmissions": outcomes.count(ComponentOutcome.RESUBMISSION),
+                    "unverified": outcomes.count(ComponentOutcome.UNVERIFIED),
                     "recorded_at": now,
                 }
             )
@@ -272,7 +302,12 @@ class Ledger(Component):
 
     @staticmethod
     def _accept(
-        report: DossierReport, key: DocumentKey, holder: str, issued_on: date, valid_until: date | None
+        report: DossierReport,
+        day: date,
+        key: DocumentKey,
+        holder: str,
+        issued_on: date,
+        valid_until: date | None,
     ) -> dict[str, Any]:
         document_type, subject, content = key
         return {
@@ -282,6 +317,6 @@ class Ledger(Component):
             "holder": holder,
             "issued_on": issued_on,
             "valid_until": valid_until,
-            "accepted_on": report.received_on,
+            "accepted_on": day,
             "dossier_id": str(report.dossier_id),
         }

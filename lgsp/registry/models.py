@@ -132,12 +132,77 @@ class SystemPublic(SystemBase):
     updated_at: datetime
 
 
+class RequestStatus(StrEnum):
+    """Where a request an admin decides stands (scope changes, national grants)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ScopeChange(StrEnum):
+    """A change of a system's place in the connectivity count (docs/architecture/definitions.md)."""
+
+    EXEMPT = "exempt"  # out of scope: listed apart, counted in no ratio, withdrawn from the NGSP
+    INCLUDE = "include"  # back in scope from an exemption
+    RETIRE = "retire"  # out of the registry, counted until then
+
+
+class ScopeRequestBase(SQLModel):
+    change: ScopeChange = Field(sa_type=enum_type(ScopeChange))
+    reason: str = Field(default="", max_length=500, description="Why, in the words of who asked")
+
+
+class ScopeRequest(ScopeRequestBase, table=True):
+    """A scope change of one system: asked by an integrator and decided by an admin, or made by an admin
+    and approved as it is asked (lgsp/registry/scope.py). Never deleted: the connectivity report lists
+    them. Who is written as the audit trail writes it: `role[:agency]` and `key <id>` (or the bootstrap
+    token)."""
+
+    __tablename__ = "scope_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    system_id: int = Field(foreign_key="system.id", index=True)
+    status: RequestStatus = Field(default=RequestStatus.PENDING, sa_type=enum_type(RequestStatus), index=True)
+    requested_by: str = Field(max_length=100)
+    requested_key: str = Field(max_length=40)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    decided_by: str | None = Field(default=None, max_length=100)
+    decided_key: str | None = Field(default=None, max_length=40)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    decision_note: str = Field(default="", max_length=500)
+
+
+class ScopeRequestPublic(ScopeRequestBase):
+    id: int
+    system_id: int
+    system_code: str
+    agency_code: str
+    status: RequestStatus
+    requested_by: str = Field(description="role[:agency] of who asked")
+    requested_key: str = Field(description="`key <id>` they used, or `bootstrap token`")
+    requested_at: datetime
+    decided_by: str | None
+    decided_key: str | None
+    decided_at: datetime | None
+    decision_note: str
+
+
+class RequestDecision(SQLModel):
+    """An admin's decision on a pending request."""
+
+    approve: bool
+    note: str = Field(default="", max_length=500, description="Why, kept with the decision")
+
+
 class SystemRegistered(SystemPublic):
     """Answer to a registration: the system's API key, shown this once only, and the trust anchor its
-    connector checks the hub's and the NGSP's bus messages with."""
+    connector checks the hub's and the NGSP's bus messages with. A system registered `exempt` by an
+    integrator is registered in scope, with the exemption asked for in `scope_request`."""
 
     api_key: str
     bus_trust: str
+    scope_request: ScopeRequestPublic | None = None
 
 
 class TrustedKey(SQLModel):

@@ -1,6 +1,6 @@
 """Registry service functions: agencies, systems and keys, with the bus events their changes cause."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -92,14 +92,19 @@ async def register_system(
     topics: Topics,
     province: str,
     principals: Principals | None = None,
+    before_commit: Callable[[System], object] | None = None,
 ) -> tuple[System, str]:
     """Register a system for the caller's agency (admins name it); returns it and its one-time API key.
 
     The national-catalogue registration goes out through the outbox in the same transaction. With
     `principals` (a cluster with per-system Kafka identities), its Kafka credential and ACLs are set
     before the commit: if the cluster refuses, nothing is registered and the caller may try again.
+    `before_commit` is given the new system (with its id) to add what goes with it to the transaction.
+    Only an admin registers a system exempt: an integrator asks (lgsp.registry.scope).
     """
     caller.require(Role.ADMIN, Role.INTEGRATOR)  # refuse other roles before judging their body
+    if data.exempt:
+        caller.require(Role.ADMIN)
     agency_code = data.agency_code or caller.agency_code
     if agency_code is None:
         raise BadRequest("agency_code is required")
@@ -134,6 +139,8 @@ async def register_system(
         kind=system.kind,
         exempt=system.exempt,
     )
+    if before_commit is not None:
+        before_commit(system)
     if principals is not None:
         await principals.grant_system(system.code, plaintext)
     await session.commit()
@@ -170,6 +177,8 @@ async def update_system(
     system = await get_system(session, system_id)
     caller.require_agency(system.agency_code)
     changes = data.model_dump(exclude_unset=True)
+    if changes.get("exempt", system.exempt) != system.exempt:  # integrators ask (lgsp.registry.scope)
+        caller.require(Role.ADMIN)
     merged_exempt = changes.get("exempt", system.exempt)
     merged_reason = changes.get("exempt_reason", system.exempt_reason)
     if merged_exempt and not (merged_reason and merged_reason.strip()):
@@ -194,8 +203,10 @@ async def retire_system(
     province: str,
     principals: Principals | None = None,
 ) -> None:
-    """Take a system out of the registry: its keys are revoked, the NGSP withdraws it, history stays."""
-    caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
+    """Take a system out of the registry: its keys are revoked, the NGSP withdraws it, history stays.
+    Admin only: it takes the system out of the connectivity count, which integrators ask for
+    (lgsp.registry.scope)."""
+    caller.require(Role.ADMIN)  # before any lookup: refused roles learn nothing
     system = await get_system(session, system_id)
     caller.require_agency(system.agency_code)
     now = utcnow()

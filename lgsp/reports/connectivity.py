@@ -20,6 +20,9 @@ Definitions, for a period [start, end) of UTC days (`end` is never later than no
   observed time across in-scope systems, against the target 1.0.
 - **Exchanges** as client and as provider count the operational-monitoring records whose request
   reached the hub in [start, end).
+- **Scope changes** are the exemptions, returns into scope and retirements asked for, made or decided in
+  [start, end) (lgsp/registry/scope.py), pending and rejected ones included, in the order asked. A
+  system's scope in the figures is the one it has now: the list says when and why it changed.
 
 Everything is computed by the database: window functions (LAG, LEAD, running MAX/SUM) turn the state
 changes and hub lives into intervals, and GROUP BY sums them per system, on SQLite (3.35 or later) and
@@ -35,9 +38,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lgsp.db import Database
+from lgsp.registry.models import ScopeRequest, System
 from lgsp.reports.connectivity_sql import (
+    Period,
     at_epoch,
     connectivity_queries,
     exchange_counts,
@@ -49,6 +55,7 @@ from lgsp.reports.models import (
     Interval,
     Province,
     ProvinceLink,
+    ScopeChangeLine,
     SystemLine,
 )
 from lgsp.settings import Settings
@@ -86,6 +93,22 @@ def _province_link(lines: Iterable[SystemLine], link: Link) -> ProvinceLink:
     )
 
 
+async def scope_changes(conn: AsyncConnection, period: Period) -> list[ScopeChangeLine]:
+    """The scope changes asked for, made or decided in the period, in the order they were asked."""
+    request, system = sa.inspect(ScopeRequest).local_table, sa.inspect(System).local_table
+
+    def within(at: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        return sa.and_(at >= period.start, at < period.end)
+
+    rows = await conn.execute(
+        sa.select(request, system.c.code, system.c.agency_code)
+        .join(system, system.c.id == request.c.system_id)
+        .where(sa.or_(within(request.c.requested_at), within(request.c.decided_at)))
+        .order_by(request.c.requested_at, request.c.id)
+    )
+    return [ScopeChangeLine.model_validate(dict(row)) for row in rows.mappings()]
+
+
 def hub_grace(settings: Settings) -> timedelta:
     """How recently a hub process must have beaten to count as up until now."""
     return max(HUB_GRACE_FLOOR, timedelta(seconds=HUB_GRACE_BEATS * settings.evaluate_interval))
@@ -110,9 +133,9 @@ async def connectivity_report(
     period = report_period(start, end, now)
     queries = connectivity_queries(period, now - hub_grace(settings), now, outages=outages)
 
-    async def exchanges() -> tuple[dict[str, int], dict[str, int]]:
+    async def exchanges() -> tuple[dict[str, int], dict[str, int], list[ScopeChangeLine]]:
         async with database.engine.connect() as conn:
-            return await exchange_counts(conn, period)
+            return *await exchange_counts(conn, period), await scope_changes(conn, period)
 
     async def fetch(*statements: sa.Select[Any]) -> list[list[sa.RowMapping]]:
         async with database.engine.connect() as conn:
@@ -121,7 +144,7 @@ async def connectivity_report(
                 await conn.exec_driver_sql("SET LOCAL jit = off")
             return [list((await conn.execute(statement)).mappings()) for statement in statements]
 
-    (as_client, as_provider), (gaps, rows), (lgsp,), (ngsp,) = await asyncio.gather(
+    (as_client, as_provider, changes), (gaps, rows), (lgsp,), (ngsp,) = await asyncio.gather(
         exchanges(),
         fetch(queries.downtime, queries.systems),
         fetch(queries.links[Link.LGSP]),
@@ -196,4 +219,5 @@ async def connectivity_report(
         ]
         if outages
         else None,
+        scope_changes=changes,
     )

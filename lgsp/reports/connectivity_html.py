@@ -33,6 +33,23 @@ _SYSTEM_HEADER = [
 ]
 
 
+#: A scope change's columns, as the report's JSON names them.
+_SCOPE_HEADER = [
+    "code",
+    "agency_code",
+    "change",
+    "status",
+    "reason",
+    "requested_by",
+    "requested_key",
+    "requested_at",
+    "decided_by",
+    "decided_key",
+    "decided_at",
+    "decision_note",
+]
+
+
 def _system_row(line: SystemLine) -> list[Any]:
     def link(figures: LinkFigures | None) -> list[Any]:
         if figures is None:
@@ -99,6 +116,13 @@ def _tables(report: ConnectivityReport) -> list[Table]:
         Table("systems", _SYSTEM_HEADER, [_system_row(line) for line in report.systems]),
         Table("exempt_systems", _SYSTEM_HEADER, [_system_row(line) for line in report.exempt]),
     ]
+    tables.append(
+        Table(
+            "scope_changes",
+            [*_SCOPE_HEADER, "request"],
+            [[getattr(c, name) for name in _SCOPE_HEADER] + [c.id] for c in report.scope_changes],
+        )
+    )
     if report.outages is not None:
         tables.append(
             Table(
@@ -219,7 +243,8 @@ def report_html(report: ConnectivityReport) -> str:
         f"<p>In scope: {p.in_scope_systems} systems (exempt, listed apart and not counted:"
         f" {p.exempt_systems}). Time-weighted connected ratio: LGSP {_ratio(p.lgsp.ratio)},"
         f" NGSP {_ratio(p.ngsp.ratio)}, target {TARGET:.0%}. Platform downtime"
-        f" {duration(p.platform_downtime_seconds)}, left out of every system's figures.</p>",
+        f" {duration(p.platform_downtime_seconds)}, left out of every system's figures. Scope changes"
+        f" asked for, made or decided in the period: {len(report.scope_changes)} (listed below).</p>",
     ]
     if lines and report.period_seconds > 0:
         parts += [

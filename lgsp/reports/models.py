@@ -80,6 +80,24 @@ class Province(BaseModel):
     platform_downtime_seconds: float
 
 
+class ScopeChangeLine(BaseModel):
+    """A scope change asked for, made or decided in the period (lgsp/registry/scope.py)."""
+
+    id: int
+    code: str
+    agency_code: str
+    change: str = Field(description="exempt, include (back into scope) or retire")
+    status: str = Field(description="pending, approved or rejected")
+    reason: str
+    requested_by: str
+    requested_key: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_key: str | None
+    decided_at: datetime | None
+    decision_note: str
+
+
 class ConnectivityReport(BaseModel):
     """The connectivity report of docs/architecture/design.md section 8 for [start, end)."""
 
@@ -95,6 +113,11 @@ class ConnectivityReport(BaseModel):
     outages: list[Outage] | None = Field(
         description="Every outage, by system, link and start, when asked for (`outages=true`; they can be "
         "100,000s); null otherwise"
+    )
+    scope_changes: list[ScopeChangeLine] = Field(
+        default=[],
+        description="Every scope change asked for, made or decided in the period, in the order asked: "
+        "exemptions, returns into scope and retirements, with who asked, why, and who decided",
     )
 
 
@@ -115,6 +138,19 @@ class DocumentTypeLine(BaseModel):
     reused: int
     first_submissions: int
     resubmissions: int
+    unverified: int = Field(
+        default=0, description="Claimed reused with no evidence lookup on record: not counted"
+    )
+
+
+class OfficeLine(BaseModel):
+    """What one one-stop shop reported, and how much of it the hub could not take at its word."""
+
+    office: str
+    dossiers: int
+    reused: int = Field(description="Documents reused, each backed by an evidence lookup on record")
+    unverified: int = Field(description="Documents claimed reused with no lookup on record")
+    received_on_moved: int = Field(description="Dossiers whose day received lay outside its bounds")
 
 
 class CauseLine(BaseModel):
@@ -130,3 +166,6 @@ class OnceOnlyReport(BaseModel):
     by_procedure: list[ProcedureLine]
     by_document_type: list[DocumentTypeLine]
     by_cause: list[CauseLine]
+    by_office: list[OfficeLine] = Field(
+        default=[], description="By one-stop shop: what it reported and what of it the hub could not verify"
+    )

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.indicators.service import once_only_indicators
 from lgsp.onceonly.models import ComponentOutcome, Dossier, DossierComponentRecord
-from lgsp.reports.models import CauseLine, DocumentTypeLine, OnceOnlyReport, ProcedureLine
+from lgsp.reports.models import CauseLine, DocumentTypeLine, OfficeLine, OnceOnlyReport, ProcedureLine
 from lgsp.reports.tables import Table, html_page, tables_csv, tables_html
 from lgsp.settings import Settings
 from schemas.common import utcnow
@@ -39,7 +39,7 @@ def _name(lookup: Callable[[str], Procedure | DocumentType], code: str) -> str:
 async def once_only_report(
     session: AsyncSession, settings: Settings, catalogue: Catalogue, start: date | None, end: date | None
 ) -> OnceOnlyReport:
-    """Compute the report with three grouped queries and the measures' one."""
+    """Compute the report with four grouped queries and the measures' one."""
     conn = await session.connection()
     period = _period(start, end)
     procedures = await conn.execute(
@@ -63,6 +63,7 @@ async def once_only_report(
             func.count(case((outcome == ComponentOutcome.REUSED.value, 1))),
             func.count(case((outcome == ComponentOutcome.FIRST_SUBMISSION.value, 1))),
             func.count(case((outcome == ComponentOutcome.RESUBMISSION.value, 1))),
+            func.count(case((outcome == ComponentOutcome.UNVERIFIED.value, 1))),
         )
         .where(period)
         .group_by(col(DossierComponentRecord.document_type))
@@ -73,6 +74,18 @@ async def once_only_report(
         .where(period, outcome == ComponentOutcome.RESUBMISSION.value)
         .group_by(col(DossierComponentRecord.cause))
         .order_by(func.count().desc())
+    )
+    offices = await conn.execute(
+        select(
+            col(Dossier.office),
+            func.count(),
+            func.coalesce(func.sum(col(Dossier.reused)), 0),
+            func.coalesce(func.sum(col(Dossier.unverified)), 0),
+            func.count(col(Dossier.claimed_received_on)),
+        )
+        .where(period)
+        .group_by(col(Dossier.office))
+        .order_by(col(Dossier.office))
     )
     return OnceOnlyReport(
         generated_at=utcnow().isoformat(timespec="seconds"),
@@ -94,10 +107,15 @@ async def once_only_report(
                 reused=r,
                 first_submissions=f,
                 resubmissions=s,
+                unverified=u,
             )
-            for t, r, f, s in types
+            for t, r, f, s, u in types
         ],
         by_cause=[CauseLine(cause=c or "unknown", resubmissions=n) for c, n in causes],
+        by_office=[
+            OfficeLine(office=o, dossiers=n, reused=r, unverified=u, received_on_moved=m)
+            for o, n, r, u, m in offices
+        ],
     )
 
 
@@ -128,13 +146,18 @@ def _tables(report: OnceOnlyReport) -> list[Table]:
         ),
         Table(
             "by_document_type",
-            ["document_type", "name", "reused", "first_submissions", "resubmissions"],
+            ["document_type", "name", "reused", "first_submissions", "resubmissions", "unverified"],
             [
-                [t.document_type, t.name, t.reused, t.first_submissions, t.resubmissions]
+                [t.document_type, t.name, t.reused, t.first_submissions, t.resubmissions, t.unverified]
                 for t in report.by_document_type
             ],
         ),
         Table("by_cause", ["cause", "resubmissions"], [[c.cause, c.resubmissions] for c in report.by_cause]),
+        Table(
+            "by_office",
+            ["office", "dossiers", "reused", "unverified", "received_on_moved"],
+            [[o.office, o.dossiers, o.reused, o.unverified, o.received_on_moved] for o in report.by_office],
+        ),
     ]
 
 

@@ -63,7 +63,8 @@ SCHEMA = {
 
 def directory(*, provider_connected: bool = True) -> Directory:
     """MOT-CUA (agency VP-UBND) is granted HO-TICH's birth-record.get, QLVB (same agency) is not; the
-    whole of VP-UBND is granted marriage-record.get, which has no schema."""
+    whole of VP-UBND is granted marriage-record.get, which has no schema. Beyond the province, an admin
+    approved VN/DAN-CU's citizen.get for MOT-CUA, and VN/DKDN's enterprise.get for all of VP-UBND."""
     members = {
         "MOT-CUA": Member(1, "VP-UBND", True),
         "QLVB": Member(2, "VP-UBND", True),
@@ -73,7 +74,11 @@ def directory(*, provider_connected: bool = True) -> Directory:
         ("HO-TICH", "birth-record.get"): Offer(Draft202012Validator(SCHEMA), clients={1}),
         ("HO-TICH", "marriage-record.get"): Offer(None, agencies={"VP-UBND"}),
     }
-    return Directory(members, offers, {1: "MOT-CUA", 2: "QLVB", 3: "HO-TICH"})
+    national = {
+        ("VN/DAN-CU", "citizen.get"): Offer(None, clients={1}),
+        ("VN/DKDN", "enterprise.get"): Offer(None, agencies={"VP-UBND"}),
+    }
+    return Directory(members, offers, {1: "MOT-CUA", 2: "QLVB", 3: "HO-TICH"}, national)
 
 
 def request(
@@ -146,9 +151,33 @@ def test_a_client_must_be_a_live_system() -> None:
 
 
 def test_a_provider_beyond_the_province_is_reached_through_the_ngsp() -> None:
-    assert beyond_the_province(request("VN/DAN-CU", "citizen.get")) == Forward(national=True)
-    assert beyond_the_province(request()) is None
-    assert beyond_the_province(request("LGSP", "systems.list")) is None
+    where = directory()
+    assert beyond_the_province(request("VN/DAN-CU", "citizen.get"), where) == Forward(national=True)
+    assert beyond_the_province(outsider("VN/DKDN", "enterprise.get"), where) == Forward(national=True)
+    assert beyond_the_province(request(), where) is None
+    assert beyond_the_province(request("LGSP", "systems.list"), where) is None
+
+
+def test_a_provider_beyond_the_province_needs_a_grant_of_the_hub() -> None:
+    """Granted by an admin, to the client or its agency, for that service of that provider only."""
+    where = directory()
+    for req in (
+        outsider("VN/DAN-CU", "citizen.get"),  # granted to MOT-CUA, not to its agency
+        request("VN/DAN-CU", "household.get"),  # another service of the provider
+        request("HNI/DAN-CU", "citizen.get"),  # the same service of another provider
+    ):
+        refused = beyond_the_province(req, where)
+        assert code(refused) == "client.access_denied", req
+        assert refused is not None and "grant" in refused.fault.message
+    assert code(beyond_the_province(request("VN/DAN-CU", "citizen.get"), directory_without_national())) == (
+        "client.access_denied"
+    )
+
+
+def directory_without_national() -> Directory:
+    """The directory with no grant beyond the province at all."""
+    where = directory()
+    return Directory(where.members, where.offers, where.codes)
 
 
 def test_the_hub_offers_its_metaservices_only() -> None:
@@ -265,8 +294,10 @@ def test_the_branches_are_tried_in_order() -> None:
     assert code(stranger_and_big) == "client.bad_request"
     # The client before anything else: even the NGSP is not reached by a stranger.
     assert code(verdict(request("VN/DAN-CU", "citizen.get", client="NOBODY"))) == UNAUTHENTICATED
-    # Beyond the province, the NGSP decides access: no grant of this hub is asked for.
-    assert verdict(outsider("VN/DAN-CU", "citizen.get")) == Forward(national=True)
+    # Beyond the province, the hub's own grant first (the NGSP decides again on its side); a refusal
+    # there comes before any question of services or payloads of the province.
+    assert verdict(request("VN/DAN-CU", "citizen.get")) == Forward(national=True)
+    assert code(verdict(outsider("VN/DAN-CU", "citizen.get"))) == "client.access_denied"
     # The service, then the grant, then the payload, then the provider's connection.
     assert code(verdict(request(service="death-record.get"), down)) == "client.unknown_service"
     assert code(verdict(outsider(payload={"citizen_id": "12"}), down)) == "client.access_denied"

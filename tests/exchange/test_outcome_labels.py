@@ -1,6 +1,7 @@
 """lgsp_exchanges_total{outcome} stays bounded: a fault code from outside (an NGSP answer) that is not
 one of the stable codes counts as "other", never as a label value of its own."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from lgsp.exchange.admission import Admission
 from lgsp.exchange.models import FAULT_CODES, OTHER_FAULT, Outcome, outcome_label
 from lgsp.exchange.router import FAULT_STATUS
-from lgsp.exchange.service import ExchangeRouter
+from lgsp.exchange.service import RECHECK_AGE, ExchangeRouter
 from schemas.common import utcnow
 from schemas.messages import Fault, NgspServiceResult, ServiceRequest
 from tests.support import Broker, Hub, eventually, make_agency, make_system
@@ -54,6 +55,10 @@ async def test_an_unknown_ngsp_fault_code_is_counted_as_other(hub: Hub, broker: 
     await make_agency(hub.client, "VP-UBND")
     await make_agency(hub.client, "SO-TP")
     await make_system(hub.client, "MOT-CUA", "VP-UBND")
+    # Beyond the province, the hub forwards only what an admin granted (lgsp.catalogue.national).
+    beyond = {"client_system": "MOT-CUA", "provider": "VN/DAN-CU", "service": "citizen.get"}
+    assert (await hub.client.post("/api/v1/national-grants", json=beyond)).status_code == 201
+    await asyncio.sleep(RECHECK_AGE * 2)  # a directory cached before the grant is read again by then
     router: ExchangeRouter = hub.app.state.runtime.facade.router
     before = exchange_counts((await hub.client.get("/metrics")).text)
 

@@ -7,7 +7,7 @@ the only holder. What each document became is checked dossier by dossier, then t
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -30,7 +30,7 @@ document_types:
   birth-certificate: {name: Giấy khai sinh, subject: citizen, holder: HO-TICH}
   marriage-certificate: {name: Giấy chứng nhận kết hôn, subject: citizen, holder: HO-TICH}
   marital-status-confirmation:
-    {name: Giấy xác nhận tình trạng hôn nhân, subject: citizen, holder: HO-TICH, validity_days: 180}
+    {name: Giấy xác nhận tình trạng hôn nhân, subject: citizen, holder: HO-TICH, validity_days: 30}
 procedures:
   marital-status-confirmation-issuance:
     {name: Cấp xác nhận tình trạng hôn nhân, applicant: citizen, requires: [birth-certificate],
@@ -43,7 +43,9 @@ procedures:
 """
 # Born in 2099 by its digits: no generated citizen has this id, so HO-TICH holds nothing about them.
 APPLICANT = "079399000001"
-DAY = date(2026, 8, 1)
+# Days of the last three months: the ledger bounds a dossier's day to within 90 days before the hub's
+# own and a day after the report (lgsp/onceonly/claims.py), so the dossiers are dated as they would be.
+DAY = datetime.now(UTC).date() - timedelta(days=60)
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +161,7 @@ async def test_first_filing_reuse_resubmission_and_expiry(office: Office) -> Non
     ]
     assert three["documents"][0]["reason"] in ("server.provider_unreachable", "server.timeout")
 
-    # 4. Back up, 200 days on: the confirmation (valid 180 days) has expired, so it is not reused, and
+    # 4. Back up, 50 days on: the confirmation (valid 30 days) has expired, so it is not reused, and
     # handing in the old copy is not a re-submission either: no valid copy was held.
     await office.holder.start()
     await wait_connected(hub, office.holder_id, True)
@@ -167,7 +169,7 @@ async def test_first_filing_reuse_resubmission_and_expiry(office: Office) -> Non
         Filing(
             "marriage-registration",
             APPLICANT,
-            DAY + timedelta(days=200),
+            DAY + timedelta(days=50),
             {"marital-status-confirmation": confirmation},
         )
     )

@@ -101,7 +101,11 @@ async def test_register_answers_201_with_the_key_once(hub: Hub) -> None:
     assert got.status_code == 200, got.text
     assert "api_key" not in got.json()
     assert api_key not in got.text
-    assert {k: v for k, v in created.items() if k not in ("api_key", "bus_trust")} == got.json()
+    # What only the registration answers: the key, the trust anchor, and no scope request (not exempt).
+    assert created["scope_request"] is None
+    assert {
+        k: v for k, v in created.items() if k not in ("api_key", "bus_trust", "scope_request")
+    } == got.json()
 
     listed = await hub.client.get(SYSTEMS)
     assert listed.status_code == 200
@@ -499,8 +503,15 @@ async def test_integrator_acts_on_its_own_agency(hub: Hub) -> None:
     assert (await hub.client.get(f"{SYSTEMS}/{one}", headers=key)).status_code == 200
     assert (await hub.client.get(f"{SYSTEMS}/{one}/status", headers=key)).status_code == 200
 
-    deleted = await hub.client.delete(f"{SYSTEMS}/{one}", headers=key)
-    assert deleted.status_code == 204, deleted.text
+    # Retiring takes the system out of the connectivity count: an integrator asks, with a reason, and an
+    # admin decides (tests/registry/test_scope_requests.py).
+    asked = await hub.client.delete(f"{SYSTEMS}/{one}", params={"reason": "replaced"}, headers=key)
+    assert asked.status_code == 202, asked.text
+    assert [s["code"] for s in (await hub.client.get(SYSTEMS)).json()["items"]] == ["A-ONE", "A-TWO"]
+    decided = await hub.client.post(
+        f"/api/v1/scope-requests/{asked.json()['id']}/decision", json={"approve": True}
+    )
+    assert decided.status_code == 200, decided.text
     assert [s["code"] for s in (await hub.client.get(SYSTEMS)).json()["items"]] == ["A-TWO"]
 
 

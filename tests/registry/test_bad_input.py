@@ -36,7 +36,9 @@ async def registry(shared_hub: Hub) -> Registry:
         assert response.status_code == 201, response.text
         listed = [response.json()]
     # What GET answers: not the one-time key, nor the trust anchor given with it.
-    return Registry(shared_hub, {k: v for k, v in listed[0].items() if k not in ("api_key", "bus_trust")})
+    return Registry(
+        shared_hub, {k: v for k, v in listed[0].items() if k not in ("api_key", "bus_trust", "scope_request")}
+    )
 
 
 async def snapshot(hub: Hub) -> list[Any]:

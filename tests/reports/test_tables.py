@@ -187,7 +187,7 @@ def once_only_sample() -> OnceOnlyReport:
         (
             connectivity_html,
             connectivity_sample,
-            ["period", "province", "platform_downtime", "systems", "exempt_systems"],
+            ["period", "province", "platform_downtime", "systems", "exempt_systems", "scope_changes"],
             "<th>observed until</th>",
             "<td>S&lt;1&gt;</td>",
         ),
@@ -195,7 +195,7 @@ def once_only_sample() -> OnceOnlyReport:
         (
             onceonly,
             once_only_sample,
-            ["measures", "by_procedure", "by_document_type", "by_cause"],
+            ["measures", "by_procedure", "by_document_type", "by_cause", "by_office"],
             "<th>with_reuse</th>",
             "<td>&lt;b&gt;Birth&lt;/b&gt;</td>",
         ),

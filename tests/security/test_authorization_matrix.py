@@ -161,6 +161,7 @@ class Rule:
     body: Body | None = None
     fresh: bool = False  # destructive: each allowed caller acts on objects made for it alone
     hidden: frozenset[str] = frozenset()  # callers told 404 (not 403): the object is not theirs to see
+    query: dict[str, str] | None = None  # the query string of the call
 
 
 def rule(
@@ -170,9 +171,32 @@ def rule(
     body: Body | None = None,
     fresh: bool = False,
     hidden: frozenset[str] = frozenset(),
+    query: dict[str, str] | None = None,
 ) -> Rule:
     assert not allowed & hidden, "a caller is either allowed or hidden from"
-    return Rule(allowed, frozenset(ok or (200,)), check, body, fresh, hidden)
+    return Rule(allowed, frozenset(ok or (200,)), check, body, fresh, hidden, query)
+
+
+def retired_or_asked(response: httpx.Response, world: "World", role: str) -> str | None:
+    """An admin retires a system at once (204, no body); its agency's integrator asks (202, the pending
+    scope request an admin decides)."""
+    if role in ADMINS:
+        return empty(response, world, role) if response.status_code == 204 else "an admin's retirement is 204"
+    if response.status_code != 202:
+        return "an integrator's retirement is a request: 202"
+    return _missing(_json(response), ("id", "change", "status")) or (
+        None if _json(response)["status"] == "pending" else "the request is not pending"
+    )
+
+
+def granted_or_asked(response: httpx.Response, world: "World", role: str) -> str | None:
+    """An admin grants a national service at once (201, approved); an integrator asks (202, pending)."""
+    expected = (201, "approved") if role in ADMINS else (202, "pending")
+    body = _json(response)
+    problem = _missing(body, ("id", "provider", "service", "status"))
+    if problem:
+        return problem
+    return None if (response.status_code, body["status"]) == expected else f"not {expected}"
 
 
 SYS = "/api/v1/systems/{system_id}"
@@ -206,7 +230,19 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/systems"): rule(PEOPLE, check=page(*SYSTEM)),
     ("GET", SYS): rule(OWN_SYSTEM, check=obj(*SYSTEM)),
     ("PATCH", SYS): rule(OWNERS, check=obj(*SYSTEM), body=lambda p, n: {"description": f"edit {n}"}),
-    ("DELETE", SYS): rule(OWNERS, 204, check=empty, fresh=True),
+    # Retiring takes a system out of the connectivity count: an admin does, an integrator asks.
+    ("DELETE", SYS): rule(OWNERS, 202, 204, check=retired_or_asked, fresh=True, query={"reason": "matrix"}),
+    # Scope changes asked for and made: oversight reads them all, integrators their agency's (another
+    # agency's request is not theirs to see); only an admin decides (this one was decided already).
+    ("GET", "/api/v1/scope-requests"): rule(PEOPLE, check=page("id", "change", "status")),
+    ("GET", "/api/v1/scope-requests/{request_id}"): rule(
+        OVERSIGHT | {"integrator_own"},
+        check=obj("id", "change", "status", "requested_by"),
+        hidden=frozenset({"integrator_other"}),
+    ),
+    ("POST", "/api/v1/scope-requests/{request_id}/decision"): rule(
+        ADMINS, 409, body=lambda p, n: {"approve": False, "note": f"matrix {n}"}
+    ),
     ("POST", f"{SYS}/key"): rule(OWNERS, 201, check=obj("api_key"), fresh=True),
     ("GET", f"{SYS}/status"): rule(OWN_SYSTEM, check=obj("system_id", "code", "lgsp_connected")),
     ("GET", "/api/v1/connectivity/systems"): rule(PEOPLE, check=page("system_id", "code", "lgsp_connected")),
@@ -236,6 +272,22 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", f"{SYS}/grants"): rule(OWN_SYSTEM, check=items(*GRANT)),
     ("DELETE", f"{SYS}/grants/{{grant_id}}"): rule(OWNERS, 204, check=empty, fresh=True),
     ("GET", f"{SYS}/allowed-services"): rule(OWN_SYSTEM, check=items(*SERVICE)),
+    # Services beyond the province: an admin grants, an integrator asks for its own agency, only an admin
+    # decides (this one was decided already); the client's agency may withdraw (another's is told 404).
+    ("POST", "/api/v1/national-grants"): rule(
+        OWNERS,
+        201,
+        202,
+        check=granted_or_asked,
+        body=lambda p, n: {"client_agency": "AG-A", "provider": "VN/DAN-CU", "service": f"svc.n{n}"},
+    ),
+    ("GET", "/api/v1/national-grants"): rule(PEOPLE, check=page("id", "provider", "service", "status")),
+    ("POST", "/api/v1/national-grants/{national_grant_id}/decision"): rule(
+        ADMINS, 409, body=lambda p, n: {"approve": False}
+    ),
+    ("DELETE", "/api/v1/national-grants/{national_grant_id}"): rule(
+        OWNERS, 204, check=empty, fresh=True, hidden=frozenset({"integrator_other"})
+    ),
     # Exchanges: only a system's own key makes them (the hub's metaservice needs no grant); everyone with
     # a key reads the records, integrators and systems only their own. This order matters: the records
     # the POST leaves are what the GET's check looks for.
@@ -310,11 +362,14 @@ class World:
         await self.admin("POST", f"{base}/services", {"code": "fresh.svc"})
         grant = await self.admin("POST", f"{base}/grants", {"service": "fresh.svc", "client_system": "SYS-B"})
         key = await self.admin("POST", "/api/v1/keys", {"role": "auditor", "label": f"fresh {n}"})
+        beyond = {"client_system": f"FRESH-{n}", "provider": "VN/DAN-CU", "service": "citizen.get"}
+        national = await self.admin("POST", "/api/v1/national-grants", beyond)
         return self.params | {
             "system_id": str(system["id"]),
             "code": "fresh.svc",
             "grant_id": str(grant["id"]),
             "key_id": str(key["id"]),
+            "national_grant_id": str(national["id"]),
         }
 
 
@@ -361,6 +416,19 @@ async def build_world(hub: Hub) -> World:
         headers={"Authorization": f"Bearer {sys_a['api_key']}"},
     )
     assert exchange.status_code == 200, exchange.text
+    # A scope change of AG-A (an admin's retirement, recorded approved) and a national grant to AG-A.
+    gone = await world.admin(
+        "POST", "/api/v1/systems", {"code": "GONE-A", "name": "Gone", "agency_code": "AG-A"}
+    )
+    retired = await hub.client.delete(f"/api/v1/systems/{gone['id']}", params={"reason": "matrix"})
+    assert retired.status_code == 204, retired.text
+    requests = await hub.client.get("/api/v1/scope-requests", params={"system_id": gone["id"]})
+    (scope_request,) = requests.json()["items"]
+    national = await world.admin(
+        "POST",
+        "/api/v1/national-grants",
+        {"client_agency": "AG-A", "provider": "VN/DAN-CU", "service": "citizen.get"},
+    )
     world.params = {
         "system_id": str(sys_a["id"]),
         "code": "matrix.echo",
@@ -368,6 +436,8 @@ async def build_world(hub: Hub) -> World:
         "key_id": str(victim["id"]),
         "dossier_id": str(uuid.uuid4()),
         "exchange_id": str(exchange.json()["exchange_id"]),
+        "request_id": str(scope_request["id"]),
+        "national_grant_id": str(national["id"]),
     }
     return world
 
@@ -397,7 +467,7 @@ async def call(world: World, method: str, template: str, role: str, spec: Rule) 
     allowed = role in spec.allowed
     params = await world.fresh() if spec.fresh and allowed else world.params
     json = spec.body(params, next(world.serial)) if spec.body is not None else None
-    request = world.hub.client.build_request(method, template.format(**params), json=json)
+    request = world.hub.client.build_request(method, template.format(**params), json=json, params=spec.query)
     token = world.tokens[role]
     if token is None:
         del request.headers["Authorization"]

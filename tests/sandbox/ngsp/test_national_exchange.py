@@ -36,15 +36,40 @@ class Beyond:
     client_key: str
 
 
+async def grant_national(hub: Hub, agency: str, *services: tuple[str, str]) -> None:
+    """Grant `agency` these (provider, service) pairs beyond the province, as an admin: the hub forwards
+    nothing else to the NGSP (lgsp.catalogue.national)."""
+    for provider, service in services:
+        body = {"client_agency": agency, "provider": provider, "service": service}
+        response = await hub.client.post("/api/v1/national-grants", json=body)
+        assert response.status_code == 201, response.text
+
+
+#: What the tests below ask of the national side; the NGSP decides on them (the hub granted them all,
+#: even what the NGSP does not offer, so that its refusals are the NGSP's).
+BEYOND = [
+    ("VN/DAN-CU", "citizen.get"),
+    ("VN/DAN-CU", EVIDENCE_GET),
+    ("VN/DAN-CU", EVIDENCE_REGISTER),
+    ("VN/DAN-CU", "land.get"),
+    ("VN/DKDN", "enterprise.get"),
+    ("XYZ/HO-TICH", "birth-record.get"),
+    *((f"{area}/HO-TICH", "birth-record.get") for area in PROVINCES),
+]
+
+
 @pytest.fixture
 async def beyond(
     hub: Hub, broker: Broker, settings: Settings, national_datasets: Datasets
 ) -> AsyncIterator[Beyond]:
-    """MOT-CUA (in the national catalogue) and MAT-CA (exempt, so not in it), both connected."""
+    """MOT-CUA (in the national catalogue) and MAT-CA (exempt, so not in it), both connected, both
+    granted by the hub what they ask beyond the province."""
     await make_agency(hub.client, "VP-UBND")
     await make_agency(hub.client, "CONG-AN")
     client = await make_system(hub.client, "MOT-CUA", "VP-UBND")
     exempt = await make_system(hub.client, "MAT-CA", "CONG-AN", exempt=True, exempt_reason="state secrets")
+    await grant_national(hub, "VP-UBND", *BEYOND)
+    await grant_national(hub, "CONG-AN", ("VN/DAN-CU", "citizen.get"))
     async with running_gateway(settings, broker.bootstrap, national_datasets) as gateway:
         connectors = [connector_for(s, settings, broker.bootstrap) for s in (client, exempt)]
         for connector in connectors:
@@ -184,6 +209,7 @@ async def test_without_the_ngsp_a_national_request_times_out(
 ) -> None:
     await make_agency(hub.client, "VP-UBND")
     system = await make_system(hub.client, "MOT-CUA", "VP-UBND")
+    await grant_national(hub, "VP-UBND", ("VN/DAN-CU", "citizen.get"))
     client = connector_for(system, settings, broker.bootstrap)
     await client.start()
     try:
