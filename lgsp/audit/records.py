@@ -64,6 +64,21 @@ def _closed_late(record: Record) -> Iterator[Record]:
         yield dict(record) | {"stopped_at": None}
 
 
+#: Columns migration 0010 added to a dossier and its components (claims checked): null in those sealed before.
+_CLAIMS = ("unverified", "claimed_received_on")
+
+
+def _before_claims(record: Record) -> Iterator[Record]:
+    """A dossier as sealed before its claims were checked (migration 0010): the new columns, null in it
+    now, were not there."""
+    dossier, components = record["dossier"], record["components"]
+    if all(dossier.get(c) is None for c in _CLAIMS) and all(c.get("evidence") is None for c in components):
+        yield dict(record) | {
+            "dossier": {k: v for k, v in dossier.items() if k not in _CLAIMS},
+            "components": [{k: v for k, v in c.items() if k != "evidence"} for c in components],
+        }
+
+
 def _no_variants(record: Record) -> Iterator[Record]:
     return iter(())
 
@@ -170,6 +185,10 @@ MARKED = (
     Marked("indicators", IndicatorSnapshot, "id"),
 )
 UPTIME = Uptime("hub_uptime", HubUptime, "instance_id", _closed_late)
-QUEUED = (Queued("link_state", LinkStateChange, "id"), UPTIME, Dossiers("dossier", Dossier, "id"))
+QUEUED = (
+    Queued("link_state", LinkStateChange, "id"),
+    UPTIME,
+    Dossiers("dossier", Dossier, "id", _before_claims),
+)
 KINDS: tuple[Kind, ...] = (*MARKED, *QUEUED)
 BY_KIND = {k.kind: k for k in KINDS}

@@ -48,7 +48,12 @@ CODECS: dict[str, tuple[Codec[Any], tuple[type[Message], ...]]] = {
     "RESPONSES": (messages.RESPONSES, (messages.ServiceResponse,)),
     "NGSP_REQUESTS": (
         messages.NGSP_REQUESTS,
-        (messages.NgspRegistration, messages.NgspProbeRequest, messages.NgspServiceCall),
+        (
+            messages.NgspRegistration,
+            messages.NgspProbeRequest,
+            messages.NgspServiceCall,
+            messages.AuditAnchor,
+        ),
     ),
     "NGSP_EVENTS": (messages.NGSP_EVENTS, (messages.NgspAck, messages.NgspProbeResult)),
     "NGSP_RESULTS": (messages.NGSP_RESULTS, (messages.NgspServiceResult,)),
