@@ -7,29 +7,20 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from buscore.deadletters import envelope_only
 from buscore.signing import Signer, Trust
 from lgsp.bus.redact import redact_record
 from schemas.common import utcnow
-from schemas.messages import INBOX, DeadLetter, Heartbeat, Hello, encode
+from schemas.messages import INBOX, Heartbeat, Hello, encode
 from schemas.topics import Topics
 from tests.support import Broker, Hub, make_agency, make_system
+from tests.support.dead_letters import Letter, dead_letter_counts, read_dead_letters
 from tests.support.signing import hub_signer_of, made_up_api_key, made_up_signer, refusal, system_signer
-
-
-@dataclass(frozen=True, slots=True)
-class Letter:
-    """A record read back from the dead-letter topic."""
-
-    key: bytes | None
-    letter: DeadLetter
 
 
 @pytest.fixture
@@ -41,31 +32,6 @@ async def producer(broker: Broker) -> AsyncIterator[AIOKafkaProducer]:
         yield running
     finally:
         await running.stop()
-
-
-async def read_dead_letters(
-    bootstrap: str, topics: Topics, done: Callable[[list[Letter]], bool], within: float = 15.0
-) -> list[Letter]:
-    """Consume the dead-letter topic from the start until `done(letters)` or the timeout (then fail)."""
-    consumer = AIOKafkaConsumer(
-        topics.dead_letters, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    letters: list[Letter] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + within
-        while not done(letters):
-            if asyncio.get_running_loop().time() > deadline:
-                found = [(x.letter.reason, x.letter.original[:80]) for x in letters]
-                raise AssertionError(f"timed out waiting for dead letters; got {found}")
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    assert record.value is not None
-                    letters.append(Letter(record.key, DeadLetter.model_validate_json(record.value)))
-    finally:
-        await consumer.stop()
-    return letters
 
 
 def kept(raw: bytes | None, signer: Signer) -> bytes:
@@ -234,17 +200,6 @@ async def test_heartbeat_without_hello_is_dead_lettered_and_session_reset(
     finally:
         await inbox.stop()
     assert await heartbeat_at(hub, system["id"]) is None
-
-
-def dead_letter_counts(exposition: str) -> dict[str, float]:
-    """lgsp_dead_letters_total by reason, from a /metrics answer."""
-    counts: dict[str, float] = {}
-    for family in text_string_to_metric_families(exposition):
-        if family.name == "lgsp_dead_letters":
-            for sample in family.samples:
-                if sample.name == "lgsp_dead_letters_total":
-                    counts[sample.labels["reason"]] = sample.value
-    return counts
 
 
 async def test_dead_letters_are_counted_in_metrics(
