@@ -781,20 +781,9 @@ POISONS: dict[str, tuple[str, str, Callable[[UUID, Signer], bytes], str]] = {
 JAM_WAIT = 15.0
 
 
-#: Poisons that still jam their consumer: a product bug each, reported; strict, so a fix shows as XPASS.
-JAMS: dict[str, str] = {}
-
-
 @pytest.mark.parametrize(
     ("poison", "database_url"),
-    [
-        pytest.param(
-            name,
-            database,
-            marks=[pytest.mark.xfail(strict=True, reason=JAMS[name])] if name in JAMS else [],
-        )
-        for name, (database, _, _, _) in POISONS.items()
-    ],
+    [pytest.param(name, database) for name, (database, _, _, _) in POISONS.items()],
     indirect=["database_url"],
 )
 async def test_a_poison_record_does_not_jam_its_consumer(
