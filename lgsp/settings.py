@@ -1,23 +1,20 @@
 """Settings of every LGSP process, from the environment (prefix `LGSP_`) or a `.env` file."""
 
-import base64
-import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka.helpers import create_ssl_context
-from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, FilePath, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from lgsp.settings_keys import KeySettings
 
 #: Kafka security protocols aiokafka speaks (the names Kafka itself uses).
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 #: SASL mechanisms supported here: each authenticates with a user name and a password.
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
-
-
-MIN_ADMIN_TOKEN_LENGTH = 16
 
 
 #: The largest record a worker takes from the bus (LGSP_MAX_MESSAGE_BYTES): 1 MB, so that a record the
@@ -26,7 +23,7 @@ MIN_ADMIN_TOKEN_LENGTH = 16
 MAX_MESSAGE_BYTES = 1_000_000
 
 
-class Settings(BaseSettings):
+class Settings(KeySettings):
     """One place for every tunable; defaults run everything embedded on one machine."""
 
     # Secrets may also come as files named after the variable (lgsp_admin_token, lgsp_database_url...)
@@ -108,33 +105,6 @@ class Settings(BaseSettings):
     )
 
     province: str = Field(default="HCM", description="Code of this province in the national catalogue")
-    admin_token: SecretStr | None = Field(default=None, description="Bootstrap admin bearer token")
-    admin_token_previous: SecretStr | None = Field(
-        default=None,
-        description="The admin token being rotated out: accepted until unset (docs/operators/running.md)",
-    )
-    secret_key: SecretStr | None = Field(
-        default=None, description="Key for probe tokens and keyed hashes; stored in the database if unset"
-    )
-
-    bus_signing_key: SecretStr | None = Field(
-        default=None,
-        description="The hub's Ed25519 signing seed (64 hex digits) for what it sends on the bus;"
-        " unset: derived from the secret key",
-    )
-    ngsp_verify_key: str | None = Field(
-        default=None,
-        description="The NGSP's Ed25519 public key (base64), which its messages must be signed with;"
-        " unset: derived from the secret key, as the sandbox's NGSP stub does",
-    )
-    ngsp_signing_key: SecretStr | None = Field(
-        default=None,
-        description="The NGSP stub's signing seed (64 hex digits); unset: derived from the secret key",
-    )
-    hub_verify_key: str | None = Field(
-        default=None,
-        description="The hub's public key (base64) the NGSP stub trusts; unset: derived from the secret key",
-    )
     dead_letter_raw: bool = Field(
         default=False,
         description="Raw mode, for debugging: also keep rejected records whole (personal data included) on"
@@ -235,56 +205,6 @@ class Settings(BaseSettings):
             raise ValueError("probe_ttl must be longer than probe_interval")
         return self
 
-    @field_validator("bus_signing_key", "ngsp_signing_key")
-    @classmethod
-    def _seed_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            text = value.get_secret_value().strip()
-            if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
-                raise ValueError("must be 64 hex digits (a 32-byte Ed25519 seed)")
-        return value
-
-    @field_validator("ngsp_verify_key", "hub_verify_key")
-    @classmethod
-    def _public_key_is_32_bytes(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                raw = base64.b64decode(value, validate=True)
-            except ValueError:
-                raw = b""
-            if len(raw) != 32:
-                raise ValueError("must be the base64 of a 32-byte Ed25519 public key")
-        return value
-
-    @field_validator("admin_token", "admin_token_previous", mode="before")
-    @classmethod
-    def _blank_token_is_unset(cls, value: object) -> object:
-        # `LGSP_ADMIN_TOKEN_PREVIOUS=` in a .env is how people "remove" it at the end of a rotation.
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator("admin_token", "admin_token_previous")
-    @classmethod
-    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        # The token is the master key of the registry: a short one can be guessed.
-        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
-            raise ValueError(
-                f"an admin token needs at least {MIN_ADMIN_TOKEN_LENGTH} characters; make one with"
-                " python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _admin_tokens_make_sense(self) -> "Settings":
-        previous = self.admin_token_previous
-        if previous is not None:
-            if self.admin_token is None:
-                raise ValueError("admin_token_previous is only accepted next to a new admin_token")
-            if previous.get_secret_value() == self.admin_token.get_secret_value():
-                raise ValueError("admin_token_previous must differ from admin_token")
-        return self
-
     @model_validator(mode="after")
     def _principals_need_an_authenticated_cluster(self) -> "Settings":
         # The hub sets credentials and ACLs as its own principal: an anonymous client could not (and a
@@ -381,17 +301,6 @@ class Settings(BaseSettings):
                 value = str(value).lower()
             environment[f"LGSP_{name.upper()}"] = str(value)
         return environment
-
-    def accepts_admin_token(self, token: str) -> bool:
-        """Whether `token` is the bootstrap admin token, or the previous one during a rotation.
-
-        Both candidates are always compared, each in constant time, so the answer's timing says neither
-        which token matched nor how much of one did.
-        """
-        candidates = [t for t in (self.admin_token, self.admin_token_previous) if t is not None]
-        given = token.encode()
-        matches = [hmac.compare_digest(given, t.get_secret_value().encode()) for t in candidates]
-        return any(matches)
 
 
 @lru_cache

@@ -32,7 +32,14 @@ DOMAINS = [
 LAYERS: list[tuple[str, list[str]]] = [
     (
         "foundation",
-        ["lgsp", "lgsp.settings", "lgsp.errors", "lgsp.background", *(f"lgsp.{d}" for d in DOMAINS)],
+        [
+            "lgsp",
+            "lgsp.settings",
+            "lgsp.settings_keys",
+            "lgsp.errors",
+            "lgsp.background",
+            *(f"lgsp.{d}" for d in DOMAINS),
+        ],
     ),
     ("database", ["lgsp.db", "lgsp.db.*", "lgsp.security"]),
     ("bus", ["lgsp.bus", "lgsp.bus.*"]),
