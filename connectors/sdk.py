@@ -17,6 +17,7 @@ from buscore.deadletters import dead_letter, envelope_only
 from buscore.lifecycle import cancelled_by_owner, close_consumer
 from buscore.principals import sasl_options
 from buscore.signing import ReplayGuard, Signer, Trust, check, freshness, sender_of, signed_statement
+from connectors.faults import ServiceFault
 from schemas.common import finite_json
 from schemas.messages import (
     INBOX,
@@ -432,6 +433,8 @@ class Connector:
             try:
                 # JSON has no NaN or infinity: such an answer is refused as a fault, not sent on as null.
                 payload = finite_json(await handler(call.payload))
+            except ServiceFault as exc:  # a stable code of the handler's choosing
+                fault = Fault(code=exc.code[:64], message=exc.message[:500])
             except Exception as exc:  # the provider's failure is the client's answer, not our crash
                 fault = Fault(code=type(exc).__name__, message=str(exc)[:500])
         response = ServiceResponse(
