@@ -21,10 +21,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/lgsp demo $(ARGS)
 
-# Two pytest-xdist workers, each with its own broker: most tests wait on the bus, not the CPU.
+# Two pytest-xdist workers, each with its own broker: most tests wait on the bus, not the CPU. PostgreSQL
+# and MariaDB (the declarative connectors' sources) are started for the run if they are down.
 test: $(STAMP)
 	scripts/ensure-tools.sh
-	scripts/with-postgres.sh $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	scripts/with-postgres.sh scripts/with-mariadb.sh $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # The long fault-injection tests of tests/faults (hub killed, broker and PostgreSQL stopped under load,
 # a misbehaving connector), which plain pytest skips; about five minutes.
