@@ -16,11 +16,30 @@ AGENCY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class AdministrativeLevel(StrEnum):
-    """Tier of government a system or agency belongs to."""
+    """Tier of government a system or agency belongs to.
+
+    Since 1 July 2025 local government has two levels, province and commune (the Constitution and the
+    Law on the Organisation of Local Government as amended in 2025). `district` stays so that
+    agencies and systems registered before are still read and reported as they were; new registrations
+    and updates may not use it (`current_level`)."""
 
     PROVINCE = "province"
-    DISTRICT = "district"
+    DISTRICT = "district"  # abolished on 1 July 2025: read, never written anew
     COMMUNE = "commune"
+
+
+DISTRICT_ABOLISHED = (
+    "level district: districts were abolished on 1 July 2025 (local government has two levels); "
+    "register at province or commune level"
+)
+
+
+def current_level(level: AdministrativeLevel | None) -> AdministrativeLevel | None:
+    """`level` if government still has that tier; `district` is refused (a 422 that says why)."""
+    # PydanticCustomError, not ValueError: its error details stay JSON-serialisable for the 422 answer.
+    if level is AdministrativeLevel.DISTRICT:
+        raise PydanticCustomError("level_abolished", DISTRICT_ABOLISHED)
+    return level
 
 
 class SystemKind(StrEnum):
@@ -53,7 +72,7 @@ class Agency(AgencyBase, table=True):
 
 
 class AgencyCreate(AgencyBase):
-    pass
+    _current_level = field_validator("level")(current_level)
 
 
 class AgencyPublic(AgencyBase):
@@ -99,6 +118,7 @@ class SystemCreate(SystemBase):
         description="Defaults to the integrator's agency",
     )
     contact_email: EmailStr | None = None
+    _current_level = field_validator("level")(current_level)
 
     @model_validator(mode="after")
     def _check_exemption(self) -> "SystemCreate":
@@ -123,6 +143,8 @@ class SystemUpdate(SQLModel):
         if value is None:
             raise PydanticCustomError("not_null", "may not be null (omit the field to keep its value)")
         return value
+
+    _current_level = field_validator("level")(current_level)
 
 
 class SystemPublic(SystemBase):

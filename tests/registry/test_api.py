@@ -52,7 +52,7 @@ async def make_key(hub: Hub, role: str, agency_code: str | None = None, label: s
 async def two_agencies(hub: Hub) -> None:
     """Agencies A-SO and B-SO."""
     await make_agency(hub.client, "A-SO")
-    await make_agency(hub.client, "B-SO", level="district")
+    await make_agency(hub.client, "B-SO", level="commune")
 
 
 # --- register, read, list ---------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ async def test_register_answers_201_with_the_key_once(hub: Hub) -> None:
             "code": "HO-TICH",
             "name": "Civil status",
             "agency_code": "SO-TP",
-            "level": "district",
+            "level": "commune",
             "kind": "database",
             "contact_email": "it@so-tp.example.vn",
             "description": "Births, marriages, deaths",
@@ -83,7 +83,7 @@ async def test_register_answers_201_with_the_key_once(hub: Hub) -> None:
         "code": "HO-TICH",
         "name": "Civil status",
         "agency_code": "SO-TP",
-        "level": "district",
+        "level": "commune",
         "kind": "database",
         "exempt": False,
         "exempt_reason": None,
@@ -209,7 +209,7 @@ async def test_agencies_list_and_duplicate(hub: Hub) -> None:
     listed = await hub.client.get(AGENCIES)
     assert listed.status_code == 200, listed.text
     assert [(a["code"], a["level"]) for a in listed.json()] == [("A-SO", "province"), ("B-SO", "commune")]
-    again = await hub.client.post(AGENCIES, json={"code": "A-SO", "name": "Another", "level": "district"})
+    again = await hub.client.post(AGENCIES, json={"code": "A-SO", "name": "Another", "level": "commune"})
     assert "A-SO" in error_of(again, 409, "client.conflict")
     assert [a["name"] for a in (await hub.client.get(AGENCIES)).json()] == ["Agency A-SO", "Agency B-SO"]
 

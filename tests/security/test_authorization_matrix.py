@@ -216,7 +216,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ADMINS,
         201,
         check=obj("code", "name", "level", "created_at"),
-        body=lambda p, n: {"code": f"AG-N{n}", "name": f"Agency {n}", "level": "district"},
+        body=lambda p, n: {"code": f"AG-N{n}", "name": f"Agency {n}", "level": "commune"},
     ),
     ("GET", "/api/v1/agencies"): rule(ANY_KEY, check=items("code", "name", "level")),
     # Systems: integrators act on their own agency's systems only; people read the registry; a system
@@ -376,7 +376,7 @@ class World:
 async def build_world(hub: Hub) -> World:
     world = World(hub, {}, {})
     await make_agency(hub.client, "AG-A")
-    await make_agency(hub.client, "AG-B", level="district")
+    await make_agency(hub.client, "AG-B", level="commune")
 
     async def key(role: str, agency: str | None = None) -> dict[str, Any]:
         return await world.admin("POST", "/api/v1/keys", {"role": role, "agency_code": agency, "label": role})
