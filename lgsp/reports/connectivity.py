@@ -32,7 +32,7 @@ before the period are not read at all, only each link's last one, through the (s
 """
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -41,7 +41,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lgsp.db import Database
-from lgsp.registry.models import ScopeRequest, System
+from lgsp.registry.models import AdministrativeLevel, ScopeRequest, System
 from lgsp.reports.connectivity_sql import (
     Period,
     at_epoch,
@@ -52,6 +52,7 @@ from lgsp.reports.connectivity_sql import (
 )
 from lgsp.reports.models import (
     ConnectivityReport,
+    GroupLine,
     Interval,
     Province,
     ProvinceLink,
@@ -91,6 +92,36 @@ def _province_link(lines: Iterable[SystemLine], link: Link) -> ProvinceLink:
         observed_seconds=rounded_seconds(observed),
         ratio=connected / observed if observed > 0 else None,
     )
+
+
+#: Levels top down; `district` is only found on systems registered before 1 July 2025.
+LEVEL_ORDER = {level.value: rank for rank, level in enumerate(AdministrativeLevel)}
+
+
+def groups(lines: Sequence[SystemLine], key: Callable[[SystemLine], str]) -> list[GroupLine]:
+    """The systems grouped by `key`, each group's in-scope systems weighted as the province's are."""
+    grouped: dict[str, list[SystemLine]] = {}
+    for line in lines:
+        grouped.setdefault(key(line), []).append(line)
+    result = []
+    for name, members in grouped.items():
+        in_scope = [line for line in members if line.in_scope]
+        result.append(
+            GroupLine(
+                group=name,
+                in_scope_systems=len(in_scope),
+                exempt_systems=len(members) - len(in_scope),
+                lgsp=_province_link(in_scope, Link.LGSP),
+                ngsp=_province_link(in_scope, Link.NGSP),
+            )
+        )
+    return result
+
+
+def level_groups(lines: Sequence[SystemLine]) -> list[GroupLine]:
+    """By administrative level, top down (a level no enum knows goes last)."""
+    found = groups(lines, lambda line: line.level)
+    return sorted(found, key=lambda g: (LEVEL_ORDER.get(g.group, len(LEVEL_ORDER)), g.group))
 
 
 async def scope_changes(conn: AsyncConnection, period: Period) -> list[ScopeChangeLine]:
@@ -213,6 +244,9 @@ async def connectivity_report(
         platform_downtime=downtime,
         systems=in_scope,
         exempt=[line for line in lines if not line.in_scope],
+        by_level=level_groups(lines),
+        # Sorted here, not by the database, like the lines: collations differ.
+        by_agency=sorted(groups(lines, lambda line: line.agency_code), key=lambda g: g.group),
         outages=[
             {"code": code, "link": link, "start": s, "end": e, "seconds": rounded_seconds(seconds)}
             for code, link, s, e, seconds in found

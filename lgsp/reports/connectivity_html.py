@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from lgsp.reports.models import TARGET, ConnectivityReport, LinkFigures, Outage, SystemLine
+from lgsp.reports.models import TARGET, ConnectivityReport, GroupLine, LinkFigures, Outage, SystemLine
 from lgsp.reports.tables import Table, duration, html_page, tables_csv, tables_html
 from schemas.common import Link
 
@@ -73,6 +73,33 @@ def _system_row(line: SystemLine) -> list[Any]:
     ]
 
 
+def _group_table(section: str, column: str, lines: Sequence[GroupLine]) -> Table:
+    """Systems by level or by agency: counts, and each link's time-weighted ratio."""
+    links = ("connected_seconds", "observed_seconds", "ratio")
+    return Table(
+        section,
+        [
+            column,
+            "in_scope_systems",
+            "exempt_systems",
+            *(f"{link}_{c}" for link in ("lgsp", "ngsp") for c in links),
+        ],
+        [
+            [
+                g.group,
+                g.in_scope_systems,
+                g.exempt_systems,
+                *(
+                    value
+                    for f in (g.lgsp, g.ngsp)
+                    for value in (f.connected_seconds, f.observed_seconds, f.ratio)
+                ),
+            ]
+            for g in lines
+        ],
+    )
+
+
 def _tables(report: ConnectivityReport) -> list[Table]:
     """The report as titled tables: what the CSV and HTML forms both show."""
     p = report.province
@@ -108,6 +135,8 @@ def _tables(report: ConnectivityReport) -> list[Table]:
                 for link, f in ((Link.LGSP, p.lgsp), (Link.NGSP, p.ngsp))
             ],
         ),
+        _group_table("by_level", "level", report.by_level),
+        _group_table("by_agency", "agency_code", report.by_agency),
         Table(
             "platform_downtime",
             ["start", "end", "seconds"],

@@ -80,6 +80,20 @@ class Province(BaseModel):
     platform_downtime_seconds: float
 
 
+class GroupLine(BaseModel):
+    """The systems of one administrative level, or of one agency, over the period: counted and weighted
+    as the province is, so the groups of one kind add up to the province."""
+
+    group: str = Field(
+        description="The level (province, commune; district for systems registered before "
+        "1 July 2025) or the agency's code"
+    )
+    in_scope_systems: int
+    exempt_systems: int
+    lgsp: ProvinceLink
+    ngsp: ProvinceLink
+
+
 class ScopeChangeLine(BaseModel):
     """A scope change asked for, made or decided in the period (lgsp/registry/scope.py)."""
 
@@ -110,6 +124,10 @@ class ConnectivityReport(BaseModel):
     platform_downtime: list[Interval]
     systems: list[SystemLine] = Field(description="In-scope systems that existed during the period")
     exempt: list[SystemLine] = Field(description="Exempt systems: listed, not counted")
+    by_level: list[GroupLine] = Field(
+        default=[], description="By administrative level, top down: province, district (legacy), commune"
+    )
+    by_agency: list[GroupLine] = Field(default=[], description="By agency, in the order of their codes")
     outages: list[Outage] | None = Field(
         description="Every outage, by system, link and start, when asked for (`outages=true`; they can be "
         "100,000s); null otherwise"

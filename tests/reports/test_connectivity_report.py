@@ -94,7 +94,7 @@ SYSTEMS: dict[str, tuple[str, SystemKind, bool, datetime, datetime | None, list[
     # downtime). Disconnected until its first changes: LGSP up at 06:00 -> 4.75 d, share 0.95, one
     # outage of 6 h = 21,600 s; NGSP up at 12:00 -> 4.5 d, share 0.9, one outage of 12 h = 43,200 s.
     "DAT-DAI": (
-        "SO-TNMT",
+        "SO-TP",
         SystemKind.DATABASE,
         False,
         mar(6),
@@ -127,6 +127,9 @@ SYSTEMS: dict[str, tuple[str, SystemKind, bool, datetime, datetime | None, list[
     "CU": ("SO-TP", SystemKind.DATABASE, False, at(1, 1), at(2, 1), [(L, True, at(1, 2))]),
     "MOI": ("SO-TP", SystemKind.DATABASE, False, mar(12), None, [(L, True, mar(12, 1))]),
 }
+# Levels (the rest are province systems): two commune systems, and BHXH, registered as a district system
+# before districts were abolished on 1 July 2025 and still reported as one.
+LEVELS = {"CONG-DV": "commune", "DAT-DAI": "commune", "BHXH": "district"}
 # code: (observed days, LGSP connected days, LGSP outages, longest LGSP outage in days, the same for NGSP
 # or None for the exempt system)
 EXPECTED: dict[str, tuple[float, float, int, float, tuple[float, int, float] | None]] = {
@@ -140,6 +143,21 @@ IN_SCOPE = ["BHXH", "CONG-DV", "DAT-DAI", "HO-TICH"]  # by code
 # Province, in-scope systems only: LGSP (9 + 7 + 4.75 + 7) / (9 + 9 + 5 + 8) = 27.75 / 31;
 # NGSP (9 + 6.75 + 4.5 + 0) / 31 = 20.25 / 31.
 PROVINCE = {"lgsp": (27.75, 31.0), "ngsp": (20.25, 31.0)}
+# Groups, weighted as the province is: (group, in scope, exempt, LGSP and NGSP (connected, observed) days).
+# Levels top down: province HO-TICH (AN-NINH exempt); district BHXH; commune CONG-DV and DAT-DAI, LGSP
+# (9 + 4.75) / (9 + 5), NGSP (9 + 4.5) / 14. Agencies by code: SO-TP holds HO-TICH and DAT-DAI, LGSP
+# (7 + 4.75) / (9 + 5), NGSP (6.75 + 4.5) / 14; CONG-AN only the exempt AN-NINH, so nothing observed.
+BY_LEVEL = [
+    ("province", 1, 1, (7, 9), (6.75, 9)),
+    ("district", 1, 0, (7, 8), (0, 8)),
+    ("commune", 2, 0, (13.75, 14), (13.5, 14)),
+]
+BY_AGENCY = [
+    ("BHXH-T", 1, 0, (7, 8), (0, 8)),
+    ("CONG-AN", 0, 1, (0, 0), (0, 0)),
+    ("SO-TP", 2, 0, (11.75, 14), (11.25, 14)),
+    ("VP-UBND", 1, 0, (9, 9), (9, 9)),
+]
 # Outages, by code, link and start: (code, link, start, end, counted days).
 OUTAGES = [
     ("AN-NINH", "lgsp", mar(1), mar(2), 1.0),
@@ -190,6 +208,7 @@ async def insert_history(database_url: str) -> None:
                     code=code,
                     name=f"System {code}",
                     agency_code=agency,
+                    level=LEVELS.get(code, "province"),
                     kind=kind,
                     exempt=exempt,
                     exempt_reason="state secret" if exempt else None,
@@ -292,7 +311,8 @@ def check_json(report: dict[str, Any]) -> None:
         code = line["code"]
         observed, connected, outages, longest, ngsp = EXPECTED[code]
         agency, kind, exempt, registered, retired, _ = SYSTEMS[code]
-        assert (line["agency_code"], line["kind"], line["level"]) == (agency, kind.value, "province")
+        level = LEVELS.get(code, "province")
+        assert (line["agency_code"], line["kind"], line["level"]) == (agency, kind.value, level)
         assert line["in_scope"] is not exempt
         assert parse(line["registered_at"]) == registered
         assert (parse(line["retired_at"]) if line["retired_at"] else None) == retired
@@ -316,6 +336,20 @@ def check_json(report: dict[str, Any]) -> None:
     assert got == [(code, link, start, end) for code, link, start, end, _ in OUTAGES]
     for outage, expected in zip(report["outages"], OUTAGES, strict=True):
         assert_days(outage["seconds"], expected[4])
+    check_groups(report["by_level"], BY_LEVEL)
+    check_groups(report["by_agency"], BY_AGENCY)
+
+
+def check_groups(groups: list[dict[str, Any]], expected: list[tuple[Any, ...]]) -> None:
+    """Groups of the JSON report against BY_LEVEL or BY_AGENCY, in their order."""
+    assert [(g["group"], g["in_scope_systems"], g["exempt_systems"]) for g in groups] == [
+        e[:3] for e in expected
+    ]
+    for group, (_, _, _, lgsp, ngsp) in zip(groups, expected, strict=True):
+        for link, (connected, observed) in (("lgsp", lgsp), ("ngsp", ngsp)):
+            assert_days(group[link]["connected_seconds"], connected)
+            assert_days(group[link]["observed_seconds"], observed)
+            assert group[link]["ratio"] == (pytest.approx(connected / observed) if observed else None)
 
 
 async def test_report_json_matches_the_hand_computation(loaded: Hub) -> None:
@@ -386,10 +420,27 @@ async def test_report_csv_has_the_same_numbers(loaded: Hub) -> None:
         "period",
         "province",
         "platform_downtime",
+        "by_level",
+        "by_agency",
         "systems",
         "exempt_systems",
         "outages",
     }
+    for section, column, expected in (
+        ("by_level", "level", BY_LEVEL),
+        ("by_agency", "agency_code", BY_AGENCY),
+    ):
+        rows = sections[section]
+        assert [(r[column], int(r["in_scope_systems"]), int(r["exempt_systems"])) for r in rows] == [
+            e[:3] for e in expected
+        ]
+        for row, (_, _, _, lgsp, ngsp) in zip(rows, expected, strict=True):
+            for link, (connected, observed) in (("lgsp", lgsp), ("ngsp", ngsp)):
+                assert_days(float(row[f"{link}_connected_seconds"]), connected)
+                ratio = row[f"{link}_ratio"]
+                assert (float(ratio) if ratio else None) == (
+                    pytest.approx(connected / observed) if observed else None
+                )
     (period,) = sections["period"]
     assert (parse(period["start"]), parse(period["end"])) == (mar(1), mar(11))
     assert_days(float(period["platform_downtime_seconds"]), 1)

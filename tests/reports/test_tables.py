@@ -187,7 +187,16 @@ def once_only_sample() -> OnceOnlyReport:
         (
             connectivity_html,
             connectivity_sample,
-            ["period", "province", "platform_downtime", "systems", "exempt_systems", "scope_changes"],
+            [
+                "period",
+                "province",
+                "by_level",
+                "by_agency",
+                "platform_downtime",
+                "systems",
+                "exempt_systems",
+                "scope_changes",
+            ],
             "<th>observed until</th>",
             "<td>S&lt;1&gt;</td>",
         ),
