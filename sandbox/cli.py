@@ -138,7 +138,7 @@ async def fetch_trust(hub_url: str) -> str:
 
 @commands.command()
 def connector(
-    system: Annotated[str, typer.Option(help="The system's code")],
+    system: Annotated[str | None, typer.Option(help="The system's code (with --config: the config's)")] = None,
     api_key: Annotated[str, typer.Option(envvar="LGSP_CONNECTOR_API_KEY", help="The system's API key")],
     trust: Annotated[
         str | None,
@@ -152,17 +152,34 @@ def connector(
         str | None, typer.Option(envvar="LGSP_HUB_URL", help="The hub's API address, to fetch the anchor")
     ] = None,
     datasets: DatasetsDir = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="A declarative connector's YAML: its system, sources and services"
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Connect one registered system to the axis: hello, heartbeats and probe answers, until Ctrl-C.
 
-    With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH) also serves its services from them.
+    With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH) also serves its services from them; with
+    --config the services its file declares (docs/integrators/declarative-connectors.md).
     """
+    import contextlib
+
     from connectors.datasets import Datasets
+    from connectors.declarative import ConfigError, SourceError, load_config, started_sources
     from connectors.services import serve_datasets
     from sandbox.demo import tuned_connector
 
     setup_logging(verbose)
+    try:  # a bad file is refused before anything connects
+        declared = load_config(config) if config is not None else None
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
+    code = system or (declared.system if declared else None)
+    if code is None or (declared is not None and declared.system != code):
+        raise typer.BadParameter("give --system, or --config of that system", param_hint="--system")
     settings = Settings()
     if not settings.kafka_bootstrap:
         raise typer.BadParameter("set LGSP_KAFKA_BOOTSTRAP to the bus the hub uses")
@@ -173,10 +190,22 @@ def connector(
     async def main() -> None:
         bootstrap = settings.kafka_bootstrap or ""
         anchor = trust if trust is not None else await fetch_trust(hub_url or "")
-        async with tuned_connector(settings, system, api_key, bootstrap, anchor) as running:
+        async with contextlib.AsyncExitStack() as stack:
+            try:  # the sources are checked before the connector goes on the bus
+                sources = (
+                    await stack.enter_async_context(started_sources(declared, config.parent))
+                    if declared is not None and config is not None
+                    else None
+                )
+            except SourceError as exc:
+                console.print(f"[red]{config}: {exc}[/]")
+                raise typer.Exit(1) from None
+            running = await stack.enter_async_context(tuned_connector(settings, code, api_key, bootstrap, anchor))
+            if sources is not None:
+                sources.attach(running)
             stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
             try:
-                console.print(f"{system} connected to {settings.kafka_bootstrap}")
+                console.print(f"{code} connected to {settings.kafka_bootstrap}")
                 await asyncio.Event().wait()
             finally:
                 for store in stores:

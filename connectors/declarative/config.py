@@ -125,16 +125,6 @@ class RestService(Service):
     )
 
 
-class OpenApiImport(Strict):
-    """Services taken from the upstream's OpenAPI 3 document: each listed operation (by operationId)
-    becomes the service `service` of that operation, or the operationId in lower case."""
-
-    document: str = Field(min_length=1, description="A file path (relative to the config) or an http(s) URL")
-    operations: dict[str, ServiceCode | None] = Field(min_length=1)
-    timeout_ms: int = Field(default=5_000, ge=10, le=120_000)
-    retries: int = Field(default=0, ge=0, le=5)
-
-
 class RestSource(Strict):
     """An existing HTTP API, called for each request."""
 
@@ -142,16 +132,13 @@ class RestSource(Strict):
     name: SourceName
     base_url: str = Field(pattern=r"^https?://", max_length=2_000)
     headers: dict[str, str | Secret] = Field(default_factory=dict)
-    services: list[RestService] = Field(default_factory=list, max_length=100)
-    openapi: OpenApiImport | None = None
+    services: list[RestService] = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _secrets_by_reference(self) -> "RestSource":
         for name, value in self.headers.items():
             if isinstance(value, str) and SECRET_HEADER.search(name):
                 raise ValueError(f"headers.{name}: a credential; use {{env: NAME}} or {{file: PATH}}")
-        if not self.services and self.openapi is None:
-            raise ValueError("services: none, and no openapi import")
         return self
 
 
@@ -180,3 +167,22 @@ def _password_part(url: str) -> str:
     authority = url.split("://", 1)[1].split("/", 1)[0]
     credentials = authority.rpartition("@")[0]
     return credentials.partition(":")[2]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a config, as shipped in schemas/connector-config.schema.json (write it with
+    `python -m connectors.declarative.config`)."""
+    schema = ConnectorConfig.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:lgsp:connector-config",
+        **schema,
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    json.dump(json_schema(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

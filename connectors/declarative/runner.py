@@ -1,0 +1,87 @@
+"""Running a declarative connector: start its sources, check them, and serve their services.
+
+`started_sources` opens every source and checks it (a database answers `SELECT 1`, an API answers at
+all) before the connector goes on the bus, so a config pointing at nothing fails at once, saying
+which source and why; `Sources.attach` then serves each service on a connector of the SDK.
+"""
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from connectors.declarative.config import ConnectorConfig, DatabaseSource, QueryService, RestService
+from connectors.declarative.database import DatabaseBackend
+from connectors.declarative.health import Health
+from connectors.declarative.rest import RestBackend
+from connectors.declarative.secrets import SourceError
+from connectors.sdk import Connector
+
+Backend = DatabaseBackend | RestBackend
+
+
+class Sources:
+    """The started sources of one config, and the services they serve."""
+
+    def __init__(self, config: ConnectorConfig, backends: list[Backend]) -> None:
+        self.config = config
+        self.backends = backends
+
+    def declarations(self) -> list[dict[str, Any]]:
+        """The bodies of POST /api/v1/systems/{id}/services for every service of the config."""
+        return [service.declaration() for backend in self.backends for service in backend.source.services]
+
+    def status(self) -> dict[str, Health]:
+        """Each source's status (RUNNING, or FAILED with the error), by name."""
+        return {backend.source.name: backend.health for backend in self.backends}
+
+    def attach(self, connector: Connector) -> None:
+        """Serve every service of the config on `connector`."""
+        for backend in self.backends:
+            if isinstance(backend, DatabaseBackend):
+                for query in backend.source.services:
+                    connector.service(query.code)(functools.partial(_ask_database, backend, query))
+            else:
+                for call in backend.source.services:
+                    connector.service(call.code)(functools.partial(_ask_api, backend, call))
+
+
+async def _ask_database(
+    backend: DatabaseBackend, service: QueryService, payload: dict[str, Any]
+) -> dict[str, Any]:
+    return await backend.answer(service, payload)
+
+
+async def _ask_api(backend: RestBackend, service: RestService, payload: dict[str, Any]) -> dict[str, Any]:
+    return await backend.answer(service, payload)
+
+
+@contextlib.asynccontextmanager
+async def started_sources(config: ConnectorConfig, base: Path) -> AsyncIterator[Sources]:
+    """Every source of `config` opened and checked (secret files and relative SQLite paths are relative
+    to `base`, the config's directory), closed on exit; SourceError naming each that cannot start."""
+    backends: list[Backend] = []
+    try:
+        problems: list[str] = []
+        for source in config.sources:
+            try:
+                backend: Backend = (
+                    DatabaseBackend(source, base)
+                    if isinstance(source, DatabaseSource)
+                    else RestBackend(source, base)
+                )
+            except SourceError as exc:
+                problems.append(f"source {source.name}: {exc}")
+                continue
+            backends.append(backend)
+            try:
+                await backend.check()
+            except SourceError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise SourceError("; ".join(problems))
+        yield Sources(config, backends)
+    finally:
+        for backend in backends:
+            await backend.close()
