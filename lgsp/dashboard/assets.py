@@ -65,6 +65,7 @@ tr.down td:first-child{box-shadow:inset 3px 0 var(--bad)}
 .dot.off{color:var(--bad)}
 .dot.na{color:var(--na)}
 time,.nw{white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 small,.muted,.why{color:var(--mute)}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;white-space:nowrap;
 background:#e6f4ea;color:var(--ok)}

@@ -7,16 +7,16 @@ service functions behind `GET /api/v1/indicators` and `GET /api/v1/connectivity/
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from html import escape
 
 from lgsp.connectivity.models import SystemLinks
 from lgsp.dashboard.assets import REFRESH_SECONDS, SCRIPT, STYLE
+from lgsp.dashboard.format import bilingual, esc, percent
+from lgsp.dashboard.groups import Groups, groups_section, level_label
 from lgsp.indicators.models import Indicators, RatioIndicator
 from schemas.common import Link
 
 #: Times are shown in Vietnam's time zone (no daylight saving), the zone of the people who read the page.
 VIETNAM = timezone(timedelta(hours=7), "UTC+7")
-LEVELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,21 +39,7 @@ class Dashboard:
     systems: Sequence[SystemLinks]
     systems_total: int
     disconnections: Sequence[Disconnection]
-
-
-def esc(value: object) -> str:
-    """HTML-escape any value (quotes too, so it is safe inside attributes)."""
-    return escape(str(value), quote=True)
-
-
-def bilingual(vi: str, en: str) -> str:
-    """A Vietnamese label with its English alongside."""
-    return f'{esc(vi)} <span class="en">{esc(en)}</span>'
-
-
-def percent(ratio: float | None) -> str:
-    """`50.0%`, or an em dash while there is nothing to divide by."""
-    return "—" if ratio is None else f"{ratio * 100:.1f}%"
+    groups: Groups
 
 
 def clock(at: datetime, now: datetime) -> str:
@@ -139,7 +125,7 @@ def indicator_cards(indicators: Indicators) -> str:
         lgsp.target,
     ) + card(
         "ngsp",
-        ("Kết nối tới NGSP (NDXP)", "connected onward to the national gateway"),
+        ("Kết nối tới NDXP", "connected onward to the national platform (NDXP, formerly NGSP)"),
         systems,
         (ngsp.connected, ngsp.in_scope),
         ngsp.ratio,
@@ -203,8 +189,7 @@ def system_row(system: SystemLinks, now: datetime) -> str:
         else '<span class="badge exempt">miễn trừ · exempt</span>'
     )
     down = system.in_scope and not (system.lgsp_connected and system.ngsp_connected)
-    level = LEVELS.get(system.level)
-    level_cell = bilingual(level, system.level) if level else esc(system.level)
+    level_cell = level_label(system.level)
     row = '<tr class="down">' if down else "<tr>"
     lgsp = link_cell(system.lgsp_connected, system.lgsp_since, now)
     ngsp = link_cell(system.ngsp_connected, system.ngsp_since, now, applies=system.in_scope)
@@ -224,7 +209,7 @@ def systems_table(view: Dashboard, now: datetime) -> str:
         for vi, en, count in (
             ("Trong phạm vi", "in scope", lgsp.in_scope),
             ("chưa kết nối LGSP", "not connected to the LGSP", lgsp.in_scope - lgsp.connected),
-            ("chưa kết nối NGSP", "not connected to the NGSP", ngsp.in_scope - ngsp.connected),
+            ("chưa kết nối NDXP", "not connected to the NDXP", ngsp.in_scope - ngsp.connected),
             ("miễn trừ", "exempt", view.systems_total - lgsp.in_scope),
         )
     )
@@ -237,7 +222,7 @@ def systems_table(view: Dashboard, now: datetime) -> str:
             ("Cấp", "level"),
             ("Phạm vi", "scope"),
             ("LGSP", "since"),
-            ("NGSP", "since"),
+            ("NDXP", "since"),
             ("Lý do chưa kết nối", "why not connected"),
         )
     )
@@ -316,6 +301,15 @@ def links_panel() -> str:
     )
 
 
+def national_name() -> str:
+    """The national platform as it is named today (NDXP), with the name the plan and older papers use."""
+    return (
+        f"{bilingual('Kết nối tới NDXP', 'onward to the NDXP')} · "
+        f"{bilingual('Nền tảng tích hợp, chia sẻ dữ liệu quốc gia', 'national data-sharing platform')}"
+        f' <span class="en">({bilingual("trước đây NGSP", "formerly NGSP")})</span>'
+    )
+
+
 def render(view: Dashboard) -> str:
     """The whole page."""
     now = view.indicators.as_of
@@ -328,6 +322,7 @@ def render(view: Dashboard) -> str:
         f"<h1>LGSP {esc(view.province)} · "
         f"{bilingual('Nền tảng tích hợp, chia sẻ dữ liệu', 'provincial data-sharing hub')}</h1>"
         f"<p>{bilingual('Kết nối và chỉ tiêu không nộp lại giấy tờ', 'connectivity and once-only')}</p>"
+        f'<p class="national">{national_name()}</p>'
         '</div><div class="asof"><p>'
         f'{bilingual("Cập nhật", "as of")} <b><time datetime="{esc(now.isoformat())}">'
         f"{esc(now.astimezone(VIETNAM).strftime('%Y-%m-%d %H:%M:%S'))}</time></b> (UTC+7)</p>"
@@ -335,7 +330,7 @@ def render(view: Dashboard) -> str:
         f'<span class="stale-note">{bilingual("mất liên lạc với hub", "hub unreachable")}</span></p>'
         "</div></div></header><main>"
         f"{indicator_cards(view.indicators)}"
-        f"{systems_table(view, now)}"
+        f"{systems_table(view, now)}{groups_section(view.groups)}"
         f'<div class="split">{disconnections_table(view.disconnections, now)}{links_panel()}</div>'
         f"</main></div><script>{SCRIPT}</script></body></html>"
     )

@@ -7,6 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lgsp.connectivity.models import LinkStateChange, SystemStatus
 from lgsp.connectivity.queries import list_links
+from lgsp.dashboard.groups import system_groups
 from lgsp.dashboard.page import Dashboard, Disconnection, render
 from lgsp.db import Database
 from lgsp.indicators.cache import SharedCache
@@ -70,12 +71,14 @@ class DashboardCache:
         async with self.database.sessions() as session:
             systems, total = await list_links(session, limit=MAX_SYSTEMS, offset=0)
             disconnections = await recent_disconnections(session)
+            groups = await system_groups(session)
         view = Dashboard(
             province=self.settings.province,
             indicators=indicators,
             systems=systems,
             systems_total=total,
             disconnections=disconnections,
+            groups=groups,
         )
         return render(view)
 

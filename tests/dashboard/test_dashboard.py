@@ -20,9 +20,11 @@ from fastapi import Request, Response
 from lgsp.api.server import serving
 from lgsp.app import create_app
 from lgsp.bus.broker import free_port
+from lgsp.connectivity.models import SystemStatus
 from lgsp.dashboard.assets import REFRESH_SECONDS
 from lgsp.db import Database
 from lgsp.onceonly.models import Dossier
+from lgsp.registry.models import System
 from lgsp.settings import Settings
 from sandbox.ngsp.service import running_gateway
 from schemas.common import utcnow
@@ -74,6 +76,35 @@ async def insert_dossiers(database_url: str) -> None:
             await session.commit()
     finally:
         await database.dispose()
+
+
+async def insert_district_system(database_url: str, code: str, name: str, agency: str = "SO-TP") -> None:
+    """A system as the registry stored it before districts were abolished on 1 July 2025 (the API refuses
+    `district` now): registered, never connected."""
+    database = Database(database_url)
+    try:
+        async with database.sessions() as session:
+            system = System(code=code, name=name, agency_code=agency, level="district")
+            session.add(system)
+            await session.flush()
+            assert system.id is not None
+            session.add(SystemStatus(system_id=system.id))
+            await session.commit()
+    finally:
+        await database.dispose()
+
+
+def group_rows(page: str, table: str) -> dict[str, list[str]]:
+    """A table of the `groups` section (`by-level`, `by-agency`): first cell's text -> the other cells."""
+    found = re.search(rf'<div class="panel" id="{table}">(.*?)</div>', section(page, "groups"), re.S)
+    assert found, f"no table {table}"
+    rows = re.findall(r'<tr><td class="group">(.*?)</td>(.*?)</tr>', found.group(1), re.S)
+    return {
+        re.sub(r"<[^>]+>", "", first).strip(): [
+            re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", rest)
+        ]
+        for first, rest in rows
+    }
 
 
 @pytest.fixture
@@ -137,7 +168,7 @@ async def test_the_dashboard_shows_the_published_figures_every_system_and_the_la
 ) -> None:
     await make_agency(hub.client)
     up = await make_system(hub.client, "QLVB", name="Quản lý văn bản và điều hành")
-    await make_system(hub.client, "LLTP", level="district")  # registered, never connects
+    await insert_district_system(settings.database_url, "LLTP", "System LLTP")  # never connects
     await make_system(hub.client, "MAT-CA", exempt=True, exempt_reason="state secret")
     await insert_dossiers(settings.database_url)
     async with connector_for(up, settings, broker.bootstrap):
@@ -162,6 +193,12 @@ async def test_the_dashboard_shows_the_published_figures_every_system_and_the_la
     assert "not acknowledged in the national catalogue" in rows["QLVB"]
     assert "never said hello" in rows["LLTP"] and "district" in rows["LLTP"]
     assert "exempt" in rows["MAT-CA"] and "in scope" in rows["QLVB"]
+    # Grouped as the indicators count: in scope, LGSP and NDXP connected of in scope, exempt.
+    assert group_rows(page, "by-level") == {
+        "Tỉnh province": ["1", "1 / 1 100.0%", "0 / 1 0.0%", "1"],
+        "Huyện (trước 7/2025) district": ["1", "0 / 1 0.0%", "0 / 1 0.0%", "0"],
+    }
+    assert group_rows(page, "by-agency") == {"SO-TP": ["2", "1 / 2 50.0%", "0 / 2 0.0%", "1"]}
     assert "none recorded" in section(page, "disconnections")
 
     # The connector stops: once the TTL has passed, the loss is the latest disconnection on the page.
@@ -253,7 +290,9 @@ async def test_headless_chromium_renders_the_figures_and_a_screenshot(
         dat_dai = await make_system(
             client, "DAT-DAI", "SO-TNMT", name="Cơ sở dữ liệu đất đai", kind="database"
         )
-        await make_system(client, "LLTP", name="Lý lịch tư pháp", level="district")
+        await insert_district_system(settings.database_url, "LLTP", "Lý lịch tư pháp")
+        await make_agency(client, "UBND-X01", level="commune")
+        await make_system(client, "X01-MC", "UBND-X01", name="Một cửa phường Sài Gòn", level="commune")
         await make_system(client, "MAT-CA", name="Hệ thống mật", exempt=True, exempt_reason="state secret")
         await insert_dossiers(settings.database_url)
         async with connector_for(ho_tich, settings, broker.bootstrap):
@@ -270,7 +309,15 @@ async def test_headless_chromium_renders_the_figures_and_a_screenshot(
 
     assert "<title>LGSP" in dom and '<body class="stale">' not in dom
     assert_figures_shown(dom, figures)
-    assert set(system_rows(dom)) == {"HO-TICH", "DAT-DAI", "LLTP", "MAT-CA"}
+    assert set(system_rows(dom)) == {"HO-TICH", "DAT-DAI", "LLTP", "MAT-CA", "X01-MC"}
+    # The national platform by today's name, the old one beside it.
+    assert "Nền tảng tích hợp, chia sẻ dữ liệu quốc gia" in dom and "NDXP" in dom and "formerly NGSP" in dom
+    assert set(group_rows(dom, "by-level")) == {
+        "Tỉnh province",
+        "Huyện (trước 7/2025) district",
+        "Xã, phường commune",
+    }
+    assert group_rows(dom, "by-agency")["SO-TP"] == ["2", "1 / 2 50.0%", "1 / 2 50.0%", "1"]
     assert "DAT-DAI" in section(dom, "disconnections")
 
     keep_screenshot(shot)
