@@ -138,8 +138,10 @@ async def fetch_trust(hub_url: str) -> str:
 
 @commands.command()
 def connector(
-    system: Annotated[str | None, typer.Option(help="The system's code (with --config: the config's)")] = None,
     api_key: Annotated[str, typer.Option(envvar="LGSP_CONNECTOR_API_KEY", help="The system's API key")],
+    system: Annotated[
+        str | None, typer.Option(help="The system's code (with --config: the config's)")
+    ] = None,
     trust: Annotated[
         str | None,
         typer.Option(
@@ -155,7 +157,9 @@ def connector(
     config: Annotated[
         Path | None,
         typer.Option(
-            exists=True, dir_okay=False, help="A declarative connector's YAML: its system, sources and services"
+            exists=True,
+            dir_okay=False,
+            help="A declarative connector's YAML: its system, sources and services",
         ),
     ] = None,
     verbose: Verbose = False,
@@ -200,7 +204,9 @@ def connector(
             except SourceError as exc:
                 console.print(f"[red]{config}: {exc}[/]")
                 raise typer.Exit(1) from None
-            running = await stack.enter_async_context(tuned_connector(settings, code, api_key, bootstrap, anchor))
+            running = await stack.enter_async_context(
+                tuned_connector(settings, code, api_key, bootstrap, anchor)
+            )
             if sources is not None:
                 sources.attach(running)
             stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
