@@ -96,6 +96,8 @@ from common import (
 
 PROCEDURE = "bench-three-documents"
 REQUIRED = ("birth-certificate", "land-use-right-certificate", "health-insurance-card")
+#: The purpose the warm-up lookups name (every request about a person names one).
+WARM_UP_PURPOSE = "identity-verification"
 PRODUCED = ("marital-status-confirmation",)
 HOLDER_AGENCY = "SO-BENCH"
 OFFICE_AGENCY = "VP-UBND"
@@ -218,9 +220,9 @@ class Office:
         person = self.people[0]
         for shop in self.shops:
             for code in REQUIRED:
-                while (found := await shop.lookup(code, person.citizen_id, self.day)).outcome == (
-                    "holder_unreachable"
-                ):
+                while (
+                    found := await shop.lookup(code, person.citizen_id, self.day, WARM_UP_PURPOSE)
+                ).outcome == ("holder_unreachable"):
                     if time.perf_counter() > deadline:
                         raise TimeoutError(
                             f"{shop.connector.system} got no answer for {code}: {found.reason}"

@@ -89,6 +89,8 @@ from common import (
 
 PROVIDER = "HO-TICH"
 SERVICE = "birth-record.get"
+#: Why the bench asks (a request about a person must say it; docs/citizens/data-tracker.md).
+PURPOSE = "birth-registration"
 PROVIDER_AGENCY = "SO-TP"
 CLIENT_AGENCY = "VP-BENCH"
 REQUEST_TIMEOUT_S = 30.0  # the exchange deadline: long enough that saturation never times out
@@ -155,6 +157,7 @@ def sample_request(client: str, n: int) -> ServiceRequest:
         payload={"citizen_id": cid, "n": n},
         timeout_ms=int(REQUEST_TIMEOUT_S * 1000),
         subject=cid,
+        purpose=PURPOSE,
     )
 
 
@@ -216,7 +219,12 @@ class Fleet:
     async def request(self, client: Connector, n: int) -> None:
         cid = citizen_id(n)
         await client.request(
-            PROVIDER, SERVICE, {"citizen_id": cid, "n": n}, timeout=REQUEST_TIMEOUT_S, subject=cid
+            PROVIDER,
+            SERVICE,
+            {"citizen_id": cid, "n": n},
+            timeout=REQUEST_TIMEOUT_S,
+            subject=cid,
+            purpose=PURPOSE,
         )
 
     async def warm_up(self, within: float = 60.0) -> None:

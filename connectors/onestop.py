@@ -64,8 +64,9 @@ class OneStopShop:
         self.catalogue = catalogue
         self.lookup_timeout = lookup_timeout
 
-    async def lookup(self, document_type: str, subject: str, on: date) -> Lookup:
-        """Ask the holder of `document_type` whether it holds a valid one about `subject` on `on`."""
+    async def lookup(self, document_type: str, subject: str, on: date, purpose: str) -> Lookup:
+        """Ask the holder of `document_type` whether it holds a valid one about `subject` on `on`, for
+        `purpose` (the procedure being handled: the person sees why their data was read)."""
         holder = self.catalogue.document_type(document_type).holder
         query = EvidenceQuery(document_type=document_type, subject=subject, on=on)
         try:
@@ -75,6 +76,7 @@ class OneStopShop:
                 query.model_dump(mode="json"),
                 timeout=self.lookup_timeout,
                 subject=subject,
+                purpose=purpose,
             )
         except ExchangeError as exc:  # disconnected, timed out, failed or refused: no answer to rely on
             return Lookup("holder_unreachable", exc.code)
@@ -91,7 +93,10 @@ class OneStopShop:
         """
         procedure = self.catalogue.procedure(filing.procedure)
         lookups = await asyncio.gather(
-            *(self.lookup(t, filing.applicant, filing.received_on) for t in procedure.requires)
+            *(
+                self.lookup(t, filing.applicant, filing.received_on, filing.procedure)
+                for t in procedure.requires
+            )
         )
         components = [
             self._component(t, found, filing) for t, found in zip(procedure.requires, lookups, strict=True)
@@ -107,7 +112,7 @@ class OneStopShop:
             components=components,
             outputs=outputs,
         )
-        await asyncio.gather(*(self._register(document) for document in outputs))
+        await asyncio.gather(*(self._register(document, filing.procedure) for document in outputs))
         await self.connector.report_dossier(report)
         return report
 
@@ -144,14 +149,19 @@ class OneStopShop:
             content_hash=content_hash(document_type, subject, content),
         )
 
-    async def _register(self, document: Document) -> None:
+    async def _register(self, document: Document, purpose: str) -> None:
         # A holder that cannot take the document now simply will not find it later: the applicant will
         # be asked for it, and the ledger will count that as a re-submission. Nothing is lost here.
         holder = self.catalogue.document_type(document.document_type).holder
         payload = EvidenceRegistration(document=document).model_dump(mode="json")
         try:
             await self.connector.request(
-                holder, EVIDENCE_REGISTER, payload, timeout=self.lookup_timeout, subject=document.subject
+                holder,
+                EVIDENCE_REGISTER,
+                payload,
+                timeout=self.lookup_timeout,
+                subject=document.subject,
+                purpose=purpose,
             )
         except ExchangeError as exc:
             log.info("%s not registered with %s: %s", document.document_type, holder, exc.code)

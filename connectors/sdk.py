@@ -219,8 +219,13 @@ class Connector:
         *,
         timeout: float = 5.0,  # noqa: ASYNC109  (the hub enforces it; the issue fixes this signature)
         subject: str | None = None,
+        purpose: str | None = None,
     ) -> dict[str, Any]:
         """Call `provider`'s `service` through the hub and return its answer, or raise ExchangeError.
+
+        A request about a `subject` (a citizen id, a tax code) must say why: `purpose` is a code of
+        `schemas.purposes` (GET /api/v1/purposes), usually the procedure being handled; without one the
+        hub answers `client.bad_request`.
 
         The hub answers `server.timeout` once `timeout` passes; many requests may be in flight at once.
         Two codes come from the SDK itself: `client.bus_unreachable` (the request could not be put on
@@ -235,6 +240,7 @@ class Connector:
             payload=payload or {},
             timeout_ms=int(timeout * 1000),
             subject=subject,
+            purpose=purpose,
         )
         answer: asyncio.Future[ServiceResult] = asyncio.get_running_loop().create_future()
         self._pending[request.message_id] = answer

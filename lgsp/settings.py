@@ -9,6 +9,7 @@ from aiokafka.helpers import create_ssl_context
 from pydantic import Field, FilePath, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from lgsp.settings_identity import IdentitySettings
 from lgsp.settings_keys import KeySettings
 
 #: Kafka security protocols aiokafka speaks (the names Kafka itself uses).
@@ -23,7 +24,7 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 MAX_MESSAGE_BYTES = 1_000_000
 
 
-class Settings(KeySettings):
+class Settings(IdentitySettings, KeySettings):
     """One place for every tunable; defaults run everything embedded on one machine."""
 
     # Secrets may also come as files named after the variable (lgsp_admin_token, lgsp_database_url...)

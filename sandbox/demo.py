@@ -143,6 +143,12 @@ class Target:
     key: str
 
 
+def _purpose(target: Target) -> str:
+    """Why the one-stop shop asks (docs/citizens/data-tracker.md): about a business, for a change to its
+    registration; about a person, to check who is at the counter."""
+    return "business-change-registration" if target.key == "tax_code" else "identity-verification"
+
+
 @dataclass
 class Workload:
     """The one-stop-shop asking the axis for citizens' and businesses' records, at a steady rate."""
@@ -171,7 +177,14 @@ class Workload:
         # Now and then a system that was never granted the service tries: it must be denied.
         caller = self.denied_caller if self.denied_caller and self.rng.random() < 0.05 else self.client
         try:
-            await caller.request(target.provider, target.service, payload, timeout=2.0, subject=subject)
+            await caller.request(
+                target.provider,
+                target.service,
+                payload,
+                timeout=2.0,
+                subject=subject,
+                purpose=_purpose(target),
+            )
             self.outcomes["success"] += 1
         except ExchangeError as exc:
             self.outcomes[exc.code] += 1

@@ -67,7 +67,7 @@ from schemas.topics import Topics
 
 CONTRACT = Path(__file__).resolve().parent / "contract"
 #: The contract's version (AsyncAPI `info.version`): bump it when a message or a topic changes.
-VERSION = "2.2.0"
+VERSION = "2.3.0"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://lgsp.invalid/contract/json/{name}.json"
 KAFKA_BINDING = "0.5.0"
@@ -396,6 +396,7 @@ def examples() -> dict[type[Message], Message]:
             payload=cid,
             timeout_ms=2000,
             subject="079203001234",
+            purpose="birth-registration",
         ),
         ServiceCall(
             message_id=_id(6),

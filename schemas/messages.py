@@ -18,6 +18,7 @@ from schemas.common import (
     utcnow,
 )
 from schemas.onceonly import Code, Document
+from schemas.purposes import PURPOSE_MAX_LENGTH, PURPOSE_PATTERN
 
 
 class Signature(BaseModel):
@@ -110,7 +111,9 @@ class ServiceRequest(Message):
     """Client -> hub (requests topic, keyed by client): call `service` of `provider`.
 
     `message_id` is the exchange id. `subject` names the person or business the request is about
-    (citizen id or tax code); the hub stores only its keyed hash.
+    (citizen id or tax code); the hub stores only its keyed hash. `purpose` says why (a code of
+    `schemas.purposes`, also served at GET /api/v1/purposes): required with a subject, which the
+    person can then see (docs/citizens/data-tracker.md).
     """
 
     type: Literal["service_request"] = "service_request"
@@ -121,6 +124,7 @@ class ServiceRequest(Message):
     payload: JsonObject = Field(default_factory=dict)
     timeout_ms: int = Field(default=5000, ge=50, le=120_000)
     subject: str | None = Field(default=None, max_length=64)
+    purpose: str | None = Field(default=None, pattern=PURPOSE_PATTERN, max_length=PURPOSE_MAX_LENGTH)
 
 
 class ServiceCall(Message):

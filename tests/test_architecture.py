@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "lgsp",
             "lgsp.settings",
             "lgsp.settings_keys",
+            "lgsp.settings_identity",
             "lgsp.errors",
             "lgsp.background",
             *(f"lgsp.{d}" for d in DOMAINS),

@@ -79,6 +79,16 @@ def _before_claims(record: Record) -> Iterator[Record]:
         }
 
 
+def _exchange_before(record: Record) -> Iterator[Record]:
+    """An exchange record as sealed before its purpose (migration 0011), and before its evidence too
+    (migration 0008): the columns, null in it now, were not there."""
+    yield from _without_null("purpose")(record)
+    if record.get("purpose") is None:
+        yield from _without_null("request_evidence", "response_evidence")(
+            {k: v for k, v in record.items() if k != "purpose"}
+        )
+
+
 def _no_variants(record: Record) -> Iterator[Record]:
     return iter(())
 
@@ -180,8 +190,9 @@ def _plain(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 MARKED = (
     Marked("registry", RegistryEvent, "id", _without_null("actor_key")),
-    # Exchange evidence came in migration 0008: records sealed before it were sealed without it.
-    Marked("exchange", ExchangeRecord, "id", _without_null("request_evidence", "response_evidence")),
+    # Exchange evidence came in migration 0008 and the purpose in 0011: records sealed before either was
+    # sealed without it.
+    Marked("exchange", ExchangeRecord, "id", _exchange_before),
     Marked("indicators", IndicatorSnapshot, "id"),
 )
 UPTIME = Uptime("hub_uptime", HubUptime, "instance_id", _closed_late)

@@ -22,6 +22,7 @@ from lgsp.exchange.models import Outcome
 from lgsp.exchange.ratelimit import RateLimiter
 from schemas.common import HUB, split_address
 from schemas.messages import Fault, NgspServiceCall, ServiceCall, ServiceRequest, ServiceResult
+from schemas.purposes import PURPOSES
 from schemas.topics import Topics
 
 #: A record for the bus: (topic, value, key).
@@ -114,6 +115,23 @@ def unauthenticated(request: ServiceRequest, directory: Directory) -> Refuse | N
     return refuse(UNAUTHENTICATED, f"{request.client} is not a live system")
 
 
+def purposeless(request: ServiceRequest) -> Refuse | None:
+    """A request about a person or business that does not say why, or names no purpose of the catalogue:
+    the person sees every access to their data with its purpose (docs/citizens/data-tracker.md)."""
+    if not request.subject:
+        return None
+    if request.purpose is None:
+        return refuse(
+            "client.bad_request",
+            "a request about a subject must name its purpose: one of the codes of GET /api/v1/purposes",
+        )
+    if request.purpose not in PURPOSES:
+        return refuse(
+            "client.bad_request", f"unknown purpose {request.purpose}: see GET /api/v1/purposes for the codes"
+        )
+    return None
+
+
 def beyond_the_province(request: ServiceRequest, directory: Directory) -> Refuse | Forward | None:
     """A provider beyond the province goes through the NGSP, which decides access on its side and whose
     provider validates; but only for a client the hub granted the service too, by a grant an admin
@@ -203,6 +221,7 @@ def examine(admission: Admission, directory: Directory, max_bytes: int) -> Decis
     return (
         oversized(admission, max_bytes)
         or unauthenticated(request, directory)
+        or purposeless(request)
         or beyond_the_province(request, directory)
         or unknown_metaservice(request)
         or metaservice(request, directory)
@@ -268,6 +287,7 @@ def exchange_record(
         "provider": request.provider,
         "service": request.service,
         "subject_hash": subject_hash,
+        "purpose": request.purpose,
         "request_in_at": admission.received_at,
         "request_size": admission.size,
         "deadline": admission.deadline,

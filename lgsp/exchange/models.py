@@ -51,6 +51,9 @@ class ExchangeRecordBase(SQLModel):
     subject_hash: str | None = Field(
         default=None, max_length=64, description="Keyed hash of the subject's id"
     )
+    purpose: str | None = Field(
+        default=None, max_length=64, description="Why the client asked: a code of GET /api/v1/purposes"
+    )
     request_in_at: datetime = Field(sa_type=UTCDateTime, index=True)
     request_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     response_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -71,6 +74,8 @@ class ExchangeRecord(ExchangeRecordBase, table=True):
         # period from the index alone (the connectivity report).
         Index("ix_exchange_record_client_request_in_at", "client", "request_in_at"),
         Index("ix_exchange_record_provider_request_in_at", "provider", "request_in_at"),
+        # A person's accesses over a period (lgsp/tracker): their subject hashes, in time order.
+        Index("ix_exchange_record_subject_request_in_at", "subject_hash", "request_in_at"),
     )
 
     deadline: datetime = Field(sa_type=UTCDateTime)

@@ -19,6 +19,7 @@ from lgsp.registry.models import Role, System
 from lgsp.runtime import FacadeDep, RuntimeDep, SessionDep
 from schemas.common import JsonObject, ProviderAddress, SystemCode
 from schemas.messages import ServiceCode, ServiceRequest
+from schemas.purposes import PurposeCode
 
 router = APIRouter(prefix="/api/v1", tags=["exchange"], responses=error_responses(401, 403, 422))
 
@@ -52,6 +53,9 @@ class ExchangeBody(BaseModel):
     payload: JsonObject = Field(default_factory=dict)
     timeout_ms: int = Field(default=5000, ge=50, le=120_000)
     subject: str | None = Field(default=None, max_length=64)
+    purpose: PurposeCode | None = Field(
+        default=None, description="Why (a code of GET /api/v1/purposes): required with a subject"
+    )
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -103,6 +107,7 @@ async def exchange(
         payload=body.payload,
         timeout_ms=body.timeout_ms,
         subject=body.subject,
+        purpose=body.purpose,
     )
     result = await facade.call(service_request, size=int(request.headers.get("content-length", "0") or 0))
     if result.fault is None:

@@ -8,11 +8,13 @@ from sqlmodel import col
 
 from lgsp.db import Database
 from lgsp.exchange.models import ExchangeRecord
-from tests.support.exchange import CITIZEN, Axis, records
+from tests.support.exchange import CITIZEN, PURPOSE, Axis, records
 
 
 async def test_an_exchange_proves_who_asked_and_who_answered(axis: Axis) -> None:
-    await axis.client.request("HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN)
+    await axis.client.request(
+        "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN, purpose=PURPOSE
+    )
     (record,) = await records(axis.settings)
     response = await axis.hub.client.get(f"/api/v1/exchanges/{record.id}/evidence")
     assert response.status_code == 200, response.text

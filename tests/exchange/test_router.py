@@ -15,12 +15,12 @@ from lgsp.settings import Settings
 from schemas.messages import ServiceRequest
 from schemas.topics import Topics
 from tests.support import eventually
-from tests.support.exchange import CITIZEN, Axis, records
+from tests.support.exchange import CITIZEN, PURPOSE, Axis, records
 
 
 async def test_a_granted_request_round_trips_and_leaves_one_record(axis: Axis) -> None:
     answer = await axis.client.request(
-        "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN
+        "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN, purpose=PURPOSE
     )
     assert answer["father"] == "Nguyễn Văn An"
     [record] = await records(axis.settings)
@@ -119,7 +119,7 @@ async def test_an_answer_whose_result_was_not_sent_is_sent_again(
     # The settlement commits before its result is sent: when the send fails (or the hub dies in between),
     # the redelivered answer finds the record settled, not pending, and must still send the result.
     answer = await axis.client.request(
-        "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN, timeout=10
+        "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN, purpose=PURPOSE, timeout=10
     )
     assert answer["citizen_id"] == CITIZEN
     assert refusing_bus.refused, "the result's first send was not refused: the test proves nothing"
@@ -166,7 +166,9 @@ async def test_a_client_that_hears_back_finds_its_record_settled(
     bus = RecordsAtSend(router.bus, "MOT-CUA", axis.settings)
     monkeypatch.setattr(router, "bus", bus)
     monkeypatch.setattr(router.settlement, "bus", bus)  # results are sent by the router's settlement
-    await axis.client.request("HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN)
+    await axis.client.request(
+        "HO-TICH", "birth-record.get", {"citizen_id": CITIZEN}, subject=CITIZEN, purpose=PURPOSE
+    )
     assert bus.outcomes_seen == [["success"]]
 
 

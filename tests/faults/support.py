@@ -383,7 +383,12 @@ class ExchangeStream:
         error: BaseException | None = None
         try:
             answer = await self.client.request(
-                self.provider, self.service, {"citizen_id": citizen}, timeout=self.timeout, subject=citizen
+                self.provider,
+                self.service,
+                {"citizen_id": citizen},
+                timeout=self.timeout,
+                subject=citizen,
+                purpose="birth-registration",
             )
             if answer.get("citizen_id") != citizen:  # a mixed-up answer is worse than none
                 error = AssertionError(f"request {n} got the answer of {answer.get('citizen_id')}")

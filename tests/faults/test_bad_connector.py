@@ -103,6 +103,7 @@ class Axis:
             payload={"citizen_id": citizen, **payload},
             timeout_ms=10_000,
             subject=citizen,
+            purpose="identity-verification",
         )
 
     async def publish(self, topic: str, messages: list[Message], key: str) -> float:

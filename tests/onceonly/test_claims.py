@@ -115,7 +115,9 @@ async def test_a_claimed_reuse_counts_only_with_its_lookup_on_record(office: Off
     hub, shop = office.hub, office.office
     today = datetime.now(UTC).date()
     query = {"document_type": "birth-certificate", "subject": LOOKED_UP, "on": today.isoformat()}
-    answer = await shop.request("HO-TICH", EVIDENCE_GET, query, subject=LOOKED_UP)
+    answer = await shop.request(
+        "HO-TICH", EVIDENCE_GET, query, subject=LOOKED_UP, purpose="birth-registration"
+    )
     assert answer == {"held": True} and len(office.lookups) == 1
 
     # Backed by the lookup just made: reused. The same lookup cannot back a second dossier, and no

@@ -11,6 +11,8 @@ from lgsp.settings import Settings
 from tests.support.hub import Hub
 
 CITIZEN = "079203001234"
+#: Why the tests ask about CITIZEN: a request about a subject must name a purpose of the catalogue.
+PURPOSE = "birth-registration"
 BIRTH_RECORD = {
     "code": "birth-record.get",
     "request_schema": {

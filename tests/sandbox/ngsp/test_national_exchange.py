@@ -105,7 +105,9 @@ async def test_a_national_request_crosses_the_ngsp_and_is_marked(beyond: Beyond)
         [citizen] = await people.sample_citizens(1, seed=3)
         expected = await people.person(citizen)
     assert expected is not None
-    answer = await beyond.client.request("VN/DAN-CU", "citizen.get", {"citizen_id": citizen}, subject=citizen)
+    answer = await beyond.client.request(
+        "VN/DAN-CU", "citizen.get", {"citizen_id": citizen}, subject=citizen, purpose="identity-verification"
+    )
     assert answer["found"] and answer["record"]["full_name"] == expected["full_name"]
     [record] = await records(beyond.settings)
     assert (record.client, record.provider, record.service) == ("MOT-CUA", "VN/DAN-CU", "citizen.get")
@@ -148,7 +150,9 @@ async def test_the_population_database_holds_identity_evidence_and_takes_registr
     on = beyond.datasets.as_of
     query = {"document_type": "identity", "subject": citizen, "on": on.isoformat()}
     answer = EvidenceAnswer.model_validate(
-        await beyond.client.request("VN/DAN-CU", EVIDENCE_GET, query, subject=citizen)
+        await beyond.client.request(
+            "VN/DAN-CU", EVIDENCE_GET, query, subject=citizen, purpose="marriage-registration"
+        )
     )
     assert answer.held
     assert answer.document == dataset_document("identity", citizen, person, None, on=on, as_of=on)
