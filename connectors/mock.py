@@ -4,6 +4,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.datasets.admin_units_2025 import HCM_COMMUNES_2025
+
 
 @dataclass(frozen=True, slots=True)
 class MockAgency:
@@ -62,51 +64,33 @@ CORE_SYSTEMS = [
     ),
 ]
 
-DISTRICTS = [
-    "Thủ Đức",
-    "Bình Chánh",
-    "Củ Chi",
-    "Hóc Môn",
-    "Nhà Bè",
-    "Cần Giờ",
-    "Quận 1",
-    "Quận 3",
-    "Quận 4",
-    "Quận 5",
-    "Quận 6",
-    "Quận 7",
-    "Quận 8",
-    "Quận 10",
-    "Quận 11",
-    "Quận 12",
-    "Bình Thạnh",
-    "Gò Vấp",
-    "Phú Nhuận",
-    "Tân Bình",
-    "Tân Phú",
-    "Bình Tân",
-]
+#: The commune-level units whose people's committees run systems in the fleet: every fifth unit of the
+#: sample of the city's units since 1 July 2025 (connectors/datasets/admin_units_2025.py), spread across it.
+COMMUNE_UNITS = [name for _, name, _ in HCM_COMMUNES_2025[::5]]
 
 
-def district_agencies(count: int) -> list[MockAgency]:
-    """District people's committees, each running a district one-stop-shop."""
+def commune_agencies(count: int) -> list[MockAgency]:
+    """Commune people's committees (wards and communes: districts no longer exist since 1 July 2025),
+    each running a commune one-stop shop and a commune database."""
+    units = [COMMUNE_UNITS[i % len(COMMUNE_UNITS)] for i in range(count)]
+    # "UBND phường Sài Gòn": the kind of unit is lower case inside a name.
     return [
-        MockAgency(f"UBND-H{i + 1:02d}", f"UBND {DISTRICTS[i % len(DISTRICTS)]}", "district")
-        for i in range(count)
+        MockAgency(f"UBND-X{i + 1:02d}", f"UBND {unit[0].lower()}{unit[1:]}", "commune")
+        for i, unit in enumerate(units)
     ]
 
 
 def mock_systems(count: int, seed: int = 0) -> tuple[list[MockAgency], list[MockSystem]]:
-    """`count` systems: the provincial core (with one exempt system) first, then district systems."""
+    """`count` systems: the provincial core (with one exempt system) first, then commune systems."""
     rng = random.Random(seed)
     # The exempt (state-secret) system is always among them, to show it does not count.
     exempt = [s for s in CORE_SYSTEMS if s.exempt_reason] if count >= 2 else []
     core = [s for s in CORE_SYSTEMS if not s.exempt_reason][: count - len(exempt)] + exempt
     extra = max(0, count - len(core))
-    districts = district_agencies(max(1, (extra + 1) // 2)) if extra else []
+    communes = commune_agencies(max(1, (extra + 1) // 2)) if extra else []
     systems = list(core)
     for i in range(extra):
-        agency = districts[i // 2]
+        agency = communes[i // 2]
         kind = "information_system" if i % 2 == 0 else rng.choice(["database", "information_system"])
         label = "Một cửa" if i % 2 == 0 else "CSDL chuyên ngành"
         systems.append(
@@ -114,8 +98,8 @@ def mock_systems(count: int, seed: int = 0) -> tuple[list[MockAgency], list[Mock
                 f"{agency.code}-{'MC' if i % 2 == 0 else 'CSDL'}",
                 f"{label} {agency.name}",
                 agency.code,
-                level="district",
+                level="commune",
                 kind=kind,
             )
         )
-    return AGENCIES + districts, systems
+    return AGENCIES + communes, systems

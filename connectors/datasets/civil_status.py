@@ -74,7 +74,7 @@ CONFIRMATIONS = Table(
 )
 
 _MATERNITY_HOSPITALS: Weighted[str | None] = Weighted(
-    (("Bệnh viện Từ Dũ", 35), ("Bệnh viện Hùng Vương", 25), (None, 40))  # None: the district hospital
+    (("Bệnh viện Từ Dũ", 35), ("Bệnh viện Hùng Vương", 25), (None, 40))  # None: the hospital of the area
 )
 _PURPOSES_SINGLE: Weighted[str] = Weighted(
     (("Đăng ký kết hôn", 6), ("Vay vốn ngân hàng", 2), ("Mua bán, chuyển nhượng nhà đất", 2))
@@ -121,7 +121,7 @@ class CivilStatusGenerator:
             return None  # born too recently: the parents have not registered the birth yet
         father = members.get(child.father_id or "")
         mother = members.get(child.mother_id or "")
-        place = _MATERNITY_HOSPITALS.pick(self._rng) or household.commune.district.hospital[1]
+        place = _MATERNITY_HOSPITALS.pick(self._rng) or household.commune.area.hospital[1]
         return (
             self._record_no("birth", household.commune, registered),
             child.citizen_id,

@@ -21,7 +21,7 @@ from connectors.datasets.names import FAMILY_NAMES, Gender, full_name
 from connectors.datasets.population import Household
 from connectors.datasets.sampling import ONE_DAY, Counters, Weighted
 from connectors.datasets.sqlite import Batch, Row, SqliteStore, Table
-from connectors.mock import AGENCIES, DISTRICTS, district_agencies
+from connectors.mock import AGENCIES, COMMUNE_UNITS, commune_agencies
 
 DOCUMENTS = Table(
     "documents",
@@ -99,12 +99,12 @@ _PROVINCIAL = {
     "SO-YT": _Agency("SO-YT", "SYT", ("VP", "NVY", "NVD"), "Giám đốc", _FIELDS["health"], 2),
     "SO-GDDT": _Agency("SO-GDDT", "SGDĐT", ("VP", "GDPT", "KHTC"), "Giám đốc", _FIELDS["education"], 2),
 }
-# The provincial agencies of the fleet (in its order), then one people's committee per district.
+# The provincial agencies of the fleet (in its order), then one people's committee per commune unit.
 _AGENCY_LIST = [
     *(_PROVINCIAL[agency.code] for agency in AGENCIES if agency.code in _PROVINCIAL),
     *(
         _Agency(agency.code, "UBND", ("VP", "TP", "TNMT", "KT"), "Chủ tịch", _ALL_FIELDS, 0.6)
-        for agency in district_agencies(len(DISTRICTS))
+        for agency in commune_agencies(len(COMMUNE_UNITS))
     ),
 ]
 AGENCY_CODES = tuple(agency.code for agency in _AGENCY_LIST)
@@ -292,7 +292,7 @@ class DocumentGenerator:
         )
 
     def _receiver(self, issuer: _Agency, kind: str) -> _Agency:
-        """Submissions and reports go up, to the provincial committee or (from a district) a department;
+        """Submissions and reports go up, to the provincial committee or (from a commune) a department;
         everything else to any other agency, the busier ones more often."""
         rng = self._rng
         if kind in _UPWARD:

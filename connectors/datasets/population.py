@@ -98,7 +98,6 @@ CITIZENS = Table(
         ("household_id", "TEXT NOT NULL"),
         ("commune_code", "TEXT NOT NULL"),
         ("street", "TEXT NOT NULL"),
-        ("district_code", "TEXT NOT NULL"),
         ("province_code", "TEXT NOT NULL"),
         ("permanent_address", "TEXT NOT NULL"),
     ),
@@ -148,7 +147,6 @@ class PopulationGenerator:
                     household.household_id,
                     household.commune.code,
                     household.street,
-                    household.commune.district.code,
                     PROVINCE_CODE,
                     household.address,
                 )

@@ -50,7 +50,8 @@ _BY_AGE: tuple[tuple[int, Weighted[_Group]], ...] = (
     (80, Weighted(((("HT", 2), 45), (("GD", 4), 40), (("CC", 1), 8), (("HN", 1), 7)))),
     (200, Weighted(((("BT", 2), 50), (("HT", 2), 40), (("GD", 4), 10)))),
 )
-# Where cards not registered at the district hospital are registered for first-contact care.
+# Where cards not registered at the hospital of the area (places.FormerArea) are registered for first-contact
+# care.
 _CITY_HOSPITALS: Weighted[tuple[str, str]] = Weighted(
     (
         (("79021", "Bệnh viện Nhân dân 115"), 3),
@@ -94,10 +95,8 @@ class SocialInsuranceGenerator:
                     if rng.random() < _LAPSED_SHARE:
                         valid_from = add_months(valid_from, -12)
                     valid_to = add_months(valid_from, 12) - ONE_DAY
-                district_hospital = rng.random() < 0.7
-                hospital = (
-                    household.commune.district.hospital if district_hospital else _CITY_HOSPITALS.pick(rng)
-                )
+                area_hospital = rng.random() < 0.7
+                hospital = household.commune.area.hospital if area_hospital else _CITY_HOSPITALS.pick(rng)
                 insurance_no = f"{PROVINCE_CODE}{self._serials.next():08d}"
                 rows.append(
                     (

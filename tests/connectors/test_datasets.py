@@ -36,7 +36,7 @@ from connectors.datasets.documents import (
 from connectors.datasets.places import COMMUNE_BY_CODE, COMMUNES, MIGRANT_PROVINCES
 from connectors.datasets.population import CITIZENS
 from connectors.datasets.sqlite import BatchWriter
-from connectors.mock import AGENCIES, DISTRICTS, district_agencies
+from connectors.mock import AGENCIES, COMMUNE_UNITS, commune_agencies
 
 PROVINCE_CODES = {"079", *MIGRANT_PROVINCES.items}
 
@@ -144,6 +144,9 @@ async def test_people_look_vietnamese(people: dict[str, dict[str, Any]]) -> None
         assert words[1] != ("Thị" if person["gender"] == "male" else "Văn")
         assert person["commune_code"] in COMMUNE_BY_CODE
         assert person["permanent_address"].endswith(COMMUNE_BY_CODE[person["commune_code"]].full_name)
+        # Two levels since 1 July 2025: the unit, then the city; no district in an address.
+        assert person["permanent_address"].endswith(", Thành phố Hồ Chí Minh")
+        assert not re.search(r"\b(Quận|Huyện|Thị trấn)\b", person["permanent_address"])
         assert 0 <= age(person["birth_date"], DEFAULT_AS_OF) <= 100
     assert len({commune.code for commune in COMMUNES.items}) == len(COMMUNES.items)
 
@@ -372,8 +375,8 @@ async def test_documents_look_like_a_real_register(datasets: Datasets) -> None:
     )
     documents = [dict(zip(columns, row, strict=True)) for row in rows]
     assert len(documents) == datasets.counts["documents"] == max(MIN_DOCUMENTS, 5_000 // 20)
-    districts = {agency.code for agency in district_agencies(len(DISTRICTS))}
-    known = {agency.code for agency in AGENCIES} | districts
+    communes = {agency.code for agency in commune_agencies(len(COMMUNE_UNITS))}
+    known = {agency.code for agency in AGENCIES} | communes
     departments = {code for code in known if code.startswith(("SO-", "BHXH"))}
     titles = {"Chủ tịch", "Giám đốc", "Chánh Văn phòng"}
     first_day = date(DEFAULT_AS_OF.year - 2, 1, 1)
@@ -397,7 +400,7 @@ async def test_documents_look_like_a_real_register(datasets: Datasets) -> None:
         if kind in ("Quyết định", "Tờ trình"):
             assert document["subject"].startswith("Về việc ")
         if kind in ("Tờ trình", "Báo cáo"):  # submitted upwards
-            assert receiver == "UBND-TINH" or (issuer in districts and receiver in departments)
+            assert receiver == "UBND-TINH" or (issuer in communes and receiver in departments)
         assert document["document_id"] == document_id(issuer, issued.year, document["number"])
         assert document["urgency"] in URGENCIES and document["status"] in STATUSES
         assert len(document["signer"].split()) >= 3
