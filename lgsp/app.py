@@ -36,8 +36,9 @@ from lgsp.registry import router as registry_router
 from lgsp.registry.keyring import Keyring
 from lgsp.reports import router as reports_router
 from lgsp.runtime import Runtime
-from lgsp.security import hub_signer, ngsp_key, platform_key
+from lgsp.security import PlatformKeys, hub_signer, ngsp_key
 from lgsp.settings import Settings
+from lgsp.tracker import router as tracker_router
 from schemas.onceonly import load_catalogue
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ ROUTERS = (
     onceonly_router.router,
     reports_router.router,
     audit_router.router,
+    tracker_router.router,
 )
 
 
@@ -68,23 +70,23 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
                 "LGSP_ADMIN_TOKEN_PREVIOUS is set: the previous admin token is still accepted; "
                 "unset it once every client uses LGSP_ADMIN_TOKEN"
             )
+        keys = PlatformKeys.from_settings(settings)  # before anything starts: no hub without its secret
         database = Database(settings.database_url)
         await wait_for(database)
         await database.migrate()
-        key = await platform_key(database, settings.secret_key)
-        signer = hub_signer(settings, key)
-        trust = Trust.of(signer, ngsp_key(settings, key))
+        signer = hub_signer(settings, keys.secret)
+        trust = Trust.of(signer, ngsp_key(settings, keys.secret))
         keyring = Keyring(database, trust.keys.values())
         authenticate = Authenticator(keyring, settings.bus_replay_window, settings.bus_clock_skew)
         bus = Bus.from_settings(settings, bootstrap, "lgsp-hub", signer, authenticate)
         # Systems' Kafka credentials and ACLs, set by the registry (docs/deployers/kafka-acls.md).
         principals = Principals(settings, bootstrap) if settings.kafka_principals else None
-        router = ExchangeRouter(settings, database, bus, key)
+        router = ExchangeRouter(settings, database, bus, keys)
         facade = ExchangeFacade(router)
-        ledger = Ledger(settings, database, bus, key, router.directory, load_catalogue(settings.catalogue))
+        ledger = Ledger(settings, database, bus, keys, router.directory, load_catalogue(settings.catalogue))
         outbox = OutboxRelay(database, bus)
         components = [
-            ConnectivityTracker(settings, database, bus, key),
+            ConnectivityTracker(settings, database, bus, keys),
             router,
             facade,
             ledger,
@@ -105,7 +107,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
                     outbox=outbox,
                     facade=facade,
                     catalogue=ledger.catalogue,
-                    platform_key=key,
+                    keys=keys,
                     trust=trust,
                     workers=[job for job in jobs if isinstance(job, Worker)],
                     principals=principals,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from lgsp.cli_keys import keys_app, platform_keys_or_exit
 from lgsp.settings import Settings
 
 app = typer.Typer(
@@ -61,6 +62,7 @@ def hub(verbose: Verbose = False) -> None:
 
     setup_logging(verbose)
     settings = Settings()
+    platform_keys_or_exit(settings)  # said now, not as a traceback once the broker and the API start
 
     async def main() -> None:
         async with (
@@ -112,6 +114,8 @@ def db_upgrade() -> None:
     console.print("database is at the newest revision")
 
 
+app.add_typer(keys_app, name="secret-key")
+
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: a hash chain over records and changes.")
 app.add_typer(audit_app, name="audit")
 
@@ -142,6 +146,7 @@ def audit_verify(anchors: AnchorsOption = None, hub_key: HubKeyOption = None) ->
     from lgsp.audit.anchors import derived_hub_trust, hub_trust, read_anchor_file
     from lgsp.audit.service import verify
     from lgsp.db import Database
+    from lgsp.security import MissingSecretKey
 
     settings = Settings()
     if anchors is not None and not anchors.is_file():
@@ -151,13 +156,19 @@ def audit_verify(anchors: AnchorsOption = None, hub_key: HubKeyOption = None) ->
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--hub-key") from None
     path = anchors or settings.audit_anchor_file
+    if trust is None and path is not None:
+        try:
+            trust = derived_hub_trust(settings)
+        except MissingSecretKey:
+            raise typer.BadParameter(
+                "give the hub's public key, or run with the hub's LGSP_SECRET_KEY", param_hint="--hub-key"
+            ) from None
 
     async def main() -> Any:
         database = Database(settings.database_url)
         try:
             with console.status("verifying the audit chain..."):
-                keys = trust or (await derived_hub_trust(settings, database) if path is not None else None)
-                found = read_anchor_file(path, keys) if path is not None and keys is not None else None
+                found = read_anchor_file(path, trust) if path is not None and trust is not None else None
                 return await verify(database, found)
         finally:
             await database.dispose()

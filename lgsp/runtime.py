@@ -16,6 +16,7 @@ from lgsp.bus.outbox import OutboxRelay
 from lgsp.bus.principals import Principals
 from lgsp.db import Database
 from lgsp.exchange.facade import ExchangeFacade
+from lgsp.security import PlatformKeys
 from lgsp.settings import Settings
 from schemas.onceonly import Catalogue
 
@@ -30,7 +31,7 @@ class Runtime:
     outbox: OutboxRelay
     facade: ExchangeFacade
     catalogue: Catalogue
-    platform_key: bytes
+    keys: PlatformKeys  # the platform secret, current and rotated out: hashes of personal ids
     trust: Trust  # the platform keys connectors check the hub's and the NGSP's messages with
     workers: list[Worker[Any]]
     #: Sets systems' Kafka credentials and ACLs (LGSP_KAFKA_PRINCIPALS); None: the cluster has none.

@@ -1,13 +1,14 @@
-"""Secrets: API keys (shown once, stored hashed), keyed hashes and probe tokens."""
+"""Secrets: API keys (shown once, stored hashed), the platform keys (hashes of personal ids, probe
+tokens) and the bus keys derived from them."""
 
 import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import SecretStr
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
 from buscore.signing import HUB, NGSP, Signer, SignerKey, derive_seed, fingerprint
@@ -52,17 +53,153 @@ def same_secret(a: str, b: str) -> bool:
 
 
 def keyed_hash(key: bytes, value: str) -> str:
-    """HMAC-SHA256 of a value under the platform key (used for probe tokens and personal ids)."""
+    """HMAC-SHA256 of a value, in hex."""
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def subject_hash(key: bytes, subject: str) -> str:
-    """The keyed hash a personal id or tax code is stored as, the same in every table."""
-    return keyed_hash(key, f"subject:{subject}")
+#: What each key derived from the platform secret is for: one key per use, so a value keyed for one use
+#: (a probe token) can never stand for another (a subject's hash), and the secret itself keys nothing.
+SUBJECT_LABEL = "lgsp.subject.v2"
+PROBE_LABEL = "lgsp.probe.v1"
+KEY_ID_LABEL = "lgsp.key-id.v1"
+#: A subject's hash is stored as `<key id>.<hash>`: 8 + 1 + 55 hex digits (220 bits), the 64 characters
+#: the columns always had. A hash of 64 hex digits and no dot is of the first version (LEGACY): HMAC of
+#: `subject:<id>` under the secret itself.
+KEY_ID_CHARS = 8
+SUBJECT_HASH_CHARS = 64 - KEY_ID_CHARS - 1
+LEGACY = "legacy"
+
+
+class MissingSecretKey(RuntimeError):
+    """The hub was started without a platform secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformKey:
+    """One platform secret and the keys derived from it."""
+
+    secret: bytes
+    id: str
+    subjects: bytes
+    probes: bytes
+
+    @classmethod
+    def of(cls, secret: str) -> "PlatformKey":
+        """The platform key of `secret` (as LGSP_SECRET_KEY gives it)."""
+        raw = secret.encode()
+        return cls(
+            secret=raw,
+            id=derive_seed(raw, KEY_ID_LABEL).hex()[:KEY_ID_CHARS],
+            subjects=derive_seed(raw, SUBJECT_LABEL),
+            probes=derive_seed(raw, PROBE_LABEL),
+        )
+
+    def subject_hash(self, subject: str) -> str:
+        """`subject`'s hash under this key, tagged with the key's id."""
+        return f"{self.id}.{keyed_hash(self.subjects, subject)[:SUBJECT_HASH_CHARS]}"
+
+    def legacy_subject_hash(self, subject: str) -> str:
+        """`subject`'s hash as the first version stored it (no tag, keyed by the secret itself)."""
+        return keyed_hash(self.secret, f"subject:{subject}")
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformKeys:
+    """The current platform key, which keys everything new, and the rotated-out ones, still used to
+    recognise what was stored under them (docs/operators/secret-key.md)."""
+
+    current: PlatformKey
+    previous: tuple[PlatformKey, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "PlatformKeys":
+        """The keys of LGSP_SECRET_KEY and LGSP_SECRET_KEYS_PREVIOUS; MissingSecretKey without the first."""
+        if settings.secret_key is None:
+            raise MissingSecretKey(
+                "LGSP_SECRET_KEY is not set. The hub keys every stored hash of a personal id with it, so it"
+                " must come from the environment or a file (lgsp_secret_key in LGSP_SECRETS_DIR), never"
+                " from the database it protects. Make one with `lgsp secret-key new`; a database run by an"
+                " earlier version, which kept a generated key in it, has it printed by"
+                " `lgsp secret-key export-stored` (docs/operators/secret-key.md)."
+            )
+        current = PlatformKey.of(settings.secret_key.get_secret_value())
+        return cls(current, tuple(PlatformKey.of(k) for k in settings.previous_secret_keys()))
+
+    @classmethod
+    def of(cls, secret: str) -> "PlatformKeys":
+        """Keys with `secret` as the only one (tests and tools)."""
+        return cls(PlatformKey.of(secret))
+
+    @property
+    def all(self) -> tuple[PlatformKey, ...]:
+        """The current key, then the previous ones."""
+        return (self.current, *self.previous)
+
+    @property
+    def secret(self) -> bytes:
+        """The current secret, which the bus keys are derived from when not configured."""
+        return self.current.secret
+
+    def subject_hash(self, subject: str) -> str:
+        """The hash a personal id or tax code is stored as now, the same in every table."""
+        return self.current.subject_hash(subject)
+
+    def subject_hashes(self, subject: str) -> list[str]:
+        """Every hash `subject` may have been stored as: under each key, tagged, then untagged (legacy)."""
+        return [k.subject_hash(subject) for k in self.all] + [
+            k.legacy_subject_hash(subject) for k in self.all
+        ]
+
+    def index(self, subjects: Iterable[str]) -> "SubjectIndex":
+        """The hashes of `subjects`, current and stored, to look a batch up in one query."""
+        return SubjectIndex(self, subjects)
+
+    def probe_token(self, text: str) -> str:
+        """The token a probe described by `text` carries."""
+        return keyed_hash(self.current.probes, text)[:32]
+
+    def probe_token_matches(self, text: str, token: str) -> bool:
+        """Whether `token` is `text`'s probe token under any key, so a rotation fails no probe in flight.
+        Every key is compared, each in constant time."""
+        matches = [same_secret(keyed_hash(k.probes, text)[:32], token) for k in self.all]
+        return any(matches)
+
+    def version(self, stored: str) -> str:
+        """The id of the key a stored hash was made with, LEGACY for an untagged one."""
+        tag, dot, _ = stored.partition(".")
+        return tag if dot else LEGACY
+
+
+class SubjectIndex:
+    """The hashes of a batch's subjects: the one each is stored under now, and every one it may have
+    been stored under, each mapped back to the current, so rows found under an older key match."""
+
+    def __init__(self, keys: PlatformKeys, subjects: Iterable[str]) -> None:
+        self._current: dict[str, str] = {}
+        self._canonical: dict[str, str] = {}
+        for subject in subjects:
+            if subject in self._current:
+                continue
+            hashes = keys.subject_hashes(subject)
+            self._current[subject] = hashes[0]
+            self._canonical.update(dict.fromkeys(hashes, hashes[0]))
+
+    def of(self, subject: str) -> str:
+        """`subject`'s current hash (it must be one the index was made with)."""
+        return self._current[subject]
+
+    def stored(self) -> set[str]:
+        """Every hash the subjects may be stored under: what a lookup asks for."""
+        return set(self._canonical)
+
+    def canonical(self, stored: str) -> str:
+        """The current hash of the subject whose stored hash is `stored`."""
+        return self._canonical[stored]
 
 
 class PlatformSecret(SQLModel, table=True):
-    """Secrets generated on first start and shared by every hub process through the database."""
+    """The platform secret earlier versions generated on first start and kept here (read only by
+    `stored_secret`, to move it out)."""
 
     __tablename__ = "platform_secret"
 
@@ -70,21 +207,14 @@ class PlatformSecret(SQLModel, table=True):
     value: str = Field(max_length=128)
 
 
-async def platform_key(database: Database, configured: SecretStr | None) -> bytes:
-    """The platform key: from settings if given, else created once and kept in the database."""
-    if configured is not None:
-        return configured.get_secret_value().encode()
+async def stored_secret(database: Database) -> str | None:
+    """The platform secret an earlier version generated and kept in the database, if there is one.
+
+    Only `lgsp secret-key export-stored` reads it, so an operator can move it out to a file: the hub
+    no longer uses a key kept beside the hashes it protects."""
     async with database.sessions() as session:
         row = await session.get(PlatformSecret, "platform_key")
-        if row is None:
-            session.add(PlatformSecret(name="platform_key", value=secrets.token_hex(32)))
-            try:
-                await session.commit()
-            except IntegrityError:  # another hub created it first
-                await session.rollback()
-            row = await session.get(PlatformSecret, "platform_key")
-        assert row is not None
-        return row.value.encode()
+        return None if row is None else row.value
 
 
 def _platform_seed(configured: SecretStr | None, secret: bytes, owner: str) -> bytes:

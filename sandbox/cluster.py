@@ -203,10 +203,13 @@ class ClusterResult(TypedDict):
 
 
 def cluster_settings(base: Settings) -> Settings:
-    """`base` with the demo's short intervals where it sets none, and an admin token if it has none."""
+    """`base` with the demo's short intervals where it sets none, and an admin token and a platform secret
+    (shared by the hubs alone) if it has none."""
     changes = {name: value for name, value in TUNING.items() if name not in base.model_fields_set}
     if base.admin_token is None:
         changes["admin_token"] = SecretStr(secrets.token_urlsafe(24))
+    if base.secret_key is None:
+        changes["secret_key"] = SecretStr(secrets.token_urlsafe(32))
     return base.model_copy(update=changes)
 
 

@@ -26,6 +26,7 @@ DOMAINS = [
     "audit",
     "reports",
     "dashboard",
+    "tracker",
 ]
 
 #: The hub's layers, lowest first. A module belongs to the first layer one of whose patterns it matches.
@@ -68,6 +69,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("indicators", ["lgsp.indicators.*"]),
     ("audit", ["lgsp.audit.*"]),
     ("reports", ["lgsp.reports.*"]),
+    # The data tracker: a person's accesses in the exchange records (CSV cells as the reports write them).
+    ("tracker", ["lgsp.tracker.*"]),
     ("dashboard", ["lgsp.dashboard.*"]),
     (
         "http plumbing",
@@ -85,7 +88,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("runtime", ["lgsp.runtime"]),
     ("routes", ["lgsp.*.router", "lgsp.registry.auth", "lgsp.api.health"]),
     ("serving", ["lgsp.api.server"]),
-    ("composition", ["lgsp.app", "lgsp.cli"]),
+    ("composition", ["lgsp.app", "lgsp.cli", "lgsp.cli_keys"]),
 ]
 #: Routes are HTTP: they sit above the runtime they read, whatever domain they belong to.
 ROUTES = LAYERS.index(next(layer for layer in LAYERS if layer[0] == "routes"))

@@ -28,7 +28,7 @@ from buscore.signing import HUB, Signer, Trust, check, signed_statement
 from lgsp.audit.models import AuditEntry
 from lgsp.bus.outbox import enqueue
 from lgsp.db import Database
-from lgsp.security import hub_signer, platform_key
+from lgsp.security import PlatformKeys, hub_signer
 from lgsp.settings import Settings
 from schemas.messages import AuditAnchor, Codec, DecodeError
 from schemas.topics import Topics
@@ -128,7 +128,7 @@ class Anchoring:
         """Publish an anchor of the chain as it is now (none in the first round); the anchor published."""
         path = self.settings.audit_anchor_file
         if self._signer is None:
-            self._signer = await derived_signer(self.settings, self.database)
+            self._signer = derived_signer(self.settings)
             if path is not None:
                 found = await asyncio.to_thread(read_anchor_file, path, Trust.of(self._signer))
                 self._last = found.latest
@@ -161,11 +161,11 @@ def hub_trust(key: str) -> Trust:
     return Trust.parse(key if key.lstrip().startswith("@") else f"{HUB}:{key.strip()}")
 
 
-async def derived_signer(settings: Settings, database: Database) -> Signer:
+def derived_signer(settings: Settings) -> Signer:
     """The key a hub with these settings signs its bus messages with (lgsp/app.py derives it the same way)."""
-    return hub_signer(settings, await platform_key(database, settings.secret_key))
+    return hub_signer(settings, PlatformKeys.from_settings(settings).secret)
 
 
-async def derived_hub_trust(settings: Settings, database: Database) -> Trust:
-    """The hub's public key, derived from the settings (and the database's platform secret if unset)."""
-    return Trust.of(await derived_signer(settings, database))
+def derived_hub_trust(settings: Settings) -> Trust:
+    """The hub's public key, derived from the settings as the hub derives it."""
+    return Trust.of(derived_signer(settings))

@@ -20,6 +20,7 @@ from lgsp.connectivity.models import SystemStatus
 from lgsp.connectivity.probes import check_probe_reply
 from lgsp.db import Database, UTCDateTime
 from lgsp.registry.models import System
+from lgsp.security import PlatformKeys
 from monitoring.metrics import HEARTBEATS, PROBES
 from schemas.common import Link
 from schemas.messages import (
@@ -110,7 +111,7 @@ _NGSP_ACK = (
 
 async def apply_connectivity(
     database: Database,
-    key: bytes,
+    keys: PlatformKeys,
     probe_timeout: float,
     deliveries: Sequence[Delivery[Hello | Heartbeat | ProbeReply]],
 ) -> tuple[list[Rejection], list[SessionReset]]:
@@ -144,7 +145,7 @@ async def apply_connectivity(
                     rejections.append(Rejection(delivery, "unknown_session", "heartbeat without hello"))
                     resets.append(SessionReset(system=message.system, reason="unknown session"))
             else:
-                outcome = check_probe_reply(key, message, at, probe_timeout)
+                outcome = check_probe_reply(keys, message, at, probe_timeout)
                 PROBES.labels(message.via.value, outcome).inc()
                 if outcome == "bad_token":
                     rejections.append(Rejection(delivery, "bad_token", "probe token does not verify"))

@@ -35,6 +35,7 @@ from lgsp.connectivity.rules import Thresholds
 from lgsp.db import Database
 from lgsp.registry.keys import bus_keys
 from lgsp.registry.models import System
+from lgsp.security import PlatformKeys
 from lgsp.settings import Settings
 from monitoring.metrics import PROBES
 from schemas.common import Link, utcnow
@@ -66,12 +67,12 @@ class ConnectivityTracker(Component):
     consumer group, so work is split without a coordinator and moves on rebalance.
     """
 
-    def __init__(self, settings: Settings, database: Database, bus: Bus, key: bytes) -> None:
+    def __init__(self, settings: Settings, database: Database, bus: Bus, platform_keys: PlatformKeys) -> None:
         self.settings = settings
         self.database = database
         self.bus = bus
         self.topics: Topics = bus.topics
-        self.key = key
+        self.platform_keys = platform_keys
         self.limits = Thresholds(
             heartbeat_ttl=timedelta(seconds=settings.heartbeat_ttl),
             probe_ttl=timedelta(seconds=settings.probe_ttl),
@@ -140,7 +141,7 @@ class ConnectivityTracker(Component):
     ) -> list[Rejection]:
         """Apply a batch of hellos, heartbeats and probe replies; tell senders of unknown sessions."""
         rejections, resets = await apply_connectivity(
-            self.database, self.key, self.settings.probe_timeout, deliveries
+            self.database, self.platform_keys, self.settings.probe_timeout, deliveries
         )
         if resets:
             await self.bus.send_all((self.topics.inbox(r.system), self.bus.seal(r), r.system) for r in resets)
@@ -231,7 +232,7 @@ class ConnectivityTracker(Component):
         records: list[tuple[str, bytes, str | None]] = []
         keys: dict[int, dict[str, str]] | None = None  # read only for a round that re-registers
         for system in systems:
-            probe = make_probe(self.key, system.code, Link.LGSP, self.topics.connectivity)
+            probe = make_probe(self.platform_keys, system.code, Link.LGSP, self.topics.connectivity)
             probes.append((self.topics.inbox(system.code), self.bus.seal(probe), system.code))
             national: Message | None = None
             if not system.exempt and system.ngsp_registered:

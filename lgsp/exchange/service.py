@@ -36,7 +36,7 @@ from lgsp.exchange.evidence import evidence_of
 from lgsp.exchange.models import ExchangeRecord, Outcome, outcome_label
 from lgsp.exchange.ratelimit import RateLimiter
 from lgsp.exchange.settlement import Answer, Settlement
-from lgsp.security import subject_hash
+from lgsp.security import PlatformKeys
 from lgsp.settings import Settings
 from monitoring.metrics import EXCHANGES
 from schemas.common import utcnow
@@ -69,12 +69,12 @@ class ExchangeRouter(Component):
     Each client system's requests are limited to a rate (`RateLimiter`, in memory: no database round trip).
     """
 
-    def __init__(self, settings: Settings, database: Database, bus: Bus, key: bytes) -> None:
+    def __init__(self, settings: Settings, database: Database, bus: Bus, keys: PlatformKeys) -> None:
         self.settings = settings
         self.database = database
         self.bus = bus
         self.topics = bus.topics
-        self.key = key
+        self.keys = keys
         self._directory: Directory | None = None
         self._loaded_at = 0.0
         self.limiter = RateLimiter(settings.exchange_rate_per_client, settings.exchange_burst_per_client)
@@ -155,7 +155,7 @@ class ExchangeRouter(Component):
         forwards: dict[int, str] = {}  # position in `out` -> exchange id, for the forwarded requests
         for admission, decision in zip(admissions, decisions, strict=True):
             request = admission.request
-            subject = subject_hash(self.key, request.subject) if request.subject else None
+            subject = self.keys.subject_hash(request.subject) if request.subject else None
             rows.append(exchange_record(admission, decision, utcnow(), subject))
             if isinstance(decision, Forward):
                 forwards[len(out)] = str(request.message_id)

@@ -27,6 +27,7 @@ from sqlmodel import col
 
 from lgsp.exchange.models import ExchangeRecord, Outcome
 from lgsp.onceonly.models import EVIDENCE_ONLY, DossierComponentRecord
+from lgsp.security import SubjectIndex
 from schemas.messages import DossierReport
 
 #: How far back from the hub's own day a dossier may have been received: procedures take weeks, and
@@ -68,8 +69,11 @@ class Evidence:
         self._lookups = lookups
 
     @classmethod
-    async def load(cls, conn: Any, claims: Iterable[Claim], since: datetime, until: datetime) -> "Evidence":
-        """The lookups that could back `claims`, made in [since, until] and backing nothing yet."""
+    async def load(
+        cls, conn: Any, claims: Iterable[Claim], since: datetime, until: datetime, index: SubjectIndex
+    ) -> "Evidence":
+        """The lookups that could back `claims`, made in [since, until] and backing nothing yet; `index`
+        has the subjects' hashes under every key, claims their current ones."""
         wanted = set(claims)
         if not wanted:
             return cls({})
@@ -86,7 +90,7 @@ class Evidence:
                 # Word for word the condition of the partial index on evidence lookups by subject.
                 .where(text(EVIDENCE_ONLY))
                 .where(
-                    col(record.subject_hash).in_({subject for _, _, subject in wanted}),
+                    col(record.subject_hash).in_(index.stored()),
                     col(record.client).in_({office for office, _, _ in wanted}),
                     col(record.outcome) == Outcome.SUCCESS.value,
                     col(record.request_in_at) >= since,
@@ -102,7 +106,8 @@ class Evidence:
                 (await conn.execute(select(backing).where(backing.in_([r[0] for r in rows])))).scalars()
             )
         lookups: dict[Claim, list[Lookup]] = {}
-        for exchange_id, office, holder, subject, at in rows:
+        for exchange_id, office, holder, stored, at in rows:
+            subject = index.canonical(stored)
             if exchange_id not in used and (office, holder, subject) in wanted:
                 lookups.setdefault((office, holder, subject), []).append(Lookup(exchange_id, at))
         return cls(lookups)

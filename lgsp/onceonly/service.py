@@ -30,7 +30,7 @@ from lgsp.db import Database
 from lgsp.exchange.directory import Directory
 from lgsp.onceonly.claims import Claim, Evidence, lookups_from, received_day
 from lgsp.onceonly.models import AcceptedDocument, ComponentOutcome, Dossier, DossierComponentRecord
-from lgsp.security import subject_hash
+from lgsp.security import PlatformKeys, SubjectIndex
 from lgsp.settings import Settings
 from monitoring.metrics import DOSSIER_COMPONENTS, DOSSIERS, ONCE_ONLY_RATIO
 from schemas.common import utcnow
@@ -99,12 +99,12 @@ class Ledger(Component):
         settings: Settings,
         database: Database,
         bus: Bus,
-        key: bytes,
+        keys: PlatformKeys,
         directory: Callable[..., Awaitable[Directory]],
         catalogue: Catalogue | None = None,
     ) -> None:
         self.database = database
-        self.key = key
+        self.keys = keys
         self.catalogue = catalogue or load_catalogue()
         self._directory = directory
         self.worker: Worker[DossierReport] = Worker(
@@ -184,20 +184,22 @@ class Ledger(Component):
                     fresh.append(report)
             if not fresh:
                 return
-            subjects = {subject_hash(self.key, r.applicant) for r in fresh} | {
-                subject_hash(self.key, o.subject) for r in fresh for o in r.outputs
-            }
-            ledger = await self._ledger(conn, subjects)
+            # Every hash the batch's people may be stored under, so a rotated secret loses no match.
+            index = self.keys.index(
+                [r.applicant for r in fresh] + [o.subject for r in fresh for o in r.outputs]
+            )
+            ledger = await self._ledger(conn, index)
             now = utcnow()
             days = {r.dossier_id: received_day(r, now) for r in fresh}
             claims = [(r, c) for r in fresh for c in r.components if c.source == "reused"]
             evidence = await Evidence.load(
                 conn,
-                (self._claim(r, c.document_type) for r, c in claims),
+                (self._claim(r, c.document_type, index) for r, c in claims),
                 min((lookups_from(days[r.dossier_id][0]) for r, _ in claims), default=now),
                 now,
+                index,
             )
-            dossiers, components, documents = self._classify(fresh, ledger, days, evidence, now)
+            dossiers, components, documents = self._classify(fresh, ledger, days, evidence, now, index)
             await conn.execute(Dossier.__table__.insert(), dossiers)  # type: ignore[attr-defined]
             await conn.execute(DossierComponentRecord.__table__.insert(), components)  # type: ignore[attr-defined]
             insert = postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert
@@ -210,7 +212,9 @@ class Ledger(Component):
         for row in components:
             DOSSIER_COMPONENTS.labels(row["outcome"]).inc()
 
-    async def _ledger(self, conn: Any, subjects: set[str]) -> dict[DocumentKey, Validity]:
+    async def _ledger(self, conn: Any, index: SubjectIndex) -> dict[DocumentKey, Validity]:
+        """The batch's people's accepted documents, keyed by their current hashes (the oldest
+        acceptance first where a document was accepted again under a newer key)."""
         rows = await conn.execute(
             select(
                 col(AcceptedDocument.document_type),
@@ -218,15 +222,20 @@ class Ledger(Component):
                 col(AcceptedDocument.content_hash),
                 col(AcceptedDocument.accepted_on),
                 col(AcceptedDocument.valid_until),
-            ).where(col(AcceptedDocument.subject_hash).in_(subjects))
+            )
+            .where(col(AcceptedDocument.subject_hash).in_(index.stored()))
+            .order_by(col(AcceptedDocument.accepted_on))
         )
-        return {(t, s, h): Validity(on, until) for t, s, h, on, until in rows}
+        ledger: dict[DocumentKey, Validity] = {}
+        for t, s, h, on, until in rows:
+            ledger.setdefault((t, index.canonical(s), h), Validity(on, until))
+        return ledger
 
-    def _claim(self, report: DossierReport, document_type: str) -> Claim:
+    def _claim(self, report: DossierReport, document_type: str, index: SubjectIndex) -> Claim:
         """Whose lookup backs a document claimed reused: the office's, at the type's holder in the
         catalogue (not the holder the office names), about the applicant."""
         holder = self.catalogue.document_type(document_type).holder
-        return report.office, holder, subject_hash(self.key, report.applicant)
+        return report.office, holder, index.of(report.applicant)
 
     def _classify(
         self,
@@ -235,12 +244,13 @@ class Ledger(Component):
         days: dict[Any, tuple[date, date | None]],
         evidence: Evidence,
         now: datetime,
+        index: SubjectIndex,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         dossiers: list[dict[str, Any]] = []
         components: list[dict[str, Any]] = []
         documents: list[dict[str, Any]] = []
         for report in reports:
-            applicant = subject_hash(self.key, report.applicant)
+            applicant = index.of(report.applicant)
             day, claimed = days[report.dossier_id]
             outcomes: list[ComponentOutcome] = []
             mine: list[dict[str, Any]] = []
@@ -249,7 +259,8 @@ class Ledger(Component):
                 held = ledger.get(key)
                 backing = None
                 if component.source == "reused":
-                    backing = evidence.take(self._claim(report, component.document_type), lookups_from(day))
+                    claim = self._claim(report, component.document_type, index)
+                    backing = evidence.take(claim, lookups_from(day))
                     outcome = ComponentOutcome.REUSED if backing else ComponentOutcome.UNVERIFIED
                 elif held is not None and held.covers(day):
                     outcome = ComponentOutcome.RESUBMISSION
@@ -275,7 +286,7 @@ class Ledger(Component):
                     )
                 )
             for output in report.outputs:
-                key = (output.document_type, subject_hash(self.key, output.subject), output.content_hash)
+                key = (output.document_type, index.of(output.subject), output.content_hash)
                 holder = self.catalogue.document_type(output.document_type).holder
                 mine.append(self._accept(report, day, key, holder, output.issued_on, output.valid_until))
             for document in mine:  # later dossiers of this batch see this one's documents

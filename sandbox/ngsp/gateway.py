@@ -1,4 +1,5 @@
-"""The national gateway stub (NGSP/NDXP): a national catalogue of provincial systems, and probes through it.
+"""The national platform stub (NDXP, formerly NGSP): a national catalogue of provincial systems, and probes
+through it.
 
 It keeps its own database (the national side is another organisation) and talks to the hub only over
 its topics. To probe a system it sends the probe into the system's inbox and reads the reply on its own
@@ -23,6 +24,7 @@ from lgsp.background import Background, Component
 from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.connectivity.probes import check_probe_reply, make_probe
 from lgsp.db import Database, UTCDateTime
+from lgsp.security import PlatformKeys
 from lgsp.settings import Settings
 from sandbox.ngsp.national import NationalSide
 from schemas.common import Link, utcnow
@@ -107,7 +109,7 @@ class NationalGateway(Component):
         self.bus = bus
         self.national = national
         self.topics = bus.topics
-        self._key = secrets.token_bytes(32)
+        self._key = PlatformKeys.of(secrets.token_hex(32))  # its probes are its own: a key of its own
         group = f"{self.topics.prefix}.ngsp"
         self.requests: Worker[NgspRegistration | NgspProbeRequest | NgspServiceCall | AuditAnchor] = Worker(
             bus,

@@ -37,7 +37,7 @@ from lgsp.connectivity.tracker import ConnectivityTracker
 from lgsp.db import Database
 from lgsp.registry.keyring import Keyring
 from lgsp.registry.models import Agency, ApiKey, Role, System
-from lgsp.security import issue_key
+from lgsp.security import PlatformKeys, issue_key
 from lgsp.settings import Settings
 from schemas.common import Link, utcnow
 from schemas.messages import (
@@ -56,7 +56,7 @@ from tests.support.signing import delivered as signed_delivery
 from tests.support.signing import key_of, made_up_signer, refusal
 
 M = TypeVar("M")
-KEY = b"k" * 32
+KEY = PlatformKeys.of("k" * 32)
 SECOND = timedelta(seconds=1)
 TICK = timedelta(microseconds=1)
 #: The TTLs the cases are written against, stated so a change of the defaults does not move them.

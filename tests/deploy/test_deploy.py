@@ -396,7 +396,7 @@ def k8s_secrets_env() -> str:
     """A secrets.env as an operator fills it in from secrets.env.example."""
     values = {
         "LGSP_ADMIN_TOKEN": "k8s-test-admin-token-0123456789",
-        "LGSP_SECRET_KEY": "k8s-test-secret-key-0123456789",
+        "LGSP_SECRET_KEY": "k8s-test-secret-key-0123456789abcdef",
     }
     lines = []
     for line in (K8S / "secrets.env.example").read_text().splitlines():
