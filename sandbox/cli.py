@@ -39,7 +39,7 @@ def demo(
     if result:
         lgsp, ngsp = result["connectivity"]["lgsp"], result["connectivity"]["ngsp"]
         console.print(
-            f"final: LGSP {lgsp['connected']}/{lgsp['in_scope']}, NGSP {ngsp['connected']}/{ngsp['in_scope']}"
+            f"final: LGSP {lgsp['connected']}/{lgsp['in_scope']}, NDXP {ngsp['connected']}/{ngsp['in_scope']}"
         )
         console.print(f"exchanges {result['exchanges']} at {result['exchanges_per_second']:.1f}/s")
 
@@ -104,9 +104,10 @@ def datasets(
 
 @commands.command()
 def ngsp(datasets: DatasetsDir = None, verbose: Verbose = False) -> None:
-    """Run the national gateway stub on the bus (LGSP_KAFKA_BOOTSTRAP must point at the hub's bus).
+    """Run the national platform stub, NDXP (formerly NGSP), on the bus (LGSP_KAFKA_BOOTSTRAP must point at
+    the hub's bus).
 
-    With --datasets it serves the national population and business databases and the other provinces.
+    With --datasets it serves the national population and business databases and the 33 other provinces.
     """
     from connectors.datasets import Datasets
     from sandbox.ngsp.service import running_gateway
@@ -119,7 +120,7 @@ def ngsp(datasets: DatasetsDir = None, verbose: Verbose = False) -> None:
 
     async def main() -> None:
         async with running_gateway(settings, settings.kafka_bootstrap or "", national):
-            console.print(f"NGSP stub on bus {settings.kafka_bootstrap}")
+            console.print(f"NDXP (formerly NGSP) stub on bus {settings.kafka_bootstrap}")
             await asyncio.Event().wait()
 
     run(main())
@@ -312,3 +313,33 @@ def cluster(
         for hub, indicators in zip(result["hubs"], result["indicators"], strict=True):
             console.print(f"through {hub}: {link_line(indicators)}")
         console.print(f"logs in {run_dir}")
+
+
+@commands.command("citizen-token")
+def citizen_token(
+    personal_id: Annotated[
+        str, typer.Argument(help="The citizen's personal identification number (12 digits)")
+    ],
+    hub: Annotated[
+        str, typer.Option(help="The hub's URL, for the link to its /me page")
+    ] = "http://127.0.0.1:8000",
+    lifetime: Annotated[int, typer.Option(min=60, max=86_400, help="Seconds the token is good for")] = 3600,
+) -> None:
+    """Sign a citizen in with the sandbox's stand-in for VNeID: print a token for GET /api/v1/me/accesses,
+    a link to the hub's /me page, and the LGSP_CITIZEN_ISSUER_KEY a hub must have to believe it. The
+    provider's key is derived from LGSP_SECRET_KEY: use the hub's (the demo prints a link of its own)."""
+    import re
+
+    from sandbox.identity import stub_provider
+
+    if not re.fullmatch(r"[0-9]{12}", personal_id):
+        raise typer.BadParameter("a personal identification number is 12 digits")
+    settings = Settings()
+    try:
+        provider = stub_provider(settings)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    token = provider.mint(personal_id, settings.citizen_audience, lifetime=lifetime)
+    typer.echo(token)
+    typer.echo(f"{hub.rstrip('/')}/me#token={token}")
+    typer.echo(f"LGSP_CITIZEN_ISSUER_KEY={provider.public_key}")

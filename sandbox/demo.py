@@ -238,9 +238,11 @@ def render(
     ratios = Panel(
         Group(
             _ratio_bar("LGSP", conn["lgsp"]["connected"], conn["lgsp"]["in_scope"], conn["lgsp"]["target"]),
-            _ratio_bar("NGSP", conn["ngsp"]["connected"], conn["ngsp"]["in_scope"], conn["ngsp"]["target"]),
+            _ratio_bar(
+                "NDXP (NGSP)", conn["ngsp"]["connected"], conn["ngsp"]["in_scope"], conn["ngsp"]["target"]
+            ),
         ),
-        title="100% of in-scope systems connected through the LGSP and to the NGSP",
+        title="100% of in-scope systems connected through the LGSP and to the NDXP (formerly NGSP)",
     )
     once = indicators["once_only"]
     once_only = Panel(
@@ -260,7 +262,7 @@ def render(
         ),
     )
     table = Table(expand=True, title=f"Systems  ({url})")
-    for column in ("system", "agency", "level", "scope", "LGSP", "NGSP", "for", "why"):
+    for column in ("system", "agency", "level", "scope", "LGSP", "NDXP", "for", "why"):
         table.add_column(column, no_wrap=True, overflow="ellipsis", ratio=2 if column == "why" else None)
     for row in links:
         table.add_row(
@@ -306,7 +308,7 @@ async def running_world(base: Settings, options: DemoOptions, console: Console) 
         async with contextlib.AsyncExitStack() as stack:
             where = Path(tmp) / "datasets"
             datasets = await generate_datasets(where, options.citizens, options.seed, console)
-            with console.status("starting the embedded broker, hub and NGSP stub..."):
+            with console.status("starting the embedded broker, hub and NDXP (NGSP) stub..."):
                 bootstrap = await stack.enter_async_context(bootstrap_servers(settings))
                 gateway = await stack.enter_async_context(running_gateway(settings, bootstrap, datasets))
                 await stack.enter_async_context(
@@ -533,7 +535,7 @@ async def run_simulation(
 
         with console.status("waiting for the one-stop shop and the holders to connect..."):
             # National lookups need the one-stop shop in the national catalogue: its NGSP link.
-            await until(lambda: connected("MOT-CUA", "ngsp"), what="MOT-CUA to reach the NGSP")
+            await until(lambda: connected("MOT-CUA", "ngsp"), what="MOT-CUA to reach the NDXP")
             for code in provincial(load_catalogue().holders()):
                 await wait_connected(code)
         prepared = await prepare(

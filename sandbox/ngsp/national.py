@@ -1,10 +1,13 @@
-"""What lies behind the NGSP: the national databases, and other provinces reachable through it.
+"""What lies behind the national platform (NDXP, Nền tảng tích hợp, chia sẻ dữ liệu quốc gia; formerly
+called NGSP): the national databases, and the other provinces reachable through it.
 
 The national population database (CSDLQG về dân cư) and the national business-registration database
 answer from the population and business stores of the generated datasets. Other provinces are simulated
-here too: a province's civil-status system holds the birth records of the citizens whose id says they
-were registered there (the first three digits of a citizen id are the province of registration), so a
-request from this province about a migrant goes to the province the migrant was born in.
+here too, the 34 of the map since 1 July 2025 (connectors/datasets/admin_units_2025.py): a province's
+civil-status system holds the birth records of the citizens whose id says they were registered there
+(the first three digits of a citizen id are the province of registration, as it was then: a merged
+province holds the records of every province it was made of), so a request from this province about a
+migrant goes to the province the migrant was born in.
 
 The population database also holds document types of the once-only catalogue (identity, residence
 confirmation): it answers `evidence.get` and `evidence.register` like the mock provincial holders do,
@@ -18,6 +21,8 @@ from datetime import date
 from typing import Any
 
 from connectors.datasets import DEFAULT_AS_OF, BusinessStore, Datasets, PopulationStore
+from connectors.datasets.admin_units_2025 import PROVINCES_2025
+from connectors.datasets.places import PROVINCE_CODE
 from connectors.evidence import EvidenceHolder
 from schemas.common import NATIONAL
 from schemas.messages import Fault
@@ -25,10 +30,10 @@ from schemas.onceonly import Catalogue, load_catalogue
 
 Lookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 
-#: Other provinces reachable through the NGSP: area code -> (citizen-id prefix, name).
-PROVINCES: dict[str, tuple[str, str]] = {
-    "HNI": ("001", "Thành phố Hà Nội"),
-    "DNG": ("048", "Thành phố Đà Nẵng"),
+#: Other provinces reachable through the NDXP, every one but the datasets' own (reached through its own
+#: hub): area code -> (citizen-id prefixes, name).
+PROVINCES: dict[str, tuple[tuple[str, ...], str]] = {
+    p.short: (p.citizen_prefixes, p.name) for p in PROVINCES_2025 if p.code != PROVINCE_CODE
 }
 _CITIZEN_ID = re.compile(r"^[0-9]{12}$")
 _TAX_CODE = re.compile(r"^[0-9]{10}(-[0-9]{3})?$")
@@ -91,7 +96,7 @@ class NationalSide:
                 self.business.business,
             ),
         ]
-        for area, (prefix, name) in PROVINCES.items():
+        for area, (prefixes, name) in PROVINCES.items():
             services.append(
                 NationalService(
                     f"{area}/HO-TICH",
@@ -99,7 +104,7 @@ class NationalSide:
                     f"Trích lục khai sinh, {name}",
                     "citizen_id",
                     _CITIZEN_ID,
-                    self._birth_record_of(prefix, name),
+                    self._birth_record_of(prefixes, name),
                 )
             )
         self.services = {(s.provider, s.code): s for s in services}
@@ -146,9 +151,9 @@ class NationalSide:
         found = await offered.lookup(payload[offered.key])
         return {"found": found is not None, "record": found}
 
-    def _birth_record_of(self, prefix: str, province: str) -> Lookup:
+    def _birth_record_of(self, prefixes: tuple[str, ...], province: str) -> Lookup:
         async def birth_record(citizen_id: str) -> dict[str, Any] | None:
-            if not citizen_id.startswith(prefix):
+            if not citizen_id.startswith(prefixes):
                 return None  # registered in another province
             person = await self.population.person(citizen_id)
             if person is None:
