@@ -313,3 +313,33 @@ def cluster(
         for hub, indicators in zip(result["hubs"], result["indicators"], strict=True):
             console.print(f"through {hub}: {link_line(indicators)}")
         console.print(f"logs in {run_dir}")
+
+
+@commands.command("citizen-token")
+def citizen_token(
+    personal_id: Annotated[
+        str, typer.Argument(help="The citizen's personal identification number (12 digits)")
+    ],
+    hub: Annotated[
+        str, typer.Option(help="The hub's URL, for the link to its /me page")
+    ] = "http://127.0.0.1:8000",
+    lifetime: Annotated[int, typer.Option(min=60, max=86_400, help="Seconds the token is good for")] = 3600,
+) -> None:
+    """Sign a citizen in with the sandbox's stand-in for VNeID: print a token for GET /api/v1/me/accesses,
+    a link to the hub's /me page, and the LGSP_CITIZEN_ISSUER_KEY a hub must have to believe it. The
+    provider's key is derived from LGSP_SECRET_KEY: use the hub's (the demo prints a link of its own)."""
+    import re
+
+    from sandbox.identity import stub_provider
+
+    if not re.fullmatch(r"[0-9]{12}", personal_id):
+        raise typer.BadParameter("a personal identification number is 12 digits")
+    settings = Settings()
+    try:
+        provider = stub_provider(settings)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    token = provider.mint(personal_id, settings.citizen_audience, lifetime=lifetime)
+    typer.echo(token)
+    typer.echo(f"{hub.rstrip('/')}/me#token={token}")
+    typer.echo(f"LGSP_CITIZEN_ISSUER_KEY={provider.public_key}")

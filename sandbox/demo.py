@@ -33,9 +33,10 @@ from lgsp.api.server import serving
 from lgsp.app import create_app
 from lgsp.bus.broker import bootstrap_servers
 from lgsp.settings import Settings
+from sandbox.identity import citizen_page, stub_provider
 from sandbox.ngsp.gateway import NationalGateway
 from sandbox.ngsp.service import running_gateway
-from sandbox.simulation import Simulation, SimulationOptions, prepare, provincial
+from sandbox.simulation import Prepared, Simulation, SimulationOptions, prepare, provincial
 from schemas.common import utcnow
 from schemas.onceonly import EVIDENCE_GET, EVIDENCE_REGISTER, load_catalogue
 
@@ -68,6 +69,9 @@ def demo_settings(base: Settings, port: int, workdir: Path) -> Settings:
         # plays both in the demo).
         "secret_key": base.secret_key or SecretStr(secrets.token_hex(32)),
     }
+    if base.citizen_issuer_key is None:  # citizens sign in to /me with the sandbox's stand-in for VNeID
+        provider = stub_provider(base.model_copy(update={"secret_key": changes["secret_key"]}))
+        changes["citizen_issuer_key"] = provider.public_key
     fields = base.model_fields_set
     if "database_url" not in fields:
         changes["database_url"] = f"sqlite+aiosqlite:///{workdir / 'lgsp.db'}"
@@ -379,6 +383,7 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> di
             seed=options.seed,
         )
         prepared = await prepare(world.fleet.connectors, world.datasets, dossiers, control_holders=False)
+        _print_citizen_page(console, world, prepared)
         filing = asyncio.create_task(prepared.simulation.run(prepared.dossiers), name="dossiers")
         try:
             return await _watch(world, workload, prepared.simulation, options, console)
@@ -386,6 +391,13 @@ async def run_demo(base: Settings, options: DemoOptions, console: Console) -> di
             filing.cancel()
             await asyncio.gather(filing, return_exceptions=True)
             await prepared.close()
+
+
+def _print_citizen_page(console: Console, world: World, prepared: Prepared) -> None:
+    """A link to /me signed in as one of the applicants: who read their data, and why."""
+    link = citizen_page(world.settings, world.url, (d.applicant for d in prepared.dossiers))
+    if link is not None:
+        console.print(f"a citizen's data tracker: {link}", soft_wrap=True)
 
 
 async def generate_datasets(directory: Path, citizens: int, seed: int, console: Console) -> Datasets:
@@ -541,6 +553,7 @@ async def run_simulation(
         prepared = await prepare(
             world.fleet.connectors, world.datasets, simulation, wait_connected=wait_connected
         )
+        _print_citizen_page(console, world, prepared)
         try:
             with Progress(*Progress.get_default_columns(), console=console) as progress:
                 bar = progress.add_task("filing dossiers", total=len(prepared.dossiers))

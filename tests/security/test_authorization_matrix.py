@@ -312,6 +312,14 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/reports/once-only"): rule(OVERSIGHT, check=obj("measures", "by_procedure", "by_cause")),
     ("GET", "/api/v1/reports/connectivity"): rule(OVERSIGHT, check=obj("province", "systems", "exempt")),
     ("GET", "/api/v1/audit/verify"): rule(OVERSIGHT, check=obj("ok", "links")),
+    # The data tracker: the purposes and the citizen's page are public; a person's accesses are theirs
+    # alone, read with their identity provider's token, never with a key of the platform (every key is
+    # refused); how often each purpose was given, for oversight.
+    ("GET", "/api/v1/purposes"): rule(EVERYONE, check=items("code", "label_vi", "label_en")),
+    ("GET", "/me"): rule(EVERYONE, check=content("text/html", "<html")),
+    ("GET", "/api/v1/me/accesses"): rule(frozenset()),
+    ("GET", "/api/v1/me/accesses.csv"): rule(frozenset()),
+    ("GET", "/api/v1/reports/purposes"): rule(OVERSIGHT, check=obj("from", "to", "purposes")),
 }
 
 
