@@ -7,14 +7,17 @@ and the SDK's ``Connector`` as clients and provider. Phases, in order, on the sa
 1. **one-way ceiling**: one producer with the hub's producer settings (``Bus``) sends records of the
    size of a signed ``ServiceRequest`` as fast as it can; one consumer in another process, with the hub
    worker's consumer settings (group, manual commit per batch, ``max_poll_records``), counts them.
-2. **forwarder ceiling**: a no-op forwarder process built from the hub's own ``Bus`` and ``Worker``
+2. **plain ceiling** (the target's): clients, provider and a 4-hop no-op forwarder written with
+   aiokafka alone (``bench/plain.py``), no project code, settings chosen for the bus; the hub's
+   ``ratio_to_ceiling`` is against this.
+3. **forwarder ceiling**: a no-op forwarder process built from the hub's own ``Bus`` and ``Worker``
    does the same 4-hop routed exchange as the hub (requests -> provider inbox as a ``ServiceCall``,
    responses -> client inbox as a ``ServiceResult``), with nothing but decode, authenticate,
    re-address and sign: no database, no grant or schema check. Like the hub, it checks every consumed
    record's signature (``lgsp.bus.authentication``, with the systems' public keys held in memory where
    the hub reads them from its registry) and signs what it sends with a platform key the connectors
    trust, since the SDK refuses anything else. Same clients, same provider, same topics.
-3. **the hub**, with 1 and then 2 hub processes in one consumer group: exchanges per second at
+4. **the hub**, with 1 and then 2 hub processes in one consumer group: exchanges per second at
    saturation (closed loop: every client keeps ``--inflight`` requests in flight; completions counted
    over ``--duration`` seconds after a warm-up), the hub processes' CPU and RSS meanwhile, then p50/p99
    latency at half that rate (open loop: requests start on a fixed schedule and latency runs from the
@@ -50,7 +53,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -86,6 +89,8 @@ from common import (
     topic_layout,
     wait_connected,
 )
+from plain import PlainFleet, spawn_forwarder
+from plain import topics as plain_topics
 
 PROVIDER = "HO-TICH"
 SERVICE = "birth-record.get"
@@ -242,6 +247,15 @@ class Fleet:
                     await asyncio.sleep(0.2)
 
 
+class Generator(Protocol):
+    """What the load loops drive: the SDK's fleet, or the plain-aiokafka one (bench/plain.py)."""
+
+    @property
+    def clients(self) -> Sequence[Any]: ...
+
+    async def request(self, client: Any, n: int) -> None: ...
+
+
 @dataclass
 class Load:
     """What a load run counted."""
@@ -252,7 +266,7 @@ class Load:
 
 
 async def closed_loop(
-    fleet: Fleet, inflight: int, warmup: float, seconds: float, pids: Sequence[int]
+    fleet: Generator, inflight: int, warmup: float, seconds: float, pids: Sequence[int]
 ) -> tuple[dict[str, Any], Clock, Clock]:
     """Every client keeps `inflight` requests in flight; completions over `seconds` after `warmup`.
 
@@ -261,7 +275,7 @@ async def closed_loop(
     running = True
     counter = iter(range(10**9))
 
-    async def loop(client: Connector) -> None:
+    async def loop(client: Any) -> None:
         while running:
             sent = time.perf_counter()
             try:
@@ -304,7 +318,7 @@ async def closed_loop(
     return figures, start, end
 
 
-async def open_loop(fleet: Fleet, rate: float, warmup: float, seconds: float) -> dict[str, Any]:
+async def open_loop(fleet: Generator, rate: float, warmup: float, seconds: float) -> dict[str, Any]:
     """Requests started on a fixed schedule (round-robin over the clients) at `rate` per second; latency
     from each one's scheduled start to its answer, for those scheduled after `warmup`."""
     load = Load()
@@ -622,6 +636,40 @@ async def one_hop_latency(bootstrap: str, records: int = 30) -> dict[str, Any]:
     }
 
 
+async def plain_ceiling(
+    bootstrap: str,
+    workdir: Path,
+    args: argparse.Namespace,
+    clients: list[str],
+    broker_pids: list[int],
+    record_bytes: int,
+) -> dict[str, Any]:
+    """The plain-aiokafka 4-hop forwarder (bench/plain.py: no project code) between plain clients and
+    provider: saturation, then latency at half of it and at each --latency-fractions."""
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    await create_topics(bootstrap, plain_topics(prefix, PROVIDER, clients, PARTITIONS, INBOX_PARTITIONS))
+    log = workdir / f"{prefix}.plain-forwarder.log"
+    process = await spawn_forwarder(bootstrap, prefix, PROVIDER, log)
+    forwarder = Child(process, log, "plain-forwarder")
+    fleet = PlainFleet(bootstrap, prefix, PROVIDER, clients, record_bytes)
+    try:
+        await fleet.start()
+        note(f"plain aiokafka forwarder: saturating for {args.duration} s")
+        pids = [forwarder.pid, *broker_pids]
+        saturation, start, end = await closed_loop(fleet, args.inflight, args.warmup, args.duration, pids)
+        saturation |= {
+            "forwarder_cpu_cores": end.cores_since(start, forwarder.pid),
+            "broker_cpu_cores": round(sum(end.cores_since(start, pid) for pid in broker_pids), 3),
+            "machine_busy_cores": end.machine_cores_since(start),
+        }
+        note(f"plain aiokafka forwarder: {saturation['exchanges_per_s']}/s")
+        latency = await latency_runs(fleet, saturation["exchanges_per_s"], args, "plain aiokafka")
+    finally:
+        await fleet.stop()
+        await forwarder.stop()
+    return {"saturation": saturation} | latency
+
+
 async def forwarder_ceiling(
     bootstrap: str, workdir: Path, args: argparse.Namespace, clients: list[str], broker_pids: list[int]
 ) -> dict[str, Any]:
@@ -850,7 +898,7 @@ async def through_hubs(
 
 
 async def latency_runs(
-    fleet: Fleet, saturation_rate: float, args: argparse.Namespace, label: str
+    fleet: Generator, saturation_rate: float, args: argparse.Namespace, label: str
 ) -> dict[str, Any]:
     """Open-loop latency at half the saturation rate (the issue's figure), and at each other fraction
     of it in --latency-fractions (the latency curve: where queueing starts)."""
@@ -872,12 +920,15 @@ def share(before: Sequence[float], after: Sequence[float]) -> list[float]:
     return [round(d / total, 3) for d in deltas]
 
 
-def summary(figures: dict[str, Any], ceiling: float) -> dict[str, Any]:
-    """The headline figures of one hub configuration."""
+def summary(figures: dict[str, Any], ceiling: float, forwarder: float) -> dict[str, Any]:
+    """The headline figures of one hub configuration: its ratio to the plain-aiokafka ceiling (the
+    target's) and to the forwarder built from the project's layers."""
     saturation, latency = figures["saturation"], figures["latency_at_half_saturation"] or {}
+    rate = saturation["exchanges_per_s"]
     return {
-        "exchanges_per_s": saturation["exchanges_per_s"],
-        "ratio_to_ceiling": round(saturation["exchanges_per_s"] / ceiling, 3) if ceiling else None,
+        "exchanges_per_s": rate,
+        "ratio_to_ceiling": round(rate / ceiling, 3) if ceiling else None,
+        "ratio_to_forwarder": round(rate / forwarder, 3) if forwarder else None,
         "p50_ms": latency.get("p50_ms"),
         "p99_ms": latency.get("p99_ms"),
         "rate_for_latency": latency.get("rate_per_s"),
@@ -951,13 +1002,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             note(f"one-way: {oneway['records_per_s']} records/s; one-hop latency on an idle topic")
             hop = await one_hop_latency(broker.bootstrap)
             note(f"one hop: p50 {hop['p50_ms']} ms")
+            plain = await plain_ceiling(
+                broker.bootstrap, workdir, args, clients, broker_pids, oneway["record_bytes"]
+            )
             forwarder = await forwarder_ceiling(broker.bootstrap, workdir, args, clients, broker_pids)
-            ceiling = forwarder["saturation"]["exchanges_per_s"]
+            ceiling = plain["saturation"]["exchanges_per_s"]
+            stack = forwarder["saturation"]["exchanges_per_s"]
             flat = forwarder["latency_at_half_saturation"] or {}
+            bare = plain["latency_at_half_saturation"] or {}
+            tenth = (plain.get("latency_by_fraction_of_saturation") or {}).get("0.1") or {}
             result["ceiling"] = {
                 "one_way_records_per_s": oneway["records_per_s"],
                 "one_hop_idle_p50_ms": hop["p50_ms"],
-                "forwarder_exchanges_per_s": ceiling,
+                "plain_exchanges_per_s": ceiling,
+                "plain_p50_ms": bare.get("p50_ms"),
+                "plain_p99_ms": bare.get("p99_ms"),
+                "plain_tenth_p50_ms": tenth.get("p50_ms"),
+                "plain_tenth_p99_ms": tenth.get("p99_ms"),
+                "plain_forwarder_cpu_cores": plain["saturation"]["forwarder_cpu_cores"],
+                "plain_generator_cpu_cores": plain["saturation"]["generator_cpu_cores"],
+                "forwarder_exchanges_per_s": stack,
+                "forwarder_ratio_to_plain": round(stack / ceiling, 3) if ceiling else None,
                 "forwarder_p50_ms": flat.get("p50_ms"),
                 "forwarder_p99_ms": flat.get("p99_ms"),
                 "forwarder_cpu_cores": forwarder["saturation"]["forwarder_cpu_cores"],
@@ -965,13 +1030,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "broker_cpu_cores": forwarder["saturation"]["broker_cpu_cores"],
                 "machine_busy_cores": forwarder["saturation"]["machine_busy_cores"],
             }
-            details: dict[str, Any] = {"one_way": oneway, "one_hop_idle": hop, "forwarder": forwarder}
+            details: dict[str, Any] = {
+                "one_way": oneway,
+                "one_hop_idle": hop,
+                "plain": plain,
+                "forwarder": forwarder,
+            }
             result["hub"] = {}
             for hubs in hub_counts:
                 figures = await through_hubs(hubs, broker.bootstrap, workdir, args, clients, broker_pids)
                 details[f"hub_{hubs}"] = figures
-                result["hub"][str(hubs)] = summary(figures, ceiling)
-    generator = [result["ceiling"]["generator_cpu_cores"]] + [
+                result["hub"][str(hubs)] = summary(figures, ceiling, stack)
+    generator = [result["ceiling"]["generator_cpu_cores"], result["ceiling"]["plain_generator_cpu_cores"]] + [
         h["generator_cpu_cores"] for h in result["hub"].values()
     ]
     result["generator_cpu_cores"] = max(generator)
@@ -984,6 +1054,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "Connector.request); completed exchanges counted over duration_s after warmup_s",
         "latency": "open loop at half the measured saturation: requests started on a fixed schedule, "
         "round-robin over the clients; latency = answer time - scheduled start (queueing counts)",
+        "plain_ceiling": "bench/plain.py: clients, provider and a 4-hop no-op forwarder process written "
+        "with aiokafka alone (fetch wait 5 ms, linger 1 ms, acks=all, commit per batch), records of the size "
+        "of a signed request, same topics, clients and in-flight requests; ratio_to_ceiling is against it",
         "ceiling": "forwarder: the hub's Bus and Worker with handlers that only decode, re-address and "
         "encode (ServiceRequest -> ServiceCall, ServiceResponse -> ServiceResult), no database; one_way: "
         "the hub's producer (Bus.send_all) to one consumer process with the worker's consumer settings",
