@@ -60,6 +60,12 @@ SWEEP_INTERVAL = 0.2
 RECHECK_AGE = 0.2
 
 
+#: The stable codes a provider may answer with as they are: what is behind it (its database, the API it
+#: fronts) is unreachable, or that upstream refused the request. Any other code would let a provider
+#: speak for the hub (`server.timeout`, `client.access_denied`), so it becomes server.provider_error.
+PROVIDER_FAULT_CODES = frozenset({"server.provider_unreachable", "client.bad_request"})
+
+
 class ExchangeRouter(Component):
     """Authenticates, authorises, validates, forwards and records every exchange.
 
@@ -208,7 +214,8 @@ class ExchangeRouter(Component):
         for delivery in deliveries:
             response = delivery.message
             fault = response.fault
-            if fault is not None:  # the provider's own code, kept in the message under one stable code
+            if fault is not None and fault.code not in PROVIDER_FAULT_CODES:
+                # Any other code of the provider's own is kept in the message under one stable code.
                 fault = Fault(code="server.provider_error", message=f"{fault.code}: {fault.message}"[:1000])
             answers.append(Answer(response.exchange_id, response.provider, delivery, response.payload, fault))
         await self.settlement.settle(answers)

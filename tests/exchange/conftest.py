@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from connectors.faults import ServiceFault
 from lgsp.settings import Settings
 from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
 from tests.support.exchange import BIRTH_RECORD, Axis
@@ -48,6 +49,8 @@ async def axis(hub: Hub, broker: Broker, settings: Settings) -> AsyncIterator[Ax
 
     @provider.service("broken.get")
     async def broken(payload: dict[str, Any]) -> dict[str, Any]:
+        if "fault" in payload:  # a fault answered on purpose, with a stable code
+            raise ServiceFault(payload["fault"], "the civil status database is away")
         raise RuntimeError("database of civil status is locked")
 
     for connector in connectors.values():

@@ -37,6 +37,11 @@ FAILURES = [
     ("client", "no-such.get", {}, "client.unknown_service"),
     ("client", "birth-record.get", {"citizen_id": "12"}, "client.bad_request"),
     ("client", "broken.get", {}, "server.provider_error"),
+    # What is behind the provider is away: said as it is. A code only the hub may give is not.
+    ("client", "broken.get", {"fault": "server.provider_unreachable"}, "server.provider_unreachable"),
+    ("client", "broken.get", {"fault": "client.bad_request"}, "client.bad_request"),
+    ("client", "broken.get", {"fault": "server.timeout"}, "server.provider_error"),
+    ("client", "broken.get", {"fault": "client.access_denied"}, "server.provider_error"),
     ("client", "unserved.get", {}, "server.provider_error"),
 ]
 
