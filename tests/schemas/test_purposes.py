@@ -1,6 +1,8 @@
 """The catalogue of purposes: every procedure of the once-only catalogue is one, each is said in
 Vietnamese and English, and every code is one a request may carry."""
 
+from pathlib import Path
+
 from pydantic import TypeAdapter
 
 from schemas.onceonly import load_catalogue
@@ -21,3 +23,9 @@ def test_every_purpose_is_a_valid_code_said_in_both_languages() -> None:
         assert codes.validate_python(code) == code == purpose.code
         assert purpose.label_vi.strip() and purpose.label_en.strip()
         assert purpose.label_vi != purpose.label_en, code
+
+
+def test_the_citizens_page_lists_every_purpose() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "citizens" / "data-tracker.md").read_text()
+    for purpose in PURPOSES.values():
+        assert f"| `{purpose.code}` | {purpose.label_vi} | {purpose.label_en} |" in page, purpose.code
