@@ -6,21 +6,16 @@ fields), then what the model cannot see alone: each query is one SELECT whose pa
 its request schema, each request schema is valid JSON Schema, and each path field is a request field.
 """
 
-import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
-from connectors.declarative.config import ConnectorConfig, DatabaseSource
-from connectors.declarative.sql import dialect_of, query_parameters
-
-Location = tuple[str | int, ...]
+from connectors.declarative.config import ConnectorConfig
+from schemas.sources import Location, source_problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,32 +83,8 @@ def parse_config(text: str, source: str = "<config>") -> ConnectorConfig:
 def semantic_problems(config: ConnectorConfig) -> Iterator[tuple[Location, str]]:
     """What is wrong with a config the model accepted: (location, message) for each problem."""
     for i, source in enumerate(config.sources):
-        schemas = [(("sources", i, "services", j), service) for j, service in enumerate(source.services)]
-        for at, any_service in schemas:
-            try:
-                Draft202012Validator.check_schema(any_service.request_schema)
-            except SchemaError as exc:
-                yield (*at, "request_schema"), f"not a JSON Schema: {exc.message}"
-        if isinstance(source, DatabaseSource):
-            for j, query in enumerate(source.services):
-                try:
-                    query_parameters(query.query, dialect_of(source.url), query.fields())
-                except ValueError as exc:
-                    yield ("sources", i, "services", j, "query"), str(exc)
-        else:
-            for j, call in enumerate(source.services):
-                at = ("sources", i, "services", j)
-                yield from _rest_problems(at, call.fields(), call.path, call.query, call.body)
-
-
-def _rest_problems(
-    at: Location, fields: set[str], path: str, query: list[str], body: list[str] | str
-) -> Iterator[tuple[Location, str]]:
-    in_path = [name for _, name, _, _ in string.Formatter().parse(path) if name is not None]
-    for where, names in (("path", in_path), ("query", query), ("body", [] if body == "all" else body)):
-        unknown = sorted(set(names) - fields)
-        if unknown:
-            yield (*at, where), f"{', '.join(unknown)}: not a property of the request schema"
+        for at, message in source_problems(source):
+            yield ("sources", i, *at), message
 
 
 def _problem(root: yaml.Node, loc: Location, message: str) -> Problem:

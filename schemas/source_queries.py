@@ -1,8 +1,9 @@
-"""Checking a source's query before it ever runs: one SELECT, named bind parameters only, each a field
-of the request.
+"""Checking a declarative source's query before it ever runs: one SELECT, named bind parameters only,
+each a field of the request.
 
 The database enforces read-only too (every query runs in a read-only transaction); this check makes a
-config that could not be read-only an error at start, naming the field, rather than a fault later.
+config that could not be read-only an error at start (or a 422 when the source is stored on the hub),
+naming the field, rather than a fault later.
 """
 
 import sqlglot
