@@ -92,6 +92,10 @@ class QueryService(Service):
     answer: Literal["one", "list"] = "one"
     max_rows: int = Field(default=100, ge=1, le=10_000)
     not_found: Literal["answer", "fault"] = "answer"
+    booleans: list[FieldName] = Field(
+        default_factory=list,
+        description="Columns answered as true/false: MariaDB and SQLite hold a boolean as 0 or 1",
+    )
 
 
 class DatabaseSource(Strict):

@@ -59,6 +59,11 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _value(value: Any, boolean: bool) -> Any:
+    """A column's value as JSON; a boolean column's 0 or 1 as false or true."""
+    return bool(value) if boolean and value is not None else jsonable(value)
+
+
 def database_url(source: DatabaseSource, base: Path) -> URL:
     """The source's URL with its password put in and a relative SQLite path made relative to `base`."""
     url = make_url(interpolate(source.url))
@@ -144,8 +149,10 @@ class DatabaseBackend:
             async with asyncio.timeout(seconds + GRACE):
                 await self._limit_time(conn, service.timeout_ms)
                 result = await conn.stream(statement, params)
+                booleans = set(service.booleans)
                 rows = [
-                    {k: jsonable(v) for k, v in r._mapping.items()} for r in await result.fetchmany(limit)
+                    {k: _value(v, k in booleans) for k, v in r._mapping.items()}
+                    for r in await result.fetchmany(limit)
                 ]
                 await result.close()
                 await conn.rollback()
