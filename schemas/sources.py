@@ -194,3 +194,11 @@ def _rest_problems(
         unknown = sorted(set(names) - fields)
         if unknown:
             yield (*at, where), f"{', '.join(unknown)}: not a property of the request schema"
+
+
+def dotted(loc: Location) -> str:
+    """`sources[0].services[1].query` for ("sources", 0, "services", 1, "query")."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

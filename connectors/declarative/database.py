@@ -11,16 +11,18 @@ import asyncio
 import base64
 import contextlib
 import logging
+import os
 import uuid
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from connectors.declarative.config import DatabaseSource, QueryService
@@ -71,7 +73,9 @@ def database_url(source: DatabaseSource, base: Path) -> URL:
         url = url.set(password=resolve(source.password, base))
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         path = Path(url.database)
-        url = url.set(database=str(path if path.is_absolute() else base / path))
+        path = path if path.is_absolute() else base / path
+        # Opened as a URI in mode rw: a missing file is an unreachable database, not a new empty one.
+        url = url.set(database=f"file:{quote(str(path))}", query={**url.query, "mode": "rw", "uri": "true"})
     return url
 
 
@@ -102,6 +106,7 @@ class DatabaseBackend:
         )
         if self.backend == "sqlite":
             event.listen(engine.sync_engine, "connect", _query_only)
+            event.listen(engine.sync_engine.pool, "checkout", _same_file)
         return engine
 
     async def check(self) -> None:
@@ -198,11 +203,33 @@ class DatabaseBackend:
             await conn.execute(text("SET SESSION max_execution_time = :ms"), {"ms": timeout_ms})
 
 
-def _query_only(dbapi_connection: Any, _record: Any) -> None:
-    """A SQLite connection that refuses every write (SQLite has no read-only transactions)."""
+def _query_only(dbapi_connection: Any, record: Any) -> None:
+    """A SQLite connection that refuses every write (SQLite has no read-only transactions), and the
+    identity of the file it opened, for `_same_file`."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only = ON")
+    cursor.execute("PRAGMA database_list")
+    opened = next((row[2] for row in cursor.fetchall() if row[1] == "main"), "")
     cursor.close()
+    record.info["sqlite_file"] = (opened, _identity(opened))
+
+
+def _same_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Refuse a pooled SQLite connection whose file was removed or replaced since it opened it (it would
+    go on reading the old one): the pool connects anew, and a missing file is then an unreachable
+    database."""
+    path, identity = record.info.get("sqlite_file", ("", None))
+    if path and _identity(path) != identity:
+        raise DisconnectionError(f"{path} was removed or replaced")
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a file, None if there is none (or no path: an in-memory database)."""
+    try:
+        found = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino) if found is not None else None
 
 
 def _slow(service: QueryService) -> str:

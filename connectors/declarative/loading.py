@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from connectors.declarative.config import ConnectorConfig
-from schemas.sources import Location, source_problems
+from schemas.sources import Location, dotted, source_problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def parse_config(text: str, source: str = "<config>") -> ConnectorConfig:
         raise ConfigError(source, [Problem(1, "", "empty")])
     duplicates = list(_duplicate_keys(root, ()))
     if duplicates:
-        raise ConfigError(source, [Problem(line, _dotted(loc), "given twice") for loc, line in duplicates])
+        raise ConfigError(source, [Problem(line, dotted(loc), "given twice") for loc, line in duplicates])
     try:
         config = ConnectorConfig.model_validate(data)
     except ValidationError as exc:
@@ -96,7 +96,7 @@ def _problem(root: yaml.Node, loc: Location, message: str) -> Problem:
             continue  # a union's branch name (`database`, `FromEnv`) that the YAML does not spell
         node, line = found
         kept.append(part)
-    return Problem(line, _dotted(tuple(kept)), message.removeprefix("Value error, "))
+    return Problem(line, dotted(tuple(kept)), message.removeprefix("Value error, "))
 
 
 def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, int] | None:
@@ -122,11 +122,3 @@ def _duplicate_keys(node: yaml.Node, loc: Location) -> Iterator[tuple[Location, 
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             yield from _duplicate_keys(item, (*loc, i))
-
-
-def _dotted(loc: Location) -> str:
-    """`sources[0].services[1].query` for ("sources", 0, "services", 1, "query")."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
