@@ -43,7 +43,7 @@ def _unb64url(part: str) -> bytes:
 def _json_part(part: str) -> dict[str, Any]:
     try:
         value = json.loads(_unb64url(part))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nested deeper than json reads
         raise Unauthenticated("not a citizen token: a part is not base64url JSON") from None
     if not isinstance(value, dict):
         raise Unauthenticated("not a citizen token: a part is not a JSON object")

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lgsp.api.paging import Limit, Offset, Page
 from lgsp.api.params import PeriodEnd, PeriodStart, check_period
-from lgsp.errors import Forbidden, Unauthenticated, error_responses
+from lgsp.errors import ErrorBody, Forbidden, Unauthenticated, error_responses
 from lgsp.registry.auth import CallerDep, authenticate
 from lgsp.registry.caller import READERS
 from lgsp.reports.tables import csv_text
@@ -52,6 +52,12 @@ async def signed_in_citizen(
 
 
 CitizenDep = Annotated[Citizen, Depends(signed_in_citizen)]
+#: What a person's routes may answer besides their own: the sign-in's refusals, a bad period, and 503
+#: while the hub has no identity provider to believe.
+CITIZEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **error_responses(401, 403, 422),
+    503: {"model": ErrorBody, "description": "No identity provider is configured (LGSP_CITIZEN_ISSUER_KEY)"},
+}
 
 
 def _subject_hashes(runtime: Runtime, subject: str) -> list[str]:
@@ -70,7 +76,7 @@ async def list_purposes() -> list[Purpose]:
     return list(PURPOSES.values())
 
 
-@router.get("/api/v1/me/accesses", response_model=Page[Access], responses=error_responses(401, 403, 422))
+@router.get("/api/v1/me/accesses", response_model=Page[Access], responses=CITIZEN_ERRORS)
 async def my_accesses(
     citizen: CitizenDep,
     session: SessionDep,
@@ -105,7 +111,7 @@ def _csv_cell(value: Any) -> Any:
 
 @router.get(
     "/api/v1/me/accesses.csv",
-    responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 403, 422)},
+    responses={200: {"content": {"text/csv": {}}}, **CITIZEN_ERRORS},
     response_class=Response,
 )
 async def my_accesses_csv(

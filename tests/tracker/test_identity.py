@@ -70,6 +70,11 @@ def test_what_is_no_token_at_all_is_refused_as_such(token: str) -> None:
     assert _refused(token)
 
 
+def test_a_part_nested_deeper_than_json_reads_is_refused_not_a_crash() -> None:
+    deep = base64.urlsafe_b64encode(b"[" * 2000).rstrip(b"=").decode()  # within the length bound
+    assert "not base64url JSON" in _refused(f"{deep}.e30.AA")
+
+
 def test_claims_the_hub_cannot_use_are_refused() -> None:
     """A `sub` that is no personal id, or times that are not numbers, even when properly signed."""
     assert "personal identification number" in _refused(PROVIDER.mint("not-a-person", AUDIENCE))
