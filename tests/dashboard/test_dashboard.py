@@ -24,7 +24,7 @@ from lgsp.connectivity.models import SystemStatus
 from lgsp.dashboard.assets import REFRESH_SECONDS
 from lgsp.db import Database
 from lgsp.onceonly.models import Dossier
-from lgsp.registry.models import System
+from lgsp.registry.models import AdministrativeLevel, System
 from lgsp.settings import Settings
 from sandbox.ngsp.service import running_gateway
 from schemas.common import utcnow
@@ -84,7 +84,7 @@ async def insert_district_system(database_url: str, code: str, name: str, agency
     database = Database(database_url)
     try:
         async with database.sessions() as session:
-            system = System(code=code, name=name, agency_code=agency, level="district")
+            system = System(code=code, name=name, agency_code=agency, level=AdministrativeLevel.DISTRICT)
             session.add(system)
             await session.flush()
             assert system.id is not None

@@ -34,15 +34,16 @@ async def test_a_district_system_registered_before_the_reform_keeps_working(hub:
     database = Database(hub.settings.database_url)
     try:
         async with database.sessions() as session:
+            legacy = AdministrativeLevel.DISTRICT
             session.add(
-                System(code="MC-THU-DUC", name="Một cửa TP Thủ Đức", agency_code="SO-TP", level="district")
+                System(code="MC-THU-DUC", name="Một cửa TP Thủ Đức", agency_code="SO-TP", level=legacy)
             )
             await session.commit()
     finally:
         await database.dispose()
     listed = {s["code"]: s for s in (await hub.client.get(SYSTEMS)).json()["items"]}
     stored = listed["MC-THU-DUC"]
-    assert stored["level"] == AdministrativeLevel.DISTRICT == "district"
+    assert stored["level"] == "district"
     renamed = await hub.client.patch(f"{SYSTEMS}/{stored['id']}", json={"name": "Một cửa (trước 2025)"})
     assert renamed.status_code == 200, renamed.text
     assert (renamed.json()["name"], renamed.json()["level"]) == ("Một cửa (trước 2025)", "district")

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from lgsp.connectivity.models import HubUptime, LinkStateChange, SystemStatus
 from lgsp.db import Database
 from lgsp.exchange.models import ExchangeRecord, Outcome
-from lgsp.registry.models import Agency, System, SystemKind
+from lgsp.registry.models import AdministrativeLevel, Agency, System, SystemKind
 from lgsp.reports.connectivity_sql import quarter_start
 from lgsp.reports.tables import duration
 from schemas.common import Link
@@ -129,7 +129,11 @@ SYSTEMS: dict[str, tuple[str, SystemKind, bool, datetime, datetime | None, list[
 }
 # Levels (the rest are province systems): two commune systems, and BHXH, registered as a district system
 # before districts were abolished on 1 July 2025 and still reported as one.
-LEVELS = {"CONG-DV": "commune", "DAT-DAI": "commune", "BHXH": "district"}
+LEVELS = {
+    "CONG-DV": AdministrativeLevel.COMMUNE,
+    "DAT-DAI": AdministrativeLevel.COMMUNE,
+    "BHXH": AdministrativeLevel.DISTRICT,
+}
 # code: (observed days, LGSP connected days, LGSP outages, longest LGSP outage in days, the same for NGSP
 # or None for the exempt system)
 EXPECTED: dict[str, tuple[float, float, int, float, tuple[float, int, float] | None]] = {
@@ -208,7 +212,7 @@ async def insert_history(database_url: str) -> None:
                     code=code,
                     name=f"System {code}",
                     agency_code=agency,
-                    level=LEVELS.get(code, "province"),
+                    level=LEVELS.get(code, AdministrativeLevel.PROVINCE),
                     kind=kind,
                     exempt=exempt,
                     exempt_reason="state secret" if exempt else None,
@@ -311,7 +315,7 @@ def check_json(report: dict[str, Any]) -> None:
         code = line["code"]
         observed, connected, outages, longest, ngsp = EXPECTED[code]
         agency, kind, exempt, registered, retired, _ = SYSTEMS[code]
-        level = LEVELS.get(code, "province")
+        level = LEVELS.get(code, AdministrativeLevel.PROVINCE)
         assert (line["agency_code"], line["kind"], line["level"]) == (agency, kind.value, level)
         assert line["in_scope"] is not exempt
         assert parse(line["registered_at"]) == registered
@@ -426,21 +430,16 @@ async def test_report_csv_has_the_same_numbers(loaded: Hub) -> None:
         "exempt_systems",
         "outages",
     }
-    for section, column, expected in (
-        ("by_level", "level", BY_LEVEL),
-        ("by_agency", "agency_code", BY_AGENCY),
-    ):
+    groupings = (("by_level", "level", BY_LEVEL), ("by_agency", "agency_code", BY_AGENCY))
+    for section, column, groups in groupings:
         rows = sections[section]
-        assert [(r[column], int(r["in_scope_systems"]), int(r["exempt_systems"])) for r in rows] == [
-            e[:3] for e in expected
-        ]
-        for row, (_, _, _, lgsp, ngsp) in zip(rows, expected, strict=True):
-            for link, (connected, observed) in (("lgsp", lgsp), ("ngsp", ngsp)):
-                assert_days(float(row[f"{link}_connected_seconds"]), connected)
+        counts = [(r[column], int(r["in_scope_systems"]), int(r["exempt_systems"])) for r in rows]
+        assert counts == [g[:3] for g in groups]
+        for row, (_, _, _, lgsp_days, ngsp_days) in zip(rows, groups, strict=True):
+            for link, (on, seen) in (("lgsp", lgsp_days), ("ngsp", ngsp_days)):
+                assert_days(float(row[f"{link}_connected_seconds"]), on)
                 ratio = row[f"{link}_ratio"]
-                assert (float(ratio) if ratio else None) == (
-                    pytest.approx(connected / observed) if observed else None
-                )
+                assert (float(ratio) if ratio else None) == (pytest.approx(on / seen) if seen else None)
     (period,) = sections["period"]
     assert (parse(period["start"]), parse(period["end"])) == (mar(1), mar(11))
     assert_days(float(period["platform_downtime_seconds"]), 1)
