@@ -38,6 +38,7 @@ from lgsp.reports import router as reports_router
 from lgsp.runtime import Runtime
 from lgsp.security import PlatformKeys, hub_signer, ngsp_key
 from lgsp.settings import Settings
+from lgsp.sources import router as sources_router
 from lgsp.tracker import router as tracker_router
 from schemas.onceonly import load_catalogue
 
@@ -49,6 +50,7 @@ ROUTERS = (
     dashboard_router.router,
     registry_router.router,
     catalogue_router.router,
+    sources_router.router,
     connectivity_router.router,
     exchange_router.router,
     indicators_router.router,

@@ -8,6 +8,7 @@ from lgsp.exchange.models import ExchangeRecord
 from lgsp.onceonly.models import AcceptedDocument, Dossier, DossierComponentRecord
 from lgsp.registry.models import Agency, ApiKey, System
 from lgsp.security import PlatformSecret
+from lgsp.sources.models import Source
 
 __all__ = [
     "AcceptedDocument",
@@ -25,6 +26,7 @@ __all__ = [
     "PlatformSecret",
     "RegistryEvent",
     "Service",
+    "Source",
     "System",
     "SystemStatus",
 ]

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = [
     "registry",
     "catalogue",
+    "sources",
     "connectivity",
     "exchange",
     "onceonly",
@@ -63,6 +64,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     # Scope changes: asked for and decided around the registry's own changes.
     ("registry scope", ["lgsp.registry.scope"]),
     ("catalogue", ["lgsp.catalogue.service", "lgsp.catalogue.national"]),
+    # Sources: stored with the services they declare in the catalogue.
+    ("sources", ["lgsp.sources.*"]),
     ("connectivity", ["lgsp.connectivity.*"]),
     ("exchange", ["lgsp.exchange.*"]),
     ("once-only", ["lgsp.onceonly.*"]),

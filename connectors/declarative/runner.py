@@ -11,7 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from connectors.declarative.config import ConnectorConfig, DatabaseSource, QueryService, RestService
+from connectors.declarative.config import (
+    ConnectorConfig,
+    DatabaseSource,
+    QueryService,
+    RestService,
+    RestSource,
+)
 from connectors.declarative.database import DatabaseBackend
 from connectors.declarative.health import Health
 from connectors.declarative.rest import RestBackend
@@ -57,6 +63,23 @@ async def _ask_api(backend: RestBackend, service: RestService, payload: dict[str
     return await backend.answer(service, payload)
 
 
+async def open_backend(source: DatabaseSource | RestSource, base: Path) -> Backend:
+    """One source opened and checked (paths relative to `base`); SourceError naming it if it cannot
+    start, with nothing of it left open."""
+    try:
+        backend: Backend = (
+            DatabaseBackend(source, base) if isinstance(source, DatabaseSource) else RestBackend(source, base)
+        )
+    except SourceError as exc:
+        raise SourceError(f"source {source.name}: {exc}") from None
+    try:
+        await backend.check()
+    except SourceError:
+        await backend.close()
+        raise
+    return backend
+
+
 @contextlib.asynccontextmanager
 async def started_sources(config: ConnectorConfig, base: Path) -> AsyncIterator[Sources]:
     """Every source of `config` opened and checked (secret files and relative SQLite paths are relative
@@ -66,17 +89,7 @@ async def started_sources(config: ConnectorConfig, base: Path) -> AsyncIterator[
         problems: list[str] = []
         for source in config.sources:
             try:
-                backend: Backend = (
-                    DatabaseBackend(source, base)
-                    if isinstance(source, DatabaseSource)
-                    else RestBackend(source, base)
-                )
-            except SourceError as exc:
-                problems.append(f"source {source.name}: {exc}")
-                continue
-            backends.append(backend)
-            try:
-                await backend.check()
+                backends.append(await open_backend(source, base))
             except SourceError as exc:
                 problems.append(str(exc))
         if problems:

@@ -43,13 +43,24 @@ async def declare_service(
     caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     provider = await get_system(session, system_id)
     caller.require_agency(provider.agency_code)
+    service = await add_service(session, caller, provider, data, settings)
+    await session.commit()
+    return _public(service, provider)
+
+
+async def add_service(
+    session: AsyncSession, caller: Caller, provider: System, data: ServiceCreate, settings: Settings
+) -> Service:
+    """Declare a service of `provider` in the session's transaction, uncommitted, with every check of
+    `declare_service` but the caller's (made already): so a source's services are declared with the
+    source, all or none (`lgsp.sources.service`)."""
     existing = (
-        await session.exec(select(Service).where(Service.system_id == system_id, Service.code == data.code))
+        await session.exec(select(Service).where(Service.system_id == provider.id, Service.code == data.code))
     ).first()
     if existing is not None:
         raise Conflict(f"system {provider.code} already provides service {data.code}")
     declared = await session.scalar(
-        select(func.count()).select_from(Service).where(Service.system_id == system_id)
+        select(func.count()).select_from(Service).where(Service.system_id == provider.id)
     )
     if (declared or 0) >= settings.max_services_per_system:
         raise Conflict(
@@ -57,11 +68,10 @@ async def declare_service(
             " (LGSP_MAX_SERVICES_PER_SYSTEM); withdraw one first"
         )
     check_schemas(data, settings)  # last: compiling costs more than the two lookups above
-    service = Service.model_validate(data, update={"system_id": system_id})
+    service = Service.model_validate(data, update={"system_id": provider.id})
     session.add(service)
     record_event(session, caller, "service.declared", f"{provider.code}/{data.code}")
-    await session.commit()
-    return _public(service, provider)
+    return service
 
 
 async def _service(session: AsyncSession, system_id: int, code: str) -> Service:
@@ -87,11 +97,15 @@ async def withdraw_service(session: AsyncSession, caller: Caller, system_id: int
     caller.require(Role.ADMIN, Role.INTEGRATOR)  # before any lookup: refused roles learn nothing
     provider = await get_system(session, system_id)
     caller.require_agency(provider.agency_code)
-    service = await _service(session, system_id, code)
+    await remove_service(session, caller, provider, await _service(session, system_id, code))
+    await session.commit()
+
+
+async def remove_service(session: AsyncSession, caller: Caller, provider: System, service: Service) -> None:
+    """Withdraw `service` of `provider` and its grants in the session's transaction, uncommitted."""
     await session.exec(delete(Grant).where(col(Grant.service_id) == service.id))
     await session.delete(service)
-    record_event(session, caller, "service.withdrawn", f"{provider.code}/{code}")
-    await session.commit()
+    record_event(session, caller, "service.withdrawn", f"{provider.code}/{service.code}")
 
 
 async def grant_access(
