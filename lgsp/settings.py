@@ -9,8 +9,8 @@ from aiokafka.helpers import create_ssl_context
 from pydantic import Field, FilePath, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from lgsp.settings_identity import IdentitySettings
 from lgsp.settings_keys import KeySettings
+from lgsp.tracker.settings import IdentitySettings
 
 #: Kafka security protocols aiokafka speaks (the names Kafka itself uses).
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]

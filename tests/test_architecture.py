@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "lgsp",
             "lgsp.settings",
             "lgsp.settings_keys",
-            "lgsp.settings_identity",
+            "lgsp.tracker.settings",  # citizens' sign-in, which `lgsp.settings` inherits
             "lgsp.errors",
             "lgsp.background",
             *(f"lgsp.{d}" for d in DOMAINS),

@@ -19,7 +19,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from lgsp.errors import Unauthenticated, Unavailable
-from lgsp.settings_identity import IdentitySettings
+from lgsp.tracker.settings import IdentitySettings
 
 #: A token longer than this is nobody's: refused before any decoding.
 MAX_TOKEN_CHARS = 4096

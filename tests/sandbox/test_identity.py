@@ -10,8 +10,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from lgsp.settings import Settings
-from lgsp.settings_identity import IdentitySettings
 from lgsp.tracker.identity import verify_citizen_token
+from lgsp.tracker.settings import IdentitySettings
 from sandbox.demo import demo_settings
 from sandbox.identity import citizen_page, stub_provider
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from lgsp.errors import Unauthenticated, Unavailable
-from lgsp.settings_identity import IdentitySettings
 from lgsp.tracker.identity import verify_citizen_token
+from lgsp.tracker.settings import IdentitySettings
 from tests.tracker.citizens import AUDIENCE, FORGER, ISSUER, PROVIDER
 
 PERSON = "079203001234"

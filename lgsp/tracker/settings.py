@@ -1,8 +1,9 @@
 """The settings of citizens' sign-in: whose tokens the hub believes when a person asks what was read
 about them (the data tracker, docs/citizens/data-tracker.md).
 
-Kept apart from the rest of `lgsp.settings` (whose `Settings` inherits them), as the keys are. The hub
-holds only the identity provider's public key: it can check a citizen's token, never make one."""
+Kept with the tracker, apart from the rest of `lgsp.settings` (whose `Settings` inherits them; so this
+module is of the lowest layer and imports nothing of the hub). The hub holds only the identity provider's
+public key: it can check a citizen's token, never make one."""
 
 import base64
 import binascii
