@@ -163,17 +163,28 @@ def connector(
             help="A declarative connector's YAML: its system, sources and services",
         ),
     ] = None,
+    sources_from_hub: Annotated[
+        bool,
+        typer.Option(
+            "--sources-from-hub",
+            help="Run the sources stored on the hub (--hub-url) for this system, and follow their changes",
+        ),
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """Connect one registered system to the axis: hello, heartbeats and probe answers, until Ctrl-C.
 
     With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH) also serves its services from them; with
-    --config the services its file declares (docs/integrators/declarative-connectors.md).
+    --config the services its file declares; with --sources-from-hub the sources stored on the hub
+    (docs/integrators/declarative-connectors.md).
     """
     import contextlib
 
+    import httpx
+
     from connectors.datasets import Datasets
     from connectors.declarative import ConfigError, SourceError, load_config, started_sources
+    from connectors.declarative.hub import hub_sources
     from connectors.services import serve_datasets
     from sandbox.demo import tuned_connector
 
@@ -191,6 +202,8 @@ def connector(
 
     if trust is None and hub_url is None:
         raise typer.BadParameter("give --trust (the registration's bus_trust) or --hub-url to fetch it")
+    if sources_from_hub and hub_url is None:
+        raise typer.BadParameter("give --hub-url to read the sources from", param_hint="--sources-from-hub")
 
     async def main() -> None:
         bootstrap = settings.kafka_bootstrap or ""
@@ -210,6 +223,17 @@ def connector(
             )
             if sources is not None:
                 sources.attach(running)
+            if sources_from_hub:  # a source that cannot start is FAILED on the hub, not the end of this
+                api = httpx.AsyncClient(
+                    base_url=hub_url or "", headers={"Authorization": f"Bearer {api_key}"}, timeout=15
+                )
+                try:
+                    await stack.enter_async_context(
+                        hub_sources(await stack.enter_async_context(api), running, Path.cwd())
+                    )
+                except SourceError as exc:
+                    console.print(f"[red]{hub_url}: {exc}[/]")
+                    raise typer.Exit(1) from None
             stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
             try:
                 console.print(f"{code} connected to {settings.kafka_bootstrap}")
