@@ -64,10 +64,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col
 
 from connectors.datasets import Datasets, PopulationStore, SqliteStore, generate_all
+from connectors.declarative.holder import evidence_declarations
 from connectors.evidence import EvidenceHolder, evidence_stores
 from connectors.onestop import Filing, OneStopShop
 from connectors.sdk import Connector
-from connectors.services import evidence_declarations, serve_datasets
+from connectors.services import served_datasets
 from lgsp.bus.broker import EmbeddedBroker
 from lgsp.db import Database
 from lgsp.onceonly.models import Dossier
@@ -404,7 +405,7 @@ async def running_axis(
         await create_topics(broker.bootstrap, topic_layout(Topics(prefix), [*holders, *offices]))
         hub: Child | None = None
         connectors: list[Connector] = []
-        stores: list[SqliteStore] = []
+        serving = contextlib.AsyncExitStack()
         database = Database(url)
         try:
             settings = {"LGSP_CATALOGUE": str(workdir / "catalogue.yaml")}
@@ -427,7 +428,7 @@ async def running_axis(
                     for code in [*holders, *offices]
                 ]
                 for holder in connectors[: len(holders)]:
-                    stores += await serve_datasets(holder, datasets, catalogue)
+                    await serving.enter_async_context(served_datasets(holder, datasets, catalogue))
                 for connector in connectors:
                     await connector.start()
                 async with asyncio.timeout(60):  # a call sent before an inbox listens would be missed
@@ -443,8 +444,7 @@ async def running_axis(
             yield Axis(office, database, hub, base, broker._process.pid)
         finally:
             await asyncio.gather(*(c.stop() for c in connectors), return_exceptions=True)
-            for store in stores:
-                await store.close()
+            await serving.aclose()
             await database.dispose()
             if hub is not None:
                 await hub.stop()

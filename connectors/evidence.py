@@ -45,11 +45,16 @@ __all__ = [
     "RESIDENCE_FIELDS",
     "REVOKED",
     "RULES",
+    "Candidate",
     "DocumentRule",
     "EvidenceHolder",
     "Reading",
+    "Registrations",
+    "answer_from",
+    "candidate",
     "dataset_document",
     "evidence_stores",
+    "parse_payload",
 ]
 
 Record = dict[str, Any]
@@ -164,9 +169,36 @@ RULES: dict[str, DocumentRule] = {
 }
 
 
-class _Candidate(NamedTuple):
+class Candidate(NamedTuple):
+    """A document a holder might answer with, and whether its record says it was withdrawn."""
+
     document: Document
     revoked: bool
+
+
+def candidate(
+    document_type: str,
+    subject: str,
+    content: Record,
+    *,
+    issued_on: date,
+    valid_until: date | None,
+    validity_days: int | None,
+    revoked: bool,
+) -> Candidate:
+    """The document a record stands for: valid until `valid_until` if the record says, else for the
+    catalogue's `validity_days` after its issue; its hash over `content`, the record as read."""
+    if valid_until is None and validity_days is not None:
+        # The day of issue is not counted (Civil Code 2015, art. 147): valid N days after it.
+        valid_until = issued_on + timedelta(days=validity_days)
+    document = Document(
+        document_type=document_type,
+        subject=subject,
+        issued_on=issued_on,
+        valid_until=valid_until,
+        content_hash=content_hash(document_type, subject, content),
+    )
+    return Candidate(document, revoked)
 
 
 def _rule(document_type: str) -> DocumentRule:
@@ -178,37 +210,36 @@ def _rule(document_type: str) -> DocumentRule:
 
 def _dataset_candidates(
     document_type: str, subject: str, found: Found, validity_days: int | None, reading: Reading
-) -> list[_Candidate]:
-    """The documents the dataset records stand for, newest issue first."""
+) -> list[Candidate]:
+    """The documents the dataset records stand for."""
     rule = _rule(document_type)
     records = found if isinstance(found, list) else [] if found is None else [found]
-    candidates = []
-    for record in records:
-        issued_on = rule.issued_on(record, reading)
-        valid_until = rule.valid_until(record) if rule.valid_until else None
-        if rule.valid_until is None and validity_days is not None:
-            # The day of issue is not counted (Civil Code 2015, art. 147): valid N days after it.
-            valid_until = issued_on + timedelta(days=validity_days)
-        content = rule.content(record) if rule.content else record
-        document = Document(
-            document_type=document_type,
-            subject=subject,
-            issued_on=issued_on,
-            valid_until=valid_until,
-            content_hash=content_hash(document_type, subject, content),
+    return [
+        candidate(
+            document_type,
+            subject,
+            rule.content(record) if rule.content else record,
+            issued_on=rule.issued_on(record, reading),
+            valid_until=rule.valid_until(record) if rule.valid_until else None,
+            validity_days=validity_days,
+            revoked=bool(rule.revoked and rule.revoked(record)),
         )
-        candidates.append(_Candidate(document, bool(rule.revoked and rule.revoked(record))))
-    return sorted(candidates, key=lambda candidate: candidate.document.issued_on, reverse=True)
+        for record in records
+    ]
 
 
-def _answer(candidates: Sequence[_Candidate], on: date) -> EvidenceAnswer:
-    """The first candidate valid on `on`, in preference order; else why none is."""
-    for candidate in candidates:
+def answer_from(registered: Document | None, candidates: Sequence[Candidate], on: date) -> EvidenceAnswer:
+    """What a holder answers for the day `on`: the registered document if valid then, else the first of
+    the dataset's `candidates` valid then, newest issue first; else why none is."""
+    ordered = sorted(candidates, key=lambda found: found.document.issued_on, reverse=True)
+    if registered is not None:
+        ordered.insert(0, Candidate(registered, revoked=False))
+    for candidate in ordered:
         if not candidate.revoked and candidate.document.valid_on(on):
             return EvidenceAnswer(held=True, document=candidate.document)
     # Documents issued after the day asked did not exist yet: the newest that did says why.
-    existing = [candidate for candidate in candidates if candidate.document.issued_on <= on]
-    if not candidates:
+    existing = [candidate for candidate in ordered if candidate.document.issued_on <= on]
+    if not ordered:
         reason = NOT_FOUND
     elif not existing:
         reason = NOT_YET_ISSUED
@@ -235,7 +266,7 @@ def dataset_document(
     ValueError for a document type without a dataset rule.
     """
     candidates = _dataset_candidates(document_type, subject, found, validity_days, Reading(on, as_of))
-    return _answer(candidates, on).document
+    return answer_from(None, candidates, on).document
 
 
 def _held_rules(system: str, catalogue: Catalogue) -> dict[str, DocumentRule]:
@@ -258,6 +289,28 @@ class _Source(NamedTuple):
     rule: DocumentRule
     store: SqliteStore
     validity_days: int | None
+
+
+class Registrations:
+    """The documents registered with a holder (`evidence.register`), by type and subject: the newest
+    issued of each. In memory: this is a mock, and the holder's source database stays read-only."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str], Document] = {}
+
+    def get(self, document_type: str, subject: str) -> Document | None:
+        """The document of this type about `subject` registered last, if any."""
+        return self._held.get((document_type, subject))
+
+    def register(self, document: Document) -> bool:
+        """Hold `document` from now; False if a document of its type and subject issued later is
+        already registered (that one is kept)."""
+        key = (document.document_type, document.subject)
+        held = self._held.get(key)
+        if held is not None and held.issued_on > document.issued_on:
+            return False
+        self._held[key] = document
+        return True
 
 
 class EvidenceHolder:
@@ -288,8 +341,7 @@ class EvidenceHolder:
                     f"{system} holds {code!r}, read from the {rule.store.DATASET} store, which was not given"
                 )
             self._sources[code] = _Source(rule, store, catalogue.document_type(code).validity_days)
-        # Registered documents by (type, subject): the newest issued, as a mock keeps them.
-        self._registered: dict[tuple[str, str], Document] = {}
+        self._registered = Registrations()
 
     @property
     def holds(self) -> frozenset[str]:
@@ -303,34 +355,28 @@ class EvidenceHolder:
     async def get(self, query: EvidenceQuery) -> EvidenceAnswer:
         """Whether a document of the asked type about the subject is held and valid on `query.on`."""
         source = self._source(query.document_type)
-        registered = self._registered.get((query.document_type, query.subject))
-        candidates = [_Candidate(registered, revoked=False)] if registered else []
         found = await source.rule.fetch(source.store, query.subject)
         reading = Reading(query.on, self.as_of)
-        candidates += _dataset_candidates(
+        candidates = _dataset_candidates(
             query.document_type, query.subject, found, source.validity_days, reading
         )
-        return _answer(candidates, query.on)
+        registered = self._registered.get(query.document_type, query.subject)
+        return answer_from(registered, candidates, query.on)
 
     def register(self, document: Document) -> bool:
         """Hold `document` from now; False if a document of its type and subject issued later is
         already registered (that one is kept). ValueError if this holder does not hold its type."""
         self._source(document.document_type)
-        key = (document.document_type, document.subject)
-        held = self._registered.get(key)
-        if held is not None and held.issued_on > document.issued_on:
-            return False
-        self._registered[key] = document
-        return True
+        return self._registered.register(document)
 
     async def serve_get(self, payload: dict[str, Any]) -> dict[str, Any]:
         """`evidence.get`: an EvidenceQuery in, an EvidenceAnswer out, both as JSON."""
-        answer = await self.get(_parse(EvidenceQuery, payload, EVIDENCE_GET))
+        answer = await self.get(parse_payload(EvidenceQuery, payload, EVIDENCE_GET))
         return answer.model_dump(mode="json")
 
     async def serve_register(self, payload: dict[str, Any]) -> dict[str, Any]:
         """`evidence.register`: an EvidenceRegistration in, `{"registered": bool}` out (see `register`)."""
-        registration = _parse(EvidenceRegistration, payload, EVIDENCE_REGISTER)
+        registration = parse_payload(EvidenceRegistration, payload, EVIDENCE_REGISTER)
         return {"registered": self.register(registration.document)}
 
     def _source(self, document_type: str) -> _Source:
@@ -343,7 +389,7 @@ class EvidenceHolder:
             ) from None
 
 
-def _parse(model: type[M], payload: dict[str, Any], service: str) -> M:
+def parse_payload(model: type[M], payload: dict[str, Any], service: str) -> M:
     """The payload as `model`, or ValueError naming every problem (the SDK answers it as a fault)."""
     try:
         return model.model_validate(payload)

@@ -1,39 +1,38 @@
-"""The services the mock provincial systems offer, answered from their own datasets.
+"""The services of the mock provincial systems, and how they are served from the generated datasets.
 
-Each offering names its provider, its code and request schema (declared in the hub's catalogue), and
-how its store answers a payload: most are read-only lookups (`lookup`), the document-management
-system's `document.route` writes. `serve_datasets` wires a connector's handlers to its stores, and a
-system holding document types in the once-only catalogue also serves the evidence services
-(`evidence_declarations` gives their declarations for the hub's catalogue).
+Every lookup (birth-record.get, land-certificates.get, business.get, health-card.get...) and every
+holder's `evidence.get` and `evidence.register` is served by the declarative config the system ships in
+`connectors/configs/` (docs/integrators/declarative-connectors.md), the same file an integrator runs
+against PostgreSQL or MariaDB: `served_datasets` points its database source at the dataset's SQLite file.
+The document-management system (QLVB) stays in code: `document.route` writes (it delivers a document),
+and its two lookups must see the documents it delivered, which a read-only source cannot (OFFERINGS).
 """
 
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from connectors.datasets import (
-    BusinessStore,
-    CivilStatusStore,
-    Datasets,
-    LandStore,
-    SocialInsuranceStore,
-    SqliteStore,
-)
+from connectors.datasets import Datasets
 from connectors.datasets.documents import KINDS, NUMBER_PATTERN, URGENCIES, DocumentStore
-from connectors.evidence import EvidenceHolder, evidence_stores
+from connectors.declarative import ConnectorConfig, DatabaseSource, load_config, started_sources
+from connectors.declarative.holder import evidence_declarations
 from connectors.sdk import Connector
-from schemas.onceonly import (
-    EVIDENCE_GET,
-    EVIDENCE_REGISTER,
-    Catalogue,
-    EvidenceAnswer,
-    EvidenceQuery,
-    EvidenceRegistration,
-    load_catalogue,
-)
+from schemas.onceonly import Catalogue
+
+#: The shipped configs of the mock systems, by system code; each database source is named for its
+#: dataset (`civil_status` reads civil_status.sqlite in the demo).
+CONFIGS = Path(__file__).parent / "configs"
+MOCK_CONFIGS = {
+    "HO-TICH": "civil-status-postgresql.yaml",
+    "DAT-DAI": "land-mariadb.yaml",
+    "DKKD": "business-postgresql.yaml",
+    "BHXH": "social-insurance-postgresql.yaml",
+}
 
 
 def _by(key: str, pattern: str) -> dict[str, Any]:
@@ -46,8 +45,6 @@ def _by(key: str, pattern: str) -> dict[str, Any]:
 
 
 AGENCY_CODE = "^[A-Z0-9]+(-[A-Z0-9]+)*$"  # "SO-TP", "UBND-H05"
-BY_CITIZEN = _by("citizen_id", "^[0-9]{12}$")
-BY_TAX_CODE = _by("tax_code", "^[0-9]{10}(-[0-9]{3})?$")
 BY_DOCUMENT = _by("document_id", "^VB-[0-9A-F]{16}$")
 BY_AGENCY = _by("agency", AGENCY_CODE)
 RECEIVED_LIMIT = 20  # documents.received answers an agency's newest documents, like an inbox's first page
@@ -75,15 +72,15 @@ DOCUMENT_ROUTE: dict[str, Any] = {
 }
 _ROUTE_VALIDATOR = Draft202012Validator(DOCUMENT_ROUTE)
 
-Found = dict[str, Any] | list[dict[str, Any]] | None
-Answer = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
-"""How an offering answers a payload, given its system's opened store."""
+Answer = Callable[[DocumentStore, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""How an offering answers a payload, given the document register."""
 
 
-def lookup(fetch: Callable[[Any, dict[str, Any]], Awaitable[Found]]) -> Answer:
-    """A read-only service: whether `fetch` found anything, and the record (or records) it found."""
+def lookup(fetch: Callable[[DocumentStore, dict[str, Any]], Awaitable[Any]]) -> Answer:
+    """A read-only service: whether `fetch` found anything, and the record (or records) it found, in
+    the shape of a declarative service's answer."""
 
-    async def answer(store: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    async def answer(store: DocumentStore, payload: dict[str, Any]) -> dict[str, Any]:
         found = await fetch(store, payload)
         return {"found": bool(found), "record" if not isinstance(found, list) else "records": found}
 
@@ -104,13 +101,12 @@ async def route_document(store: DocumentStore, payload: dict[str, Any]) -> dict[
 
 @dataclass(frozen=True, slots=True)
 class Offering:
-    """One service of one mock system."""
+    """One service of the document-management system, served in code."""
 
     system: str
     code: str
     description: str
     request_schema: dict[str, Any]
-    store: type[SqliteStore]
     answer: Answer
 
     def declaration(self) -> dict[str, Any]:
@@ -120,51 +116,10 @@ class Offering:
 
 OFFERINGS = [
     Offering(
-        "HO-TICH",
-        "birth-record.get",
-        "Trích lục khai sinh (birth record) by citizen id",
-        BY_CITIZEN,
-        CivilStatusStore,
-        lookup(lambda s, p: s.birth_record(p["citizen_id"])),
-    ),
-    Offering(
-        "HO-TICH",
-        "marriage-records.get",
-        "Đăng ký kết hôn (marriage records) by citizen id",
-        BY_CITIZEN,
-        CivilStatusStore,
-        lookup(lambda s, p: s.marriage_records(p["citizen_id"])),
-    ),
-    Offering(
-        "DAT-DAI",
-        "land-certificates.get",
-        "Giấy chứng nhận quyền sử dụng đất by holder",
-        BY_CITIZEN,
-        LandStore,
-        lookup(lambda s, p: s.land_certificates(p["citizen_id"])),
-    ),
-    Offering(
-        "DKKD",
-        "business.get",
-        "Đăng ký doanh nghiệp / hộ kinh doanh by tax code",
-        BY_TAX_CODE,
-        BusinessStore,
-        lookup(lambda s, p: s.business(p["tax_code"])),
-    ),
-    Offering(
-        "BHXH",
-        "health-card.get",
-        "Thẻ bảo hiểm y tế (health-insurance card) by citizen id",
-        BY_CITIZEN,
-        SocialInsuranceStore,
-        lookup(lambda s, p: s.health_card(p["citizen_id"])),
-    ),
-    Offering(
         "QLVB",
         "document.get",
         "Văn bản (official document) by document id",
         BY_DOCUMENT,
-        DocumentStore,
         lookup(lambda s, p: s.document(p["document_id"])),
     ),
     Offering(
@@ -172,7 +127,6 @@ OFFERINGS = [
         "documents.received",
         f"Văn bản đến (documents received) by an agency, newest {RECEIVED_LIMIT} first",
         BY_AGENCY,
-        DocumentStore,
         lookup(lambda s, p: s.received_by(p["agency"], RECEIVED_LIMIT)),
     ),
     Offering(
@@ -180,61 +134,77 @@ OFFERINGS = [
         "document.route",
         "Chuyển văn bản (deliver an official document to another agency); the same number again, the same id",
         DOCUMENT_ROUTE,
-        DocumentStore,
         route_document,
     ),
 ]
 
 
 def offerings_of(system: str) -> list[Offering]:
-    """What `system` offers."""
+    """What `system` serves in code."""
     return [o for o in OFFERINGS if o.system == system]
 
 
-def evidence_declarations() -> list[dict[str, Any]]:
-    """The bodies of POST /api/v1/systems/{id}/services declaring a holder's evidence services.
-
-    Request schemas are the contract's own JSON Schemas (Draft 2020-12, local `$defs` references), so
-    the hub refuses a malformed payload before it reaches the holder.
-    """
-    return [
-        {
-            "code": EVIDENCE_GET,
-            "description": "Tra cứu giấy tờ đã có (evidence lookup by document type, subject and day)",
-            "request_schema": EvidenceQuery.model_json_schema(),
-            "response_schema": EvidenceAnswer.model_json_schema(),
-        },
-        {
-            "code": EVIDENCE_REGISTER,
-            "description": "Ghi nhận giấy tờ mới cấp (register a document a completed dossier issued)",
-            "request_schema": EvidenceRegistration.model_json_schema(),
-        },
-    ]
-
-
-async def serve_datasets(
-    connector: Connector, datasets: Datasets, catalogue: Catalogue | None = None
-) -> list[SqliteStore]:
-    """Register the connector's handlers over its stores; returns the opened stores (close them after).
-
-    A system holding document types in `catalogue` (the shipped one by default) also serves
-    `evidence.get` and `evidence.register` over them.
-    """
-    stores: dict[type[SqliteStore], SqliteStore] = {}
-
-    async def opened(store: type[SqliteStore]) -> SqliteStore:
-        if store not in stores:
-            stores[store] = await datasets.open(store)
-        return stores[store]
-
-    for offering in offerings_of(connector.system):
-        connector.service(offering.code)(functools.partial(offering.answer, await opened(offering.store)))
-    catalogue = catalogue or load_catalogue()
-    needed = evidence_stores(connector.system, catalogue)
-    if needed:
-        holder = EvidenceHolder(
-            connector.system, catalogue, [await opened(store) for store in needed], as_of=datasets.as_of
+def mock_config(system: str, datasets: Path | None = None) -> ConnectorConfig | None:
+    """The shipped config of a mock system (None for a system without one), with each database source
+    pointed at its dataset's SQLite file in `datasets` if given."""
+    name = MOCK_CONFIGS.get(system)
+    if name is None:
+        return None
+    config = load_config(CONFIGS / name)
+    if datasets is None:
+        return config
+    sources = [
+        source.model_copy(
+            update={
+                "url": f"sqlite+aiosqlite:///{(datasets / source.name).absolute()}.sqlite",
+                "password": None,
+            }
         )
-        for code, handler in holder.handlers().items():
-            connector.service(code)(handler)
-    return list(stores.values())
+        if isinstance(source, DatabaseSource)
+        else source
+        for source in config.sources
+    ]
+    return config.model_copy(update={"sources": sources})
+
+
+def declarations(system: str) -> list[dict[str, Any]]:
+    """The bodies of POST /api/v1/systems/{id}/services for every service a mock system serves."""
+    declared = [o.declaration() for o in offerings_of(system)]
+    config = mock_config(system)
+    if config is not None:
+        declared += [service.declaration() for source in config.sources for service in source.services]
+        declared += evidence_declarations() if config.evidence is not None else []
+    return declared
+
+
+def subject_lookups(systems: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(system, service, request field) of the lookups of `systems` by one citizen id or tax code."""
+    found = []
+    for system in systems:
+        config = mock_config(system)
+        for service in (s for source in config.sources for s in source.services) if config else ():
+            fields = service.fields()
+            if fields in ({"citizen_id"}, {"tax_code"}):
+                found.append((system, service.code, fields.pop()))
+    return found
+
+
+@contextlib.asynccontextmanager
+async def served_datasets(
+    connector: Connector, datasets: Datasets, catalogue: Catalogue | None = None
+) -> AsyncIterator[None]:
+    """Serve the connector's services from `datasets` until the block exits: its shipped config on the
+    SQLite files (with its evidence services, held by `catalogue`, the shipped one by default), and
+    QLVB's services in code."""
+    async with contextlib.AsyncExitStack() as stack:
+        config = mock_config(connector.system, datasets.directory)
+        if config is not None:
+            sources = await stack.enter_async_context(started_sources(config, CONFIGS, catalogue))
+            sources.attach(connector)
+        offerings = offerings_of(connector.system)
+        if offerings:
+            register = await datasets.open(DocumentStore)
+            stack.push_async_callback(register.close)
+            for offering in offerings:
+                connector.service(offering.code)(functools.partial(offering.answer, register))
+        yield

@@ -94,12 +94,36 @@ def datasets(
     directory: Annotated[Path, typer.Argument(help="Where to write the SQLite stores")],
     citizens: Annotated[int, typer.Option(min=1, help="Size of the population")] = 10_000,
     seed: Annotated[int, typer.Option(help="Same seed, same data")] = 1,
+    load_into: Annotated[
+        str | None,
+        typer.Option(
+            help="Then copy them into this database (a SQLAlchemy async URL, e.g."
+            " postgresql+asyncpg://USER@HOST/civil_status), replacing tables of the same names"
+        ),
+    ] = None,
+    store: Annotated[
+        list[str] | None,
+        typer.Option(help="A dataset to load (civil_status, land, business...), again for more; all if none"),
+    ] = None,
 ) -> None:
-    """Generate the mock provincial and national databases (deterministic for a seed)."""
-    from sandbox.demo import generate_datasets
+    """Generate the mock provincial and national databases (deterministic for a seed); with --load-into,
+    load them (those generated in DIRECTORY before, if it holds some) into PostgreSQL, MariaDB or MySQL."""
+    from connectors.datasets import STORES, Datasets
+    from connectors.datasets.generate import MANIFEST
+    from sandbox.demo import generate_datasets, load_datasets
 
-    generated = run(generate_datasets(directory, citizens, seed, console))
+    unknown = sorted(set(store or ()) - {s.DATASET for s in STORES})
+    if unknown:
+        raise typer.BadParameter(f"no dataset {', '.join(unknown)}", param_hint="--store")
+    if load_into is not None and (directory / MANIFEST).exists():
+        generated = Datasets.load(directory)
+    else:
+        generated = run(generate_datasets(directory, citizens, seed, console))
     console.print(f"{directory}: " + ", ".join(f"{n:,} {t}" for t, n in sorted(generated.counts.items())))
+    if load_into is not None:
+        chosen = [s for s in STORES if not store or s.DATASET in store]
+        loaded = run(load_datasets(generated, load_into, chosen, console))
+        console.print("loaded: " + ", ".join(f"{n:,} {t}" for t, n in sorted(loaded.items())))
 
 
 @commands.command()
@@ -174,7 +198,8 @@ def connector(
 ) -> None:
     """Connect one registered system to the axis: hello, heartbeats and probe answers, until Ctrl-C.
 
-    With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH) also serves its services from them; with
+    With --datasets a mock system (HO-TICH, DAT-DAI, DKKD, BHXH, QLVB) also serves its services from them
+    (its shipped config in connectors/configs/ on the SQLite files); with
     --config the services its file declares; with --sources-from-hub the sources stored on the hub
     (docs/integrators/declarative-connectors.md).
     """
@@ -185,7 +210,7 @@ def connector(
     from connectors.datasets import Datasets
     from connectors.declarative import ConfigError, SourceError, load_config, started_sources
     from connectors.declarative.hub import hub_sources
-    from connectors.services import serve_datasets
+    from connectors.services import served_datasets
     from sandbox.demo import tuned_connector
 
     setup_logging(verbose)
@@ -234,13 +259,10 @@ def connector(
                 except SourceError as exc:
                     console.print(f"[red]{hub_url}: {exc}[/]")
                     raise typer.Exit(1) from None
-            stores = await serve_datasets(running, Datasets.load(datasets)) if datasets else []
-            try:
-                console.print(f"{code} connected to {settings.kafka_bootstrap}")
-                await asyncio.Event().wait()
-            finally:
-                for store in stores:
-                    await store.close()
+            if datasets:  # the system's shipped config, on the dataset's SQLite file
+                await stack.enter_async_context(served_datasets(running, Datasets.load(datasets)))
+            console.print(f"{code} connected to {settings.kafka_bootstrap}")
+            await asyncio.Event().wait()
 
     run(main())
 

@@ -6,7 +6,7 @@ import random
 import secrets
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +24,12 @@ from rich.table import Table
 from rich.text import Text
 
 from buscore.signing import Trust
-from connectors.datasets import BusinessStore, Datasets, PopulationStore, generate_all
+from connectors.datasets import BusinessStore, Datasets, PopulationStore, SqliteStore, generate_all
+from connectors.datasets.loader import load_into
 from connectors.mock import MockSystem, mock_systems
 from connectors.registration import register_system
 from connectors.sdk import Connector, ExchangeError
-from connectors.services import BY_CITIZEN, BY_TAX_CODE, OFFERINGS, evidence_declarations, serve_datasets
+from connectors.services import declarations, served_datasets, subject_lookups
 from lgsp.api.server import serving
 from lgsp.app import create_app
 from lgsp.bus.broker import bootstrap_servers
@@ -359,8 +360,7 @@ async def running_fleet(
         fleet = await _register_fleet(client, settings, bootstrap, options, console)
         for connector in fleet.connectors.values():
             stack.push_async_callback(connector.stop)
-            for store in await serve_datasets(connector, datasets):
-                stack.push_async_callback(store.close)
+            await stack.enter_async_context(served_datasets(connector, datasets))
         ids = {
             s["code"]: s["id"]
             for s in (await client.get("/api/v1/systems", params={"limit": 1000})).json()["items"]
@@ -400,27 +400,39 @@ def _print_citizen_page(console: Console, world: World, prepared: Prepared) -> N
         console.print(f"a citizen's data tracker: {link}", soft_wrap=True)
 
 
-async def generate_datasets(directory: Path, citizens: int, seed: int, console: Console) -> Datasets:
-    """The mock systems' data, with a progress bar per dataset."""
+@contextlib.contextmanager
+def progress_bars(console: Console, doing: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback (name, done, total) drawing a bar per name, "`doing` name"."""
     with Progress(*Progress.get_default_columns(), console=console, transient=True) as progress:
         bars: dict[str, TaskID] = {}
 
-        def report(dataset: str, done: int, total: int) -> None:
-            if dataset not in bars:
-                bars[dataset] = progress.add_task(f"generating {dataset}", total=total)
-            progress.update(bars[dataset], completed=done)
+        def report(name: str, done: int, total: int) -> None:
+            if name not in bars:
+                bars[name] = progress.add_task(f"{doing} {name}", total=total)
+            progress.update(bars[name], completed=done)
 
+        yield report
+
+
+async def generate_datasets(directory: Path, citizens: int, seed: int, console: Console) -> Datasets:
+    """The mock systems' data, with a progress bar per dataset."""
+    with progress_bars(console, "generating") as report:
         return await generate_all(directory, citizens=citizens, seed=seed, progress=report)
+
+
+async def load_datasets(
+    datasets: Datasets, url: str, stores: Sequence[type[SqliteStore]], console: Console
+) -> dict[str, int]:
+    """Load `stores` of the generated `datasets` into the database at `url`, a progress bar per table."""
+    with progress_bars(console, "loading") as report:
+        return await load_into(datasets, url, stores, report)
 
 
 async def _declare_services(client: httpx.AsyncClient, fleet: Fleet, ids: dict[str, int]) -> None:
     """Declare the mock systems' services (and the holders' evidence services) and grant them all to the
     one-stop shop's agency."""
-    holders = load_catalogue().holders()
     for code in fleet.connectors:
-        declarations = [o.declaration() for o in OFFERINGS if o.system == code]
-        declarations += evidence_declarations() if code in holders else []
-        for declaration in declarations:
+        for declaration in declarations(code):
             declared = await client.post(f"/api/v1/systems/{ids[code]}/services", json=declaration)
             declared.raise_for_status()
             granted = await client.post(
@@ -434,8 +446,7 @@ async def _workload(world: World, beyond: list[Target], options: DemoOptions) ->
     """The exchange workload over the declared services and the services `beyond` the province."""
     fleet = world.fleet
     # The workload asks for citizens' and businesses' records; QLVB's document services take other keys.
-    by_subject = (BY_CITIZEN, BY_TAX_CODE)
-    present = [o for o in OFFERINGS if o.system in fleet.connectors and o.request_schema in by_subject]
+    present = subject_lookups(fleet.connectors)
     async with (
         await world.datasets.open(PopulationStore) as people,
         await world.datasets.open(BusinessStore) as firms,
@@ -444,7 +455,7 @@ async def _workload(world: World, beyond: list[Target], options: DemoOptions) ->
         # About one person in twenty-five owns a business: sample well within that.
         tax_codes = await firms.sample_tax_codes(max(1, options.citizens // 50), options.seed)
     outsider = next((fleet.connectors[c] for c in ("LLTP", "BAO-CAO") if c in fleet.connectors), None)
-    targets = [Target(o.system, o.code, next(iter(o.request_schema["properties"]))) for o in present]
+    targets = [Target(system, code, key) for system, code, key in present]
     return Workload(
         fleet.connectors["MOT-CUA"],
         outsider,

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from connectors.declarative.config import ConnectorConfig
+from connectors.declarative.config import ConnectorConfig, DatabaseSource
+from schemas.source_queries import dialect_of, query_parameters
 from schemas.sources import Location, dotted, source_problems
 
 
@@ -85,6 +86,16 @@ def semantic_problems(config: ConnectorConfig) -> Iterator[tuple[Location, str]]
     for i, source in enumerate(config.sources):
         for at, message in source_problems(source):
             yield ("sources", i, *at), message
+    if config.evidence is not None:
+        databases = {s.name: s.url for s in config.sources if isinstance(s, DatabaseSource)}
+        url = databases[config.evidence.source]
+        for j, document in enumerate(config.evidence.documents):
+            if document.query is None:
+                continue  # it reads a service's records: checked with the service
+            try:  # the one parameter of an evidence query is the subject asked about
+                query_parameters(document.query, dialect_of(url), {"subject"})
+            except ValueError as exc:
+                yield ("evidence", "documents", j, "query"), str(exc)
 
 
 def _problem(root: yaml.Node, loc: Location, message: str) -> Problem:

@@ -20,23 +20,30 @@ from connectors.declarative.config import (
 )
 from connectors.declarative.database import DatabaseBackend
 from connectors.declarative.health import Health
+from connectors.declarative.holder import DeclaredHolder, evidence_declarations
 from connectors.declarative.rest import RestBackend
 from connectors.declarative.secrets import SourceError
 from connectors.sdk import Connector
+from schemas.onceonly import Catalogue, load_catalogue
 
 Backend = DatabaseBackend | RestBackend
 
 
 class Sources:
-    """The started sources of one config, and the services they serve."""
+    """The started sources of one config, the services they serve, and its holder's evidence."""
 
-    def __init__(self, config: ConnectorConfig, backends: list[Backend]) -> None:
+    def __init__(
+        self, config: ConnectorConfig, backends: list[Backend], holder: DeclaredHolder | None = None
+    ) -> None:
         self.config = config
         self.backends = backends
+        self.holder = holder
 
     def declarations(self) -> list[dict[str, Any]]:
-        """The bodies of POST /api/v1/systems/{id}/services for every service of the config."""
-        return [service.declaration() for backend in self.backends for service in backend.source.services]
+        """The bodies of POST /api/v1/systems/{id}/services for every service of the config (with the
+        evidence services if it has an `evidence` section)."""
+        declared = [service.declaration() for backend in self.backends for service in backend.source.services]
+        return declared + (evidence_declarations() if self.holder is not None else [])
 
     def status(self) -> dict[str, Health]:
         """Each source's status (RUNNING, or FAILED with the error), by name."""
@@ -51,6 +58,9 @@ class Sources:
             else:
                 for call in backend.source.services:
                     connector.service(call.code)(functools.partial(_ask_api, backend, call))
+        if self.holder is not None:
+            for code, handler in self.holder.handlers().items():
+                connector.service(code)(handler)
 
 
 async def _ask_database(
@@ -81,9 +91,12 @@ async def open_backend(source: DatabaseSource | RestSource, base: Path) -> Backe
 
 
 @contextlib.asynccontextmanager
-async def started_sources(config: ConnectorConfig, base: Path) -> AsyncIterator[Sources]:
+async def started_sources(
+    config: ConnectorConfig, base: Path, catalogue: Catalogue | None = None
+) -> AsyncIterator[Sources]:
     """Every source of `config` opened and checked (secret files and relative SQLite paths are relative
-    to `base`, the config's directory), closed on exit; SourceError naming each that cannot start."""
+    to `base`, the config's directory), closed on exit; SourceError naming each that cannot start.
+    Its evidence section holds the document types `catalogue` (the shipped one by default) says."""
     backends: list[Backend] = []
     try:
         problems: list[str] = []
@@ -94,7 +107,18 @@ async def started_sources(config: ConnectorConfig, base: Path) -> AsyncIterator[
                 problems.append(str(exc))
         if problems:
             raise SourceError("; ".join(problems))
-        yield Sources(config, backends)
+        yield Sources(config, backends, _holder(config, backends, catalogue))
     finally:
         for backend in backends:
             await backend.close()
+
+
+def _holder(
+    config: ConnectorConfig, backends: list[Backend], catalogue: Catalogue | None
+) -> DeclaredHolder | None:
+    """The holder serving the config's evidence section from its database source, if it has one."""
+    if config.evidence is None:
+        return None
+    backend = next(b for b in backends if b.source.name == config.evidence.source)
+    assert isinstance(backend, DatabaseBackend)  # the config's model checked it names a database source
+    return DeclaredHolder(config, backend, catalogue or load_catalogue())

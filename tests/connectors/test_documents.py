@@ -2,6 +2,7 @@
 directly and through the real hub."""
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from connectors.datasets import Datasets, generate_all
 from connectors.datasets.documents import DocumentStore
 from connectors.sdk import ExchangeError
-from connectors.services import offerings_of, route_document, serve_datasets
+from connectors.services import offerings_of, route_document, served_datasets
 from lgsp.catalogue.models import ServiceCreate
 from lgsp.settings import Settings
 from tests.support import Broker, Hub, connector_for, eventually, make_agency, make_system
@@ -132,7 +133,8 @@ async def test_an_agency_routes_a_document_through_the_hub(
         ).status_code == 201
     qlvb = connector_for(provider, settings, broker.bootstrap)
     client = connector_for(office, settings, broker.bootstrap)
-    stores = await serve_datasets(qlvb, datasets)
+    serving = contextlib.AsyncExitStack()
+    await serving.enter_async_context(served_datasets(qlvb, datasets))
     try:
         await qlvb.start()
         await client.start()
@@ -172,5 +174,4 @@ async def test_an_agency_routes_a_document_through_the_hub(
     finally:
         await client.stop()
         await qlvb.stop()
-        for store in stores:
-            await store.close()
+        await serving.aclose()

@@ -1,6 +1,7 @@
 """Evidence holders over real generated datasets: what is held, why not, registrations, bad payloads,
 the applicant's copy computed off the bus, and a mock holder answering through the real hub."""
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -21,6 +22,7 @@ from connectors.datasets import (
     generate_all,
 )
 from connectors.datasets.sampling import add_years
+from connectors.declarative.holder import evidence_declarations
 from connectors.evidence import (
     EXPIRED,
     NOT_FOUND,
@@ -33,7 +35,7 @@ from connectors.evidence import (
     evidence_stores,
 )
 from connectors.sdk import ExchangeError
-from connectors.services import evidence_declarations, serve_datasets
+from connectors.services import served_datasets
 from lgsp.catalogue.models import ServiceCreate
 from lgsp.settings import Settings
 from schemas.onceonly import (
@@ -372,7 +374,8 @@ async def test_a_mock_holder_answers_evidence_through_the_hub(
         ).status_code == 201
     holder = connector_for(provider, settings, broker.bootstrap)
     client = connector_for(office, settings, broker.bootstrap)
-    stores = await serve_datasets(holder, datasets)
+    serving = contextlib.AsyncExitStack()
+    await serving.enter_async_context(served_datasets(holder, datasets))
     try:
         await holder.start()
         await client.start()
@@ -411,5 +414,4 @@ async def test_a_mock_holder_answers_evidence_through_the_hub(
     finally:
         await client.stop()
         await holder.stop()
-        for store in stores:
-            await store.close()
+        await serving.aclose()

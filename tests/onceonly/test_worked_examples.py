@@ -15,9 +15,10 @@ from uuid import uuid4
 import pytest
 
 from connectors.datasets import Datasets, generate_all
+from connectors.declarative.holder import evidence_declarations
 from connectors.onestop import Filing, OneStopShop
 from connectors.sdk import Connector
-from connectors.services import evidence_declarations, serve_datasets
+from connectors.services import served_datasets
 from lgsp.settings import Settings
 from schemas.messages import DossierReport
 from schemas.onceonly import Catalogue, Document, content_hash, load_catalogue
@@ -81,20 +82,18 @@ async def office(
             grant = {"service": declaration["code"], "client_agency": "VP-UBND"}
             assert (await hub.client.post(f"{url}/grants", json=grant)).status_code == 201
         holder = connector_for(holder_system, configured, broker.bootstrap)
-        stores = await serve_datasets(holder, civil_status, catalogue)
         client = connector_for(office_system, configured, broker.bootstrap)
-        await holder.start()
-        await client.start()
-        try:
-            await wait_connected(hub, holder_system["id"], True)
-            # A holder that is up answers well within 5 s even on a loaded machine.
-            shop = OneStopShop(client, catalogue, lookup_timeout=5.0)
-            yield Office(hub, shop, holder, holder_system["id"])
-        finally:
-            await client.stop()
-            await holder.stop()
-            for store in stores:
-                await store.close()
+        async with served_datasets(holder, civil_status, catalogue):
+            await holder.start()
+            await client.start()
+            try:
+                await wait_connected(hub, holder_system["id"], True)
+                # A holder that is up answers well within 5 s even on a loaded machine.
+                shop = OneStopShop(client, catalogue, lookup_timeout=5.0)
+                yield Office(hub, shop, holder, holder_system["id"])
+            finally:
+                await client.stop()
+                await holder.stop()
 
 
 async def wait_connected(hub: Hub, system_id: int, connected: bool) -> None:
