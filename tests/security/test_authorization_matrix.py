@@ -203,6 +203,18 @@ SYS = "/api/v1/systems/{system_id}"
 SYSTEM = ("id", "code", "name", "agency_code", "level", "kind", "exempt")
 SERVICE = ("id", "code", "provider")
 GRANT = ("id", "service", "client_system", "client_agency")
+SOURCE_STATUS = ("name", "state", "error", "reported_at", "connector", "target", "restarts")
+
+
+def rest_source(suffix: str) -> dict[str, Any]:
+    """A REST source serving one service (a database source would need a database)."""
+    return {
+        "kind": "rest",
+        "name": f"src-{suffix}",
+        "base_url": "https://api.example.gov.vn",
+        "services": [{"code": f"src.{suffix}", "path": "/x"}],
+    }
+
 
 MATRIX: dict[tuple[str, str], Rule] = {
     # Public (docs/architecture/design.md section 8): health, metrics, the dashboard and the indicators.
@@ -272,6 +284,24 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", f"{SYS}/grants"): rule(OWN_SYSTEM, check=items(*GRANT)),
     ("DELETE", f"{SYS}/grants/{{grant_id}}"): rule(OWNERS, 204, check=empty, fresh=True),
     ("GET", f"{SYS}/allowed-services"): rule(OWN_SYSTEM, check=items(*SERVICE)),
+    # Sources stored on the hub: changed by their system's owners, read as the registry is; their status
+    # reported by the system's own key alone, which alone reads the sources its connector runs.
+    ("POST", f"{SYS}/sources"): rule(
+        OWNERS, 201, check=obj("name", "kind", "system", "config"), body=lambda p, n: rest_source(f"n{n}")
+    ),
+    ("GET", f"{SYS}/sources"): rule(OWN_SYSTEM, check=items("name", "kind", "target")),
+    ("GET", f"{SYS}/sources/{{name}}"): rule(OWN_SYSTEM, check=obj("name", "config")),
+    ("DELETE", f"{SYS}/sources/{{name}}"): rule(OWNERS, 204, check=empty, fresh=True),
+    ("GET", f"{SYS}/sources/{{name}}/status"): rule(OWN_SYSTEM, check=obj(*SOURCE_STATUS)),
+    ("PUT", f"{SYS}/sources/{{name}}/status"): rule(
+        frozenset({"system_own"}),
+        check=obj(*SOURCE_STATUS),
+        body=lambda p, n: {"state": "RUNNING", "connector": f"matrix {n}"},
+    ),
+    ("POST", f"{SYS}/sources/{{name}}/restart"): rule(OWNERS, 202, check=obj(*SOURCE_STATUS)),
+    ("PUT", f"{SYS}/sources/{{name}}/pause"): rule(OWNERS, 202, check=obj(*SOURCE_STATUS)),
+    ("PUT", f"{SYS}/sources/{{name}}/resume"): rule(OWNERS, 202, check=obj(*SOURCE_STATUS)),
+    ("GET", "/api/v1/connector/sources"): rule(SYSTEMS, check=obj("system_id", "system", "sources")),
     # Services beyond the province: an admin grants, an integrator asks for its own agency, only an admin
     # decides (this one was decided already); the client's agency may withdraw (another's is told 404).
     ("POST", "/api/v1/national-grants"): rule(
@@ -372,7 +402,9 @@ class World:
         key = await self.admin("POST", "/api/v1/keys", {"role": "auditor", "label": f"fresh {n}"})
         beyond = {"client_system": f"FRESH-{n}", "provider": "VN/DAN-CU", "service": "citizen.get"}
         national = await self.admin("POST", "/api/v1/national-grants", beyond)
+        source = await self.admin("POST", f"{base}/sources", rest_source(f"fresh{n}"))
         return self.params | {
+            "name": source["name"],
             "system_id": str(system["id"]),
             "code": "fresh.svc",
             "grant_id": str(grant["id"]),
@@ -403,6 +435,7 @@ async def build_world(hub: Hub) -> World:
     base = f"/api/v1/systems/{sys_a['id']}"
     await world.admin("POST", f"{base}/services", {"code": "matrix.echo"})
     grant = await world.admin("POST", f"{base}/grants", {"service": "matrix.echo", "client_system": "SYS-B"})
+    source = await world.admin("POST", f"{base}/sources", rest_source("matrix"))
     lookup = admin_key["api_key"].split("_")[1]
     world.tokens = {
         "admin": ADMIN_TOKEN,
@@ -446,6 +479,7 @@ async def build_world(hub: Hub) -> World:
         "exchange_id": str(exchange.json()["exchange_id"]),
         "request_id": str(scope_request["id"]),
         "national_grant_id": str(national["id"]),
+        "name": source["name"],
     }
     return world
 
