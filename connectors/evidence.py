@@ -7,6 +7,12 @@ documents registered with it (in memory: this is a mock) and, failing those, fro
 each document type is one record (or the newest of several) of one store, read by the rules of
 `RULES`. The content hash covers the record exactly as the store returns it, so whoever reads the same
 record computes the same hash: `dataset_document` gives an applicant's copy without the bus.
+
+On the bus, the provincial holders are served by their declarative configs (connectors/configs/, the
+engine in connectors/declarative/holder.py), which build their answers with the same `candidate`,
+`answer_from` and `Registrations`; `EvidenceHolder` serves the NDXP stub's national types, whose issue
+dates are computed rather than read, the off-bus simulation, and, in the tests, the reference the
+declarative holders must match.
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
