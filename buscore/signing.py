@@ -51,20 +51,22 @@ BODY_FIELDS = ("payload", "fault", "subject", "applicant", "components", "output
 HUB = "@hub"
 NGSP = "@ngsp"
 NONCE_BYTES = 16
+#: What the header of a statement leaves out: the hashed body and the signature itself.
+_NOT_HEADER = frozenset((*BODY_FIELDS, "signature"))
+# Encoders made once: json.dumps with options builds a new encoder on every call, and every message on
+# the bus is encoded three times by its signer and twice by each receiver (docs/performance.md).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_WIRE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(value: Any) -> bytes:
     """The canonical JSON bytes of a value: keys sorted, no whitespace, UTF-8, no NaN."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def statement(document: Mapping[str, Any], nonce: bytes) -> bytes:
     """The signed statement of a message's JSON object (without its signature), nonce given."""
-    header = {
-        name: value for name, value in document.items() if name not in BODY_FIELDS and name != "signature"
-    }
+    header = {name: value for name, value in document.items() if name not in _NOT_HEADER}
     body = {name: document[name] for name in BODY_FIELDS if name in document}
     body["nonce"] = base64.b64encode(nonce).decode()
     header["body_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
@@ -130,13 +132,13 @@ class Signer:
     def seal(self, message: Message) -> bytes:
         """The wire bytes of `message`, signed."""
         document = message.model_dump(mode="json", exclude={"signature"})
-        return json.dumps(self.sign(document), separators=(",", ":"), ensure_ascii=False).encode()
+        return _WIRE.encode(self.sign(document)).encode()
 
     def seal_json(self, raw: bytes) -> bytes:
         """Wire bytes of a message already serialised (unsigned), signed."""
         document = json.loads(raw)
         document.pop("signature", None)
-        return json.dumps(self.sign(document), separators=(",", ":"), ensure_ascii=False).encode()
+        return _WIRE.encode(self.sign(document)).encode()
 
 
 def system_seed(api_key: str) -> bytes:
