@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import uvloop
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from sandbox.kafka import KafkaCluster
@@ -1108,12 +1109,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.role == "forwarder":
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_until_terminated(run_forwarder(args.bootstrap, args.prefix, Path(args.keys))))
+            uvloop.run(_until_terminated(run_forwarder(args.bootstrap, args.prefix, Path(args.keys))))
         return
     if args.role == "sink":
-        asyncio.run(run_sink(args.bootstrap, args.topic))
+        uvloop.run(run_sink(args.bootstrap, args.topic))
         return
-    print(json.dumps(asyncio.run(run(args)), indent=2))
+    # Every process of the run on uvloop, as the hub (lgsp.cli.run): the ceilings and the load generator
+    # get the same event loop as what they are compared with.
+    print(json.dumps(uvloop.run(run(args)), indent=2))
 
 
 async def _until_terminated(main: Any) -> None:

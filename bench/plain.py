@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 #: How long a consumer waits for a fetch: short, since the embedded broker holds a fetch until then.
@@ -279,7 +280,7 @@ def main() -> None:
     parser.add_argument("--provider", required=True)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_until_terminated(run_forwarder(args.bootstrap, args.prefix, args.provider)))
+        uvloop.run(_until_terminated(run_forwarder(args.bootstrap, args.prefix, args.provider)))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvloop
 from rich.console import Console
 
 from lgsp.cli_keys import keys_app, platform_keys_or_exit
@@ -26,7 +27,8 @@ console = Console()
 
 
 def run(main: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine; SIGTERM cancels it like Ctrl-C does, so every `finally` (broker stop) runs."""
+    """Run a coroutine on uvloop; SIGTERM cancels it like Ctrl-C does, so every `finally` (broker
+    stop) runs."""
 
     async def guarded() -> Any:
         task = asyncio.current_task()
@@ -35,7 +37,10 @@ def run(main: Coroutine[Any, Any, Any]) -> Any:
         return await main
 
     try:
-        return asyncio.run(guarded())
+        # The hub and the connectors spend much of their CPU in the event loop's own machinery (callbacks,
+        # sockets, timers of the bus clients): libuv's loop does that work for less (docs/performance.md).
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(guarded())
     except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("stopped")
         return None
