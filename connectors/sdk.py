@@ -117,7 +117,7 @@ class Connector:
         heartbeat_interval: float = 5.0,
         session_timeout_ms: int = 10_000,
         inbox_watchdog: float = 60.0,
-        fetch_max_wait_ms: int = 100,
+        fetch_max_wait_ms: int = 10,
         kafka_options: Mapping[str, Any] | None = None,
         idempotence: bool = False,
         kafka_principal: bool = False,

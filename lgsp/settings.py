@@ -51,7 +51,7 @@ class Settings(IdentitySettings, KeySettings):
         description="Consumer-group session timeout; a new group joins in half of it",
     )
     consumer_fetch_max_wait_ms: int = Field(
-        default=100,
+        default=10,
         ge=1,
         le=5_000,
         description="How long a consumer's fetch waits for records: the embedded broker answers a waiting"
