@@ -8,19 +8,15 @@ each document type is one record (or the newest of several) of one store, read b
 `RULES`. The content hash covers the record exactly as the store returns it, so whoever reads the same
 record computes the same hash: `dataset_document` gives an applicant's copy without the bus.
 
-On the bus, the provincial holders are served by their declarative configs (connectors/configs/, the
-engine in connectors/declarative/holder.py), which build their answers with the same `candidate`,
-`answer_from` and `Registrations`; `EvidenceHolder` serves the NDXP stub's national types, whose issue
-dates are computed rather than read, the off-bus simulation, and, in the tests, the reference the
-declarative holders must match.
+The provincial holders on the bus run declarative configs (connectors/declarative/holder.py) built on
+`candidate`, `answer_from` and `connectors.holding`; `EvidenceHolder` serves the NDXP stub's national
+types (issue dates computed, not read), the off-bus simulation, and the tests' reference.
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, NamedTuple, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any, NamedTuple
 
 from connectors.datasets import (
     DEFAULT_AS_OF,
@@ -32,6 +28,7 @@ from connectors.datasets import (
     SqliteStore,
 )
 from connectors.datasets.sampling import add_years
+from connectors.holding import Registrations, parse_payload
 from connectors.sdk import ServiceHandler
 from schemas.onceonly import (
     EVIDENCE_GET,
@@ -55,18 +52,15 @@ __all__ = [
     "DocumentRule",
     "EvidenceHolder",
     "Reading",
-    "Registrations",
     "answer_from",
     "candidate",
     "dataset_document",
     "evidence_stores",
-    "parse_payload",
 ]
 
 Record = dict[str, Any]
 #: What a store lookup returns: one record, several (a person may hold several certificates), or None.
 Found = Record | list[Record] | None
-M = TypeVar("M", bound=BaseModel)
 
 #: Why a document is not held (`EvidenceAnswer.reason`).
 NOT_FOUND = "not found"
@@ -297,28 +291,6 @@ class _Source(NamedTuple):
     validity_days: int | None
 
 
-class Registrations:
-    """The documents registered with a holder (`evidence.register`), by type and subject: the newest
-    issued of each. In memory: this is a mock, and the holder's source database stays read-only."""
-
-    def __init__(self) -> None:
-        self._held: dict[tuple[str, str], Document] = {}
-
-    def get(self, document_type: str, subject: str) -> Document | None:
-        """The document of this type about `subject` registered last, if any."""
-        return self._held.get((document_type, subject))
-
-    def register(self, document: Document) -> bool:
-        """Hold `document` from now; False if a document of its type and subject issued later is
-        already registered (that one is kept)."""
-        key = (document.document_type, document.subject)
-        held = self._held.get(key)
-        if held is not None and held.issued_on > document.issued_on:
-            return False
-        self._held[key] = document
-        return True
-
-
 class EvidenceHolder:
     """The `evidence.get` and `evidence.register` services of the holder `system`.
 
@@ -393,15 +365,3 @@ class EvidenceHolder:
             raise ValueError(
                 f"{self.system} does not hold document type {document_type!r}; it holds {held}"
             ) from None
-
-
-def parse_payload(model: type[M], payload: dict[str, Any], service: str) -> M:
-    """The payload as `model`, or ValueError naming every problem (the SDK answers it as a fault)."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, problem['loc'])) or 'payload'}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise ValueError(f"bad {service} payload: {problems}") from None

@@ -16,8 +16,9 @@ from typing import Any
 from connectors.declarative.config import ConnectorConfig, EvidenceDocument
 from connectors.declarative.database import DatabaseBackend
 from connectors.declarative.secrets import SourceError
-from connectors.evidence import Candidate, Registrations, answer_from, candidate, parse_payload
+from connectors.evidence import Candidate, answer_from, candidate
 from connectors.faults import ServiceFault
+from connectors.holding import Registrations, parse_payload
 from connectors.sdk import ServiceHandler
 from schemas.onceonly import (
     EVIDENCE_GET,
