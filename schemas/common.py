@@ -92,6 +92,10 @@ def _first_non_finite(value: Any, where: str) -> str | None:
     return None
 
 
+#: Made once (json.dumps with options builds an encoder per call): every payload on the bus is checked.
+_FINITE = json.JSONEncoder(allow_nan=False, default=_no_number)
+
+
 def finite_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """`value` if every number in it is finite, else a ValueError naming the first one that is not.
 
@@ -100,7 +104,7 @@ def finite_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """
     try:
         # The C encoder finds the common case (all finite) fastest; allow_nan=False raises on the others.
-        json.dumps(value, allow_nan=False, default=_no_number)
+        _FINITE.encode(value)
     except ValueError:
         path = _first_non_finite(value, "")
         if path is None:  # a circular reference, not a number: not this check's business
