@@ -31,7 +31,8 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: Header names whose values are credentials: these must come from the environment or a file.
 SECRET_HEADER = re.compile(r"authorization|cookie|token|key|secret|password", re.IGNORECASE)
 #: A JSON field name of the request, as a bind parameter or a path, query or body field names it.
-FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME.pattern)]
 
 
 class Strict(BaseModel):
@@ -139,20 +140,42 @@ class RestService(Service):
     )
 
 
+class ImportedOperation(Strict):
+    """One operation of the upstream's OpenAPI document (by its `operationId`), served as `code`."""
+
+    operation: str = Field(min_length=1, max_length=200)
+    code: ServiceCode
+    description: str | None = Field(default=None, max_length=500, description="Else the operation's summary")
+    timeout_ms: int = Field(default=5_000, ge=10, le=120_000)
+    retries: int = Field(default=0, ge=0, le=5)
+
+
+class OpenApiImport(Strict):
+    """Services made from the upstream's own OpenAPI 3 document: path, method and request schema as the
+    document has them. Read where the connector starts (`connectors.declarative.openapi`)."""
+
+    document: str = Field(min_length=1, description="The document (JSON or YAML), relative to the config")
+    operations: list[ImportedOperation] = Field(min_length=1, max_length=100)
+
+
 class RestSource(Strict):
-    """An existing HTTP API, called for each request."""
+    """An existing HTTP API, called for each request: its services written out, or imported from its
+    OpenAPI document (`openapi`), or both."""
 
     kind: Literal["rest"]
     name: SourceName
     base_url: str = Field(pattern=r"^https?://", max_length=2_000)
     headers: dict[str, str | Secret] = Field(default_factory=dict)
-    services: list[RestService] = Field(min_length=1, max_length=100)
+    services: list[RestService] = Field(default_factory=list, max_length=100)
+    openapi: OpenApiImport | None = None
 
     @model_validator(mode="after")
     def _secrets_by_reference(self) -> "RestSource":
         for name, value in self.headers.items():
             if isinstance(value, str) and SECRET_HEADER.search(name):
                 raise ValueError(f"headers.{name}: a credential; use {{env: NAME}} or {{file: PATH}}")
+        if not self.services and self.openapi is None:
+            raise ValueError("services: give at least one, or import them (openapi)")
         return self
 
 
@@ -182,6 +205,8 @@ def source_problems(source: DatabaseSource | RestSource) -> Iterator[tuple[Locat
             except ValueError as exc:
                 yield ("services", j, "query"), str(exc)
     else:
+        if source.openapi is not None:  # the hub cannot read the connector's files
+            yield ("openapi",), "an OpenAPI import is read where its document is: give the services it makes"
         for j, call in enumerate(source.services):
             yield from _rest_problems(("services", j), call.fields(), call.path, call.query, call.body)
 

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from connectors.declarative.config import ConnectorConfig, DatabaseSource
+from connectors.declarative.config import ConnectorConfig, DatabaseSource, RestSource
+from connectors.declarative.openapi import ImportProblem, imported
 from schemas.source_queries import dialect_of, query_parameters
 from schemas.sources import Location, dotted, source_problems
 
@@ -50,11 +51,12 @@ def load_config(path: Path) -> ConnectorConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [Problem(0, "", f"cannot read it ({exc})")]) from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), path.parent)
 
 
-def parse_config(text: str, source: str = "<config>") -> ConnectorConfig:
-    """The config in the YAML `text` (named `source` in errors); ConfigError on any problem."""
+def parse_config(text: str, source: str = "<config>", base: Path = Path()) -> ConnectorConfig:
+    """The config in the YAML `text` (named `source` in errors, its relative paths from `base`), with its
+    OpenAPI imports made into services; ConfigError on any problem."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -75,10 +77,28 @@ def parse_config(text: str, source: str = "<config>") -> ConnectorConfig:
             for e in exc.errors(include_url=False)
         ]
         raise ConfigError(source, problems) from None
+    config = _imported(config, root, source, base)
     problems = [_problem(root, loc, message) for loc, message in semantic_problems(config)]
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+def _imported(config: ConnectorConfig, root: yaml.Node, source: str, base: Path) -> ConnectorConfig:
+    """`config` with each REST source's OpenAPI import made into services (connectors.declarative.openapi),
+    checked again as a whole (a code imported twice)."""
+    sources = []
+    for i, given in enumerate(config.sources):
+        try:
+            sources.append(imported(given, base) if isinstance(given, RestSource) else given)
+        except ImportProblem as exc:
+            raise ConfigError(source, [_problem(root, ("sources", i, *exc.at), exc.message)]) from None
+    try:
+        return ConnectorConfig.model_validate(config.model_copy(update={"sources": sources}).model_dump())
+    except ValidationError as exc:
+        raise ConfigError(
+            source, [_problem(root, tuple(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+        ) from None
 
 
 def semantic_problems(config: ConnectorConfig) -> Iterator[tuple[Location, str]]:

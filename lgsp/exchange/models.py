@@ -22,6 +22,7 @@ FAULT_CODES = frozenset(
         "client.access_denied",
         "client.unknown_service",
         "client.bad_request",
+        "client.not_found",
         "client.rate_limited",
         "server.provider_unreachable",
         "server.provider_error",

@@ -29,6 +29,7 @@ FAULT_STATUS = {
     "client.access_denied": 403,
     "client.unknown_service": 404,
     "client.bad_request": 422,
+    "client.not_found": 404,
     "client.rate_limited": 429,
     "server.provider_error": 502,
     "server.provider_unreachable": 503,

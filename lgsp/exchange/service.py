@@ -61,9 +61,10 @@ RECHECK_AGE = 0.2
 
 
 #: The stable codes a provider may answer with as they are: what is behind it (its database, the API it
-#: fronts) is unreachable, or that upstream refused the request. Any other code would let a provider
-#: speak for the hub (`server.timeout`, `client.access_denied`), so it becomes server.provider_error.
-PROVIDER_FAULT_CODES = frozenset({"server.provider_unreachable", "client.bad_request"})
+#: fronts) is unreachable, that upstream refused the request, or it holds no such record. Any other code
+#: would let a provider speak for the hub (`server.timeout`, `client.access_denied`), so it becomes
+#: server.provider_error.
+PROVIDER_FAULT_CODES = frozenset({"server.provider_unreachable", "client.bad_request", "client.not_found"})
 
 
 class ExchangeRouter(Component):

@@ -40,6 +40,7 @@ FAILURES = [
     # What is behind the provider is away: said as it is. A code only the hub may give is not.
     ("client", "broken.get", {"fault": "server.provider_unreachable"}, "server.provider_unreachable"),
     ("client", "broken.get", {"fault": "client.bad_request"}, "client.bad_request"),
+    ("client", "broken.get", {"fault": "client.not_found"}, "client.not_found"),
     ("client", "broken.get", {"fault": "server.timeout"}, "server.provider_error"),
     ("client", "broken.get", {"fault": "client.access_denied"}, "server.provider_error"),
     ("client", "unserved.get", {}, "server.provider_error"),
