@@ -101,10 +101,21 @@ async def store_source(
     return _public(source, provider)
 
 
-async def list_sources(session: AsyncSession, caller: Caller, system_id: int) -> list[SourcePublic]:
-    """The system's sources, by name (any reader; a system key reads only its own)."""
+async def _readable(session: AsyncSession, caller: Caller, system_id: int) -> System:
+    """The system, if the caller may read its sources: oversight, its owners and its own key. A source
+    names the agency's database hosts and users, which other agencies' integrators have no need of."""
     caller.require_reader(system_id)
     provider = await get_system(session, system_id)
+    if caller.role == Role.INTEGRATOR and caller.agency_code != provider.agency_code:
+        raise Forbidden(
+            f"an integrator of {caller.agency_code} may not read the sources of {provider.agency_code}"
+        )
+    return provider
+
+
+async def list_sources(session: AsyncSession, caller: Caller, system_id: int) -> list[SourcePublic]:
+    """The system's sources, by name (oversight, its owners, its own key)."""
+    provider = await _readable(session, caller, system_id)
     return [_public(source, provider) for source in await _sources(session, system_id)]
 
 
@@ -115,15 +126,13 @@ async def _sources(session: AsyncSession, system_id: int) -> Sequence[Source]:
 
 async def get_source(session: AsyncSession, caller: Caller, system_id: int, name: str) -> SourcePublic:
     """One source of the system."""
-    caller.require_reader(system_id)
-    provider = await get_system(session, system_id)
+    provider = await _readable(session, caller, system_id)
     return _public(await _source(session, system_id, name), provider)
 
 
 async def get_status(session: AsyncSession, caller: Caller, system_id: int, name: str) -> SourceStatus:
     """One source's status."""
-    caller.require_reader(system_id)
-    await get_system(session, system_id)
+    await _readable(session, caller, system_id)
     return status_of(await _source(session, system_id, name))
 
 

@@ -50,6 +50,8 @@ PEOPLE = OWNERS | {"integrator_other", "operator", "auditor"}  # every person's 
 OWN_SYSTEM = PEOPLE | {"system_own"}  # ... and the system's own key
 OVERSIGHT = ADMINS | {"operator", "auditor"}  # dossiers, reports, the audit chain
 SYSTEMS = frozenset({"system_own", "system_other"})
+#: A source names an agency's database hosts and users: not for other agencies' integrators.
+SOURCE_READERS = OWN_SYSTEM - {"integrator_other"}
 
 #: FastAPI's own documentation routes: public (docs/architecture/design.md section 8), not in the matrix.
 DOCS_ROUTES = frozenset(
@@ -289,10 +291,10 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", f"{SYS}/sources"): rule(
         OWNERS, 201, check=obj("name", "kind", "system", "config"), body=lambda p, n: rest_source(f"n{n}")
     ),
-    ("GET", f"{SYS}/sources"): rule(OWN_SYSTEM, check=items("name", "kind", "target")),
-    ("GET", f"{SYS}/sources/{{name}}"): rule(OWN_SYSTEM, check=obj("name", "config")),
+    ("GET", f"{SYS}/sources"): rule(SOURCE_READERS, check=items("name", "kind", "target")),
+    ("GET", f"{SYS}/sources/{{name}}"): rule(SOURCE_READERS, check=obj("name", "config")),
     ("DELETE", f"{SYS}/sources/{{name}}"): rule(OWNERS, 204, check=empty, fresh=True),
-    ("GET", f"{SYS}/sources/{{name}}/status"): rule(OWN_SYSTEM, check=obj(*SOURCE_STATUS)),
+    ("GET", f"{SYS}/sources/{{name}}/status"): rule(SOURCE_READERS, check=obj(*SOURCE_STATUS)),
     ("PUT", f"{SYS}/sources/{{name}}/status"): rule(
         frozenset({"system_own"}),
         check=obj(*SOURCE_STATUS),
