@@ -88,13 +88,14 @@ def split(arguments: str) -> tuple[str, ...]:
 # The expected times are estimates for a quiet two-core machine: the fixed costs (broker, hub start-up,
 # registration, connecting; measured at small scale) plus the windows the arguments set, plus the seeding
 # at the per-row cost measured at 100,000 rows. The windows are shorter than the scripts' defaults where
-# those would not fit in ten minutes together.
+# those would not fit in ten minutes together. Each exchange run includes the plain-aiokafka ceiling
+# (bench/plain.py): about 45 s of start-up, saturation and latency windows.
 PLAN = (
     Benchmark(
         "exchange",
         "exchange.py",
         split("--hubs 1 --duration 8 --warmup 2 --latency-duration 6 --latency-fractions 0.1"),
-        130,
+        175,
         "bus ceiling, then one hub on SQLite: saturation, p50/p99 at half and a tenth of it",
     ),
     # Hub processes in one consumer group share a database server: SQLite's single writer would make
@@ -103,7 +104,7 @@ PLAN = (
         "exchange_postgresql",
         "exchange.py",
         split("--database postgresql --hubs 1,2 --duration 8 --warmup 2 --latency-duration 6"),
-        150,
+        195,
         "bus ceiling, then the hub with 1 and 2 processes on PostgreSQL: saturation, p50/p99 at half",
     ),
     # The same on a 3-node Apache Kafka cluster (3 replicas, min ISR 2, acks=all, idempotence), its own
@@ -112,7 +113,7 @@ PLAN = (
         "exchange_kafka",
         "exchange.py",
         split("--broker kafka --database postgresql --hubs 1,2 --duration 8 --warmup 2 --latency-duration 6"),
-        240,
+        285,
         "the same on a 3-node Apache Kafka cluster: ceiling, then 1 and 2 hubs on PostgreSQL",
     ),
     Benchmark(
