@@ -1,15 +1,19 @@
 """Real databases with one small table, `people`, for the declarative connector's tests: a SQLite file,
 a fresh PostgreSQL database and a fresh MariaDB database (scripts/with-mariadb.sh), dropped after."""
 
+import contextlib
 import os
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiomysql  # type: ignore[import-untyped]  # no stubs; only the tests use it directly
 import asyncpg
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.databases import PG_SERVER
 
@@ -44,6 +48,42 @@ async def _mariadb(statements: list[str]) -> None:
         conn.close()
 
 
+@dataclass(frozen=True, slots=True)
+class FreshDatabase:
+    """An empty database: its URL with the password written in (to fill it) and as a config gives it
+    (MariaDB's password from `${LGSP_TEST_MARIADB_PASSWORD}`, as a config must take it)."""
+
+    url: str
+    config_url: str
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(kind: str) -> AsyncIterator[FreshDatabase]:
+    """A new empty PostgreSQL or MariaDB database (`kind`), dropped after."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    if kind == "postgresql":
+        admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = f"postgresql+asyncpg://{PG_SERVER}/{name}"
+        try:
+            yield FreshDatabase(url, url)
+        finally:
+            admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+        return
+    user, password, host, port = _mariadb_parts()
+    await _mariadb([f"CREATE DATABASE {name} CHARACTER SET utf8mb4"])
+    try:
+        yield FreshDatabase(
+            f"mariadb+aiomysql://{user}:{password}@{host}:{port}/{name}",
+            f"mariadb+aiomysql://{user}:${{LGSP_TEST_MARIADB_PASSWORD}}@{host}:{port}/{name}",
+        )
+    finally:
+        await _mariadb([f"DROP DATABASE IF EXISTS {name}"])
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 async def people_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A SQLAlchemy URL of a fresh database of each kind holding `people` (PEOPLE)."""
@@ -56,28 +96,18 @@ async def people_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
             conn.executescript(f"{CREATE}; INSERT INTO people VALUES {rows};")
         yield f"sqlite+aiosqlite:///{path}"
         return
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    if request.param == "postgresql":
-        admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        conn = await asyncpg.connect(f"postgresql://{PG_SERVER}/{name}")
-        await conn.execute(f"{CREATE}; INSERT INTO people VALUES {rows}; CREATE SEQUENCE tickets")
-        await conn.close()
+    async with fresh_database(request.param) as database:
+        engine = create_async_engine(database.url)
         try:
-            yield f"postgresql+asyncpg://{PG_SERVER}/{name}"
+            async with engine.begin() as conn:
+                statements = [CREATE, f"INSERT INTO people VALUES {rows}"]
+                if request.param == "postgresql":
+                    statements.append("CREATE SEQUENCE tickets")  # what a read-only query must not advance
+                for statement in statements:
+                    await conn.execute(text(statement))
         finally:
-            admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
-        return
-    await _mariadb([f"CREATE DATABASE {name}", f"USE {name}", CREATE, f"INSERT INTO people VALUES {rows}"])
-    user, _, host, port = _mariadb_parts()
-    try:
-        # The password comes from the environment, as a config must take it.
-        yield f"mariadb+aiomysql://{user}:${{LGSP_TEST_MARIADB_PASSWORD}}@{host}:{port}/{name}"
-    finally:
-        await _mariadb([f"DROP DATABASE IF EXISTS {name}"])
+            await engine.dispose()
+        yield database.config_url
 
 
 @pytest.fixture(autouse=True)

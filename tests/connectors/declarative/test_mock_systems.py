@@ -4,12 +4,10 @@ hold, and every evidence answer is the one the code's reference holder (connecto
 content hash included."""
 
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
 from connectors.datasets import (
@@ -29,8 +27,7 @@ from connectors.declarative.database import DatabaseBackend
 from connectors.evidence import EvidenceHolder
 from connectors.services import CONFIGS, MOCK_CONFIGS, mock_config
 from schemas.onceonly import Document, EvidenceAnswer, EvidenceQuery, load_catalogue
-from tests.connectors.declarative.conftest import _mariadb, _mariadb_parts
-from tests.support.databases import PG_SERVER
+from tests.connectors.declarative.conftest import fresh_database
 
 CATALOGUE = load_catalogue()
 UNKNOWN = "079999999999"
@@ -70,27 +67,9 @@ async def database(request: pytest.FixtureRequest, datasets: Datasets) -> AsyncI
     if request.param == "sqlite":
         yield "sqlite"
         return
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    if request.param == "postgresql":
-        admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        try:
-            await load_into(datasets, f"postgresql+asyncpg://{PG_SERVER}/{name}", PROVINCIAL)
-            yield f"postgresql+asyncpg://{PG_SERVER}/{name}"
-        finally:
-            admin = await asyncpg.connect(f"postgresql://{PG_SERVER}/test")
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
-        return
-    user, password, host, port = _mariadb_parts()
-    await _mariadb([f"CREATE DATABASE {name} CHARACTER SET utf8mb4"])
-    try:
-        await load_into(datasets, f"mariadb+aiomysql://{user}:{password}@{host}:{port}/{name}", PROVINCIAL)
-        # The configs take the password from the environment (the conftest sets it), never the URL.
-        yield f"mariadb+aiomysql://{user}:${{LGSP_TEST_MARIADB_PASSWORD}}@{host}:{port}/{name}"
-    finally:
-        await _mariadb([f"DROP DATABASE IF EXISTS {name}"])
+    async with fresh_database(request.param) as database:
+        await load_into(datasets, database.url, PROVINCIAL)
+        yield database.config_url
 
 
 def config_on(system: str, database: str, datasets: Datasets) -> ConnectorConfig:
