@@ -51,7 +51,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,12 +60,16 @@ import uvloop
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from sandbox.kafka import KafkaCluster
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import col
 
 from buscore.signing import HUB, Signer, SignerKey, Trust, b64, unb64
 from connectors.sdk import Connector, ExchangeError
 from lgsp.bus import Bus, Delivery, Rejection, Worker
 from lgsp.bus.authentication import Authenticator
 from lgsp.bus.broker import EmbeddedBroker
+from lgsp.exchange.models import ExchangeRecord
 from lgsp.security import issue_key
 from lgsp.settings import Settings
 from schemas.messages import REQUESTS, RESPONSES, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult
@@ -885,7 +889,8 @@ async def through_hubs(
                 "requests_consumed_share_each": share(consumed_before, consumed_after),
             }
             note(f"{hubs} hub(s): {saturation['exchanges_per_s']}/s")
-            latency = await latency_runs(fleet, saturation["exchanges_per_s"], args, f"{hubs} hub(s)")
+            rate = saturation["exchanges_per_s"]
+            latency = await latency_runs(fleet, rate, args, f"{hubs} hub(s)", url)
             profile = None
             if args.profile and hubs == 1:
                 profile = await profile_hub(running[0][0].pid, fleet, args)
@@ -899,10 +904,15 @@ async def through_hubs(
 
 
 async def latency_runs(
-    fleet: Generator, saturation_rate: float, args: argparse.Namespace, label: str
+    fleet: Generator,
+    saturation_rate: float,
+    args: argparse.Namespace,
+    label: str,
+    database: str | None = None,
 ) -> dict[str, Any]:
     """Open-loop latency at half the saturation rate (the issue's figure), and at each other fraction
-    of it in --latency-fractions (the latency curve: where queueing starts)."""
+    of it in --latency-fractions (the latency curve: where queueing starts). With the hub's `database`,
+    each point also says where the time went (`stages_ms`, from the exchange records)."""
     if args.latency_duration <= 0:
         return {"latency_at_half_saturation": None}
     curve: dict[str, Any] = {}
@@ -910,9 +920,40 @@ async def latency_runs(
         rate = saturation_rate * fraction
         await asyncio.sleep(1.0)  # let the previous run's last answers drain
         note(f"{label}: latency at {rate:.0f}/s ({fraction:g} of saturation) for {args.latency_duration} s")
+        started = datetime.now(UTC) + timedelta(seconds=args.warmup)
         curve[f"{fraction:g}"] = await open_loop(fleet, rate, args.warmup, args.latency_duration)
+        if database is not None:
+            curve[f"{fraction:g}"]["stages_ms"] = await stages(database, started, datetime.now(UTC))
         note(f"{label}: p50 {curve[f'{fraction:g}']['p50_ms']} ms, p99 {curve[f'{fraction:g}']['p99_ms']} ms")
     return {"latency_at_half_saturation": curve["0.5"], "latency_by_fraction_of_saturation": curve}
+
+
+async def stages(database: str, since: datetime, until: datetime) -> dict[str, Any]:
+    """Where an exchange's time went, from the records of those the hub received in [since, until]: the
+    hub's own work on the request (received to forwarded: admission, the record's insert, the send) and
+    on the answer (received to sent on: settlement), and the provider's hop between (two bus hops and
+    the provider). What the client measured beyond these is the other two bus hops."""
+    engine = create_async_engine(database)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        ExchangeRecord.request_in_at,  # type: ignore[call-overload]
+                        ExchangeRecord.request_out_at,
+                        ExchangeRecord.response_in_at,
+                        ExchangeRecord.response_out_at,
+                    ).where(col(ExchangeRecord.request_in_at).between(since, until))
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    spans = {"hub_request": (0, 1), "provider_hop": (1, 2), "hub_answer": (2, 3)}
+    out: dict[str, Any] = {"exchanges": len(rows)}
+    for name, (a, b) in spans.items():
+        seconds = [(r[b] - r[a]).total_seconds() for r in rows if r[a] is not None and r[b] is not None]
+        out[name] = {"p50": percentile_ms(seconds, 50), "p99": percentile_ms(seconds, 99)}
+    return out
 
 
 def share(before: Sequence[float], after: Sequence[float]) -> list[float]:
