@@ -49,6 +49,10 @@ async def test_demo_runs_serves_indicators_and_stops_cleanly(tmp_path: Path) -> 
     assert conn["lgsp"]["in_scope"] == 7  # 8 systems, one of them exempt (state secret)
     assert 0 < conn["lgsp"]["ratio"] <= 1
     assert "final: LGSP" in output
+    # A link to one simulated citizen's data tracker, signed in by the sandbox's identity provider.
+    assert re.search(
+        r"a citizen's data tracker: http://127\.0\.0\.1:\d+/me#token=[\w-]+\.[\w-]+\.[\w-]+", output
+    ), output[:3000]
     # Exchanges flowed: the one-stop-shop got answers from the providers' datasets.
     exchanges = re.search(r"'success': (\d+)", output)
     assert exchanges and int(exchanges.group(1)) > 0, output[-2000:]
