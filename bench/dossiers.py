@@ -110,12 +110,16 @@ SEED = 7
 
 
 def bench_catalogue(path: Path) -> Catalogue:
-    """Write the benchmark's catalogue (the shipped document types, one procedure) to `path` for the hub,
-    and load it back through the same validation the hub applies."""
+    """Write the benchmark's catalogue (one procedure, and the shipped document types of its holders) to
+    `path` for the hub, and load it back through the same validation the hub applies. Every type of those
+    holders, not only the procedure's: each holder's shipped config serves evidence of all the types it
+    holds, and refuses to start on a catalogue that does not give it one of them."""
     shipped = load_catalogue()
+    holders = {shipped.document_type(code).holder for code in (*REQUIRED, *PRODUCED)}
     types = {
-        code: shipped.document_type(code).model_dump(mode="json", exclude={"code"})
-        for code in (*REQUIRED, *PRODUCED)
+        code: document_type.model_dump(mode="json", exclude={"code"})
+        for code, document_type in shipped.document_types.items()
+        if document_type.holder in holders
     }
     procedure = {
         "name": "Thủ tục đo hiệu năng (three documents from three holders)",

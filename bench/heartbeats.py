@@ -62,7 +62,7 @@ from lgsp.settings import Settings
 from schemas.messages import Heartbeat, Hello
 from schemas.topics import Topics
 
-from common import database_url
+from common import SECRET_KEY, database_url
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 AGENCY = "SO-BENCH"
@@ -485,6 +485,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ngsp_database_url=f"sqlite+aiosqlite:///{Path(directory) / 'ngsp.db'}",
                 topic_prefix=f"bench{uuid.uuid4().hex[:10]}",
                 admin_token=SecretStr(ADMIN_TOKEN),
+                secret_key=SecretStr(SECRET_KEY),
                 consumer_session_timeout_ms=2000,
                 connectivity_partitions=6,
             )

@@ -79,7 +79,7 @@ from schemas.common import utcnow
 from schemas.messages import CONNECTIVITY, Heartbeat, Hello, Probe, ProbeReply, encode
 from schemas.topics import Topics
 
-from common import database_url
+from common import SECRET_KEY, database_url
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "bench-admin-token-0123456789"
@@ -646,6 +646,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "LGSP_KAFKA_BOOTSTRAP": broker.bootstrap,
                 "LGSP_TOPIC_PREFIX": prefix,
                 "LGSP_ADMIN_TOKEN": ADMIN_TOKEN,
+                "LGSP_SECRET_KEY": SECRET_KEY,
                 "LGSP_HOST": "127.0.0.1",
                 "LGSP_PORT": str(port),
                 "LGSP_INBOX_PARTITIONS": str(INBOX_PARTITIONS),
