@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "kafka.sh"
 
@@ -44,27 +45,37 @@ SCRIPT_PATIENCE = 600.0
 async def kafka_script(*args: str, environment: Mapping[str, str] | None = None) -> str:
     """Run `scripts/kafka.sh ARGS` (with `environment` added to this process's) and return its standard
     output; raise with its output if it fails."""
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        str(SCRIPT),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
-        env={**os.environ, **environment} if environment else None,
-    )
-    try:
-        async with asyncio.timeout(SCRIPT_PATIENCE):
-            out, err = await process.communicate()
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
+    # Its output goes to files, not pipes: the nodes `start` leaves running may hold a copy of a pipe's
+    # write end (uvloop's spawning does not close every inherited descriptor), and a read to the end of
+    # the pipe would then wait for the nodes to exit.
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        process = await asyncio.create_subprocess_exec(
+            "bash",
+            str(SCRIPT),
+            *args,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=asyncio.subprocess.DEVNULL,
+            env={**os.environ, **environment} if environment else None,
+        )
+        try:
+            async with asyncio.timeout(SCRIPT_PATIENCE):
+                await process.wait()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise
+        out, err = await asyncio.to_thread(_read, stdout), await asyncio.to_thread(_read, stderr)
     if process.returncode != 0:
-        said = (err or out).decode(errors="replace").strip()[-2000:]
+        said = (err or out).strip()[-2000:]
         raise KafkaClusterError(f"scripts/kafka.sh {' '.join(args)} failed ({process.returncode}): {said}")
-    return out.decode()
+    return out
+
+
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
 
 
 class KafkaCluster:
