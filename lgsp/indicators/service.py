@@ -1,6 +1,7 @@
 """Computes the published indicators from the stored state, and serves them from a short cache."""
 
 import weakref
+from dataclasses import dataclass
 from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -87,6 +88,16 @@ async def current_indicators(
 
 Period = tuple[date | None, date | None]
 
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """Indicators with their JSON body, serialized once per computation rather than once per request:
+    the API answers every reader with the same bytes (the same JSON FastAPI would write for them)."""
+
+    indicators: Indicators
+    body: bytes
+
+
 #: Periods whose indicators are kept (the least recently read dropped first): the default period and the
 #: few a dashboard or a report shows, with room to spare; a reader asking for a new period each time
 #: costs one computation per request (and their rate limit), never the other readers' cached answers.
@@ -109,7 +120,7 @@ class IndicatorCache:
         self.database = database
         self.settings = settings
         self.max_age = min(MAX_AGE, settings.evaluate_interval)
-        self._cache: SharedCache[Period, Indicators] = SharedCache(
+        self._cache: SharedCache[Period, Published] = SharedCache(
             self._compute, max_age=self.max_age, max_entries=MAX_PERIODS
         )
 
@@ -119,11 +130,16 @@ class IndicatorCache:
 
     async def get(self, start: date | None = None, end: date | None = None) -> Indicators:
         """The indicators for dossiers received in [start, end), at most `max_age` seconds old."""
+        return (await self._cache.get((start, end))).indicators
+
+    async def published(self, start: date | None = None, end: date | None = None) -> Published:
+        """The same indicators with their JSON body, as `GET /api/v1/indicators` answers them."""
         return await self._cache.get((start, end))
 
-    async def _compute(self, period: Period) -> Indicators:
+    async def _compute(self, period: Period) -> Published:
         async with self.database.sessions() as session:
-            return await current_indicators(session, self.settings, *period)
+            indicators = await current_indicators(session, self.settings, *period)
+        return Published(indicators, indicators.model_dump_json().encode())
 
 
 _caches: "weakref.WeakKeyDictionary[Database, IndicatorCache]" = weakref.WeakKeyDictionary()
