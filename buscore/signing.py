@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import nacl.exceptions
 import nacl.signing
@@ -296,18 +297,24 @@ class ReplayGuard:
 
     def __init__(self, window: float) -> None:
         self.window = window
-        self._seen: dict[Any, tuple[Any, float]] = {}
-        self._order: list[tuple[float, Any]] = []
+        # Ids are kept as integers: the window holds every id of the last `window` seconds (240,000 at
+        # 2,000 records a second), and UUID objects, with the tuples holding them, are tracked by the
+        # garbage collector, so each full collection walked them all (about 100 ms of a held event
+        # loop); integers, and tuples of integers, strings and floats, are not tracked.
+        self._seen: dict[int, tuple[Any, float]] = {}
+        self._order: list[tuple[float, int]] = []
         self._start = 0
 
-    def first(self, message_id: Any, position: Any, now: float) -> bool:
-        """Remember `message_id` at `position` (at time `now`, seconds); False if seen elsewhere."""
+    def first(self, message_id: UUID, position: Any, now: float) -> bool:
+        """Remember `message_id` at `position` (at time `now`, seconds); False if seen elsewhere.
+        `position` should hold only numbers and strings, so the collector need not track it either."""
         self._expire(now)
-        seen = self._seen.get(message_id)
+        key = message_id.int
+        seen = self._seen.get(key)
         if seen is not None:
             return bool(seen[0] == position)
-        self._seen[message_id] = (position, now)
-        self._order.append((now, message_id))
+        self._seen[key] = (position, now)
+        self._order.append((now, key))
         return True
 
     def _expire(self, now: float) -> None:
