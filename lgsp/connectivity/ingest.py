@@ -1,9 +1,9 @@
 """Ingest: hellos, heartbeats, probe replies and NGSP events applied to the systems' status in a few
 set-based statements per batch.
 
-A batch (up to `tracker.CONNECTIVITY_BATCH` records) becomes a few set-based UPDATEs on one connection
-(no ORM objects): one for every heartbeat of the batch, one executemany for the probe replies and the
-hellos; that keeps ten thousand systems heartbeating cheap (bench/registry_scale.py).
+A batch of up to a thousand records becomes a few set-based UPDATEs on one connection (no ORM objects):
+one for every heartbeat of the batch, one executemany for the probe replies and the hellos; that keeps
+ten thousand systems heartbeating cheap (bench/registry_scale.py).
 """
 
 from collections.abc import Iterable, Sequence
