@@ -63,11 +63,6 @@ PROBE_ROWS_CHUNK = 1000
 #: frequent hold of the loop over 8 ms at 2,000 systems, five times as frequent at 10,000. The slice's
 #: records are still sent together.
 PROBE_SEAL_CHUNK = 10
-#: Connectivity records taken per batch. The worker decodes a whole batch, and authentication and ingest
-#: walk it, without yielding: about 50 µs of the event loop per record, so a backlog taken a thousand at
-#: a time held the API for 50 ms per batch. 250 keeps that near 12 ms, and 10,000 systems (2,000 records
-#: a second with their probe replies) still need only 8 batches, so 8 transactions, a second.
-CONNECTIVITY_BATCH = 250
 
 
 class ConnectivityTracker(Component):
@@ -119,7 +114,6 @@ class ConnectivityTracker(Component):
             CONNECTIVITY,
             self.on_connectivity,
             group=f"{group}.connectivity",
-            max_batch=CONNECTIVITY_BATCH,
         )
         self.ngsp_worker: Worker[NgspAck | NgspProbeResult] = Worker(
             bus,
