@@ -19,7 +19,9 @@ async def test_demo_runs_serves_indicators_and_stops_cleanly(tmp_path: Path) -> 
         str(lgsp),
         "demo",
         "--duration",
-        "20",
+        # Long enough for systems to connect and the one-stop shop to get answers on a loaded machine
+        # (12 s already does on an idle one); the demo runs all of it, so every second more is waited.
+        "14",
         "--port",
         str(port),
         "--systems",
