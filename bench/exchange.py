@@ -1127,7 +1127,12 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=6, help="client connectors (6)")
     parser.add_argument("--inflight", type=int, default=100, help="requests in flight per client (100)")
-    parser.add_argument("--hubs", default="1,2", choices=["1", "2", "1,2"], help="hub processes (1,2: both)")
+    parser.add_argument(
+        "--hubs",
+        default="1,2",
+        choices=["1", "2", "3", "1,2", "1,2,3"],
+        help="hub processes, one run per count (1,2: both)",
+    )
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument(
         "--broker",
