@@ -9,11 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import (
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-)
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 from sqlalchemy import exc as sa_exc
 
 from buscore.deadletters import dead_letter, envelope_only
@@ -27,8 +23,7 @@ from schemas.messages import Codec, DecodeError
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
-#: Records decoded between two turns of the event loop.
-YIELD_EVERY = 100
+YIELD_EVERY = 100  # records decoded between two turns of the event loop (30-40 µs each)
 
 
 class _BrokerReturned(Exception):
@@ -259,9 +254,7 @@ class Worker(Generic[M]):
         dead: list[tuple[ConsumerRecord[bytes, bytes], str, str]] = []
         for records in batches.values():
             for n, record in enumerate(records, 1):
-                if n % YIELD_EVERY == 0:
-                    # Decoding takes 30-40 µs a record: a full batch would hold the event loop (the API, the
-                    # other workers) for tens of milliseconds at once.
+                if n % YIELD_EVERY == 0:  # a whole batch decoded at once held the API and other workers
                     await asyncio.sleep(0)
                 size = len(record.value or b"")
                 if size > limit:
