@@ -15,7 +15,7 @@ from lgsp.api.json_body import JsonBodyCheck
 from lgsp.api.limits import BodyLimit
 from lgsp.audit import router as audit_router
 from lgsp.audit.service import AuditTrail
-from lgsp.background import Once, bounded, running
+from lgsp.background import LoopLag, Once, bounded, running
 from lgsp.bus import Bus, Worker, shared_topics
 from lgsp.bus.authentication import Authenticator
 from lgsp.bus.outbox import OutboxRelay
@@ -101,7 +101,7 @@ def create_app(settings: Settings, bootstrap: str) -> FastAPI:
             "bus-connect", lambda: bus.connect(shared_topics(bus.topics, settings.connectivity_partitions))
         )
         try:
-            async with running(components, connect) as jobs:
+            async with running(components, connect, LoopLag()) as jobs:
                 app.state.runtime = Runtime(
                     settings=settings,
                     database=database,

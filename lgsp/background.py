@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from monitoring.metrics import EVENT_LOOP_LAG
+
 log = logging.getLogger(__name__)
 
 
@@ -85,6 +87,24 @@ class Every:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause):
                     await self.wake.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLag:
+    """Measures, every `interval` seconds, how much later than asked a timer of the event loop fires, into
+    `lgsp_event_loop_lag_seconds`: a hub that is slow because its loop is held or its machine has no CPU
+    to spare says so, apart from a slow database or broker."""
+
+    name: str = "event-loop-lag"
+    interval: float = 0.1
+
+    async def run(self) -> None:
+        """Measure until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time() + self.interval
+            await asyncio.sleep(self.interval)
+            EVENT_LOOP_LAG.observe(max(0.0, loop.time() - asked))
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,12 @@ CONSUMER_LAG = Gauge(
     " partitions this process is assigned",
     ["worker"],
 )
+EVENT_LOOP_LAG = Histogram(
+    "lgsp_event_loop_lag_seconds",
+    "How late a short timer of this hub process fires: time its event loop was held (long work on it,"
+    " a collector pause) or waited for a CPU, which every exchange, heartbeat and API call then waits too",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 OUTBOX_SENT = Counter("lgsp_outbox_sent_total", "Outbox messages published to the bus")
 OUTBOX_BACKLOG = Gauge("lgsp_outbox_backlog", "Outbox messages waiting for the bus")
 EXCHANGES = Counter(

@@ -34,6 +34,7 @@ REQUIRED = {
     "lgsp_probes_total",
     "lgsp_outbox_backlog",
     "lgsp_bus_consumer_lag_records",
+    "lgsp_event_loop_lag_seconds_count",
 }
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
